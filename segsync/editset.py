@@ -1,0 +1,93 @@
+"""The loader's product: a validated, typed set of row edits (``EditSet``).
+
+An ``EditSet`` is what every later stage reads, whether it came from a workbook, a CSV or a
+pandas DataFrame. Values are already typed and normalised here, so the differ never sees cell
+text. Within ``RowEdit.values`` an *absent* field means "keep the current value" and ``None``
+means "clear it" (only the explicit clear marker produces ``None``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from segsync.model import FieldValue
+
+
+def column_letter(index: int) -> str:
+    """0-based column index → spreadsheet letters (0 → A, 27 → AB)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+@dataclass(frozen=True, slots=True)
+class CellRef:
+    """A cell in the user's terms: sheet, spreadsheet row (1-based), column and its header."""
+
+    sheet: str
+    row: int
+    column: int
+    header: str
+
+    def __str__(self) -> str:
+        return f"{self.sheet}!{column_letter(self.column)}{self.row} ({self.header})"
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """Why a row cannot be sent; ``cell`` is None for row-wide problems (e.g. duplicates)."""
+
+    message: str
+    cell: CellRef | None = None
+
+    def __str__(self) -> str:
+        return f"{self.cell}: {self.message}" if self.cell else self.message
+
+
+@dataclass(slots=True)
+class RowEdit:
+    """One input data row, typed.
+
+    ``index`` is the 0-based position among data rows (results keep this order);
+    ``source_row`` is the row number the user sees in the sheet (or the DataFrame position + 2,
+    as if a header row preceded it).
+    """
+
+    index: int
+    source_row: int
+    segment_id: int | None
+    values: dict[str, FieldValue] = field(default_factory=dict)
+    #: ``modifiedDateTime`` carried by the sheet (an export): the server must still show it.
+    expected_modified: str | None = None
+    #: A full editable snapshot the server must still hold (rollback's conflict check).
+    expected_state: dict[str, FieldValue] | None = None
+    #: ``source_row`` of an earlier, identical row for the same id (this one is a repeat).
+    duplicate_of: int | None = None
+    #: Columns segsync does not know, carried through to the results as they were.
+    extras: dict[str, str] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+@dataclass(slots=True)
+class EditSet:
+    """All rows of one input, in input order, with what the loader learned about the file."""
+
+    source: str
+    sheet: str
+    rows: list[RowEdit]
+    #: editable/known field name → header text as written in the file
+    columns: dict[str, str] = field(default_factory=dict)
+    extra_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sha256: str | None = None
+
+    @property
+    def invalid_rows(self) -> list[RowEdit]:
+        return [r for r in self.rows if r.errors]

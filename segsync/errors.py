@@ -1,0 +1,100 @@
+"""Every exception segsync raises, in one place.
+
+Library code raises these; only ``segsync/cli.py`` turns them into sentences and exit codes.
+The tree::
+
+    SegsyncError                      base of everything below
+    ├── ConfigError                   config.yaml / env / flags are invalid          (exit 2)
+    │   └── SecretError               the token is missing, literal in a file, or unsafe to send
+    ├── InputError                    the edits file as a whole cannot be used       (exit 2)
+    │   ├── UnsupportedFileError      wrong type, corrupt, encrypted, legacy .xls
+    │   ├── FileTooLargeError         over input.max_file_mb / input.max_rows / a zip bomb
+    │   ├── NoDataError               empty file, header only, no id column
+    │   └── StrictModeError           --strict and at least one row is invalid
+    ├── ApiError                      an HTTP exchange that did not give a usable answer
+    │   ├── PermanentApiError         400/404/409/422: a row outcome, never retried
+    │   ├── TransientApiError         429/5xx/connect/timeout after the retry budget ran out
+    │   └── FatalApiError             401/403: aborts the whole run at once      (exit 3)
+    ├── RunAborted                    the run stopped early (auth, circuit breaker, signal)
+    └── JournalError                  a run journal is missing or unreadable (rollback/resume)
+
+``ApiError`` carries the HTTP status (``None`` for network failures), the number of attempts made
+and a readable message built from the ProblemDetails body. Messages never contain the token:
+``segsync.secrets.redact`` is applied where text leaves the process.
+"""
+
+from __future__ import annotations
+
+
+class SegsyncError(Exception):
+    """Base class: anything segsync raises on purpose."""
+
+
+class ConfigError(SegsyncError):
+    """The effective configuration is invalid; nothing was sent."""
+
+
+class SecretError(ConfigError):
+    """The API token is missing, stored where it must not be, or would travel unprotected."""
+
+
+class InputError(SegsyncError):
+    """The edits file cannot be used as a whole; nothing was sent."""
+
+
+class UnsupportedFileError(InputError):
+    """The file is not a spreadsheet segsync can read (wrong type, corrupt, encrypted)."""
+
+
+class FileTooLargeError(InputError):
+    """The file or sheet is over a configured size limit, or inflates suspiciously."""
+
+
+class NoDataError(InputError):
+    """The file has no usable header, no id column, or no data rows."""
+
+
+class StrictModeError(InputError):
+    """``--strict`` was given and at least one row is invalid."""
+
+
+class ApiError(SegsyncError):
+    """An API exchange failed; ``status`` is None when no HTTP answer arrived."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        attempts: int = 1,
+        field_errors: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.attempts = attempts
+        self.field_errors = field_errors or {}
+
+
+class PermanentApiError(ApiError):
+    """The server refused this request for a reason a retry cannot fix (400/404/409/422)."""
+
+
+class TransientApiError(ApiError):
+    """A transient failure (429/5xx/network) that outlasted the retry budget."""
+
+
+class FatalApiError(ApiError):
+    """Authentication or permission refused (401/403): the run must stop at once."""
+
+
+class RunAborted(SegsyncError):
+    """The run stopped before every row was attempted; see ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class JournalError(SegsyncError):
+    """A run journal cannot be found or read."""

@@ -1,0 +1,173 @@
+"""What a run did: one ``RowResult`` per input row and one ``RunResult`` per run.
+
+``RunResult`` is the single tally every report reads (terminal summary, results workbook,
+journal footer, exit code), so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from segsync.model import STAT_FIELDS, FieldValue, Segment
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Outcome(StrEnum):
+    """Exactly one per input row."""
+
+    UPDATED = "updated"
+    #: written, but the response does not echo every value sent (see ``RowResult.differences``)
+    UPDATED_WITH_DIFFERENCES = "updated_with_differences"
+    UNCHANGED = "unchanged"
+    WOULD_UPDATE = "would_update"
+    #: an identical repeat of an earlier row for the same id; the earlier row carries the edit
+    DUPLICATE = "duplicate"
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not_attempted"
+
+
+#: Outcomes that make a run exit 1 (some rows need a human).
+PROBLEM_OUTCOMES: frozenset[Outcome] = frozenset(
+    {
+        Outcome.INVALID,
+        Outcome.NOT_FOUND,
+        Outcome.CONFLICT,
+        Outcome.FAILED,
+        Outcome.UPDATED_WITH_DIFFERENCES,
+        Outcome.NOT_ATTEMPTED,
+    }
+)
+
+
+class ExitCode:
+    OK = 0
+    ROW_PROBLEMS = 1
+    INVALID_INPUT = 2
+    ABORTED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str
+    before: FieldValue
+    after: FieldValue
+
+
+@dataclass(slots=True)
+class RowResult:
+    """The fate of one input row."""
+
+    index: int
+    source_row: int
+    segment_id: int | None
+    outcome: Outcome
+    changes: list[FieldChange] = field(default_factory=list)
+    http_status: int | None = None
+    attempts: int = 0
+    error: str | None = None
+    #: the segment as the API last showed it (PUT response, or the fetched state)
+    segment: Segment | None = None
+    #: fields whose PUT response differs from what was sent
+    differences: list[str] = field(default_factory=list)
+    extras: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changed_fields(self) -> list[str]:
+        return [c.field for c in self.changes]
+
+    def as_record(self) -> dict[str, Any]:
+        """A flat dict: the shape of a results row and of a DataFrame row."""
+        record: dict[str, Any] = {
+            "source_row": self.source_row,
+            "id": self.segment_id,
+            "outcome": self.outcome.value,
+            "changed_fields": ", ".join(self.changed_fields),
+            "before": "; ".join(f"{c.field}={_show(c.before)}" for c in self.changes),
+            "after": "; ".join(f"{c.field}={_show(c.after)}" for c in self.changes),
+            "http_status": self.http_status,
+            "attempts": self.attempts,
+            "error": self.error or "",
+        }
+        stats = self.segment.stats() if self.segment else dict.fromkeys(STAT_FIELDS)
+        record.update(stats)
+        record.update(self.extras)
+        return record
+
+
+def _show(value: FieldValue) -> str:
+    return "(empty)" if value is None else str(value)
+
+
+@dataclass(slots=True)
+class RunResult:
+    """Everything one run did; built by the updater, read by every report."""
+
+    run_id: str
+    command: str
+    dry_run: bool
+    source: str
+    sheet: str
+    sha256: str | None
+    started_at: datetime
+    finished_at: datetime | None = None
+    rows: list[RowResult] = field(default_factory=list)
+    #: request kind ("GET", "GET list", "PUT") → count of HTTP requests actually sent
+    requests: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    #: seconds spent from the first to the last request (for the achieved rate)
+    network_seconds: float = 0.0
+    fetch_strategy: str = ""
+    config_summary: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    aborted: str | None = None
+    lowest_rate: float | None = None
+    results_path: str | None = None
+    journal_path: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        tally = Counter(r.outcome.value for r in self.rows)
+        return {o.value: tally[o.value] for o in Outcome if tally[o.value]}
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def throttled(self) -> int:
+        return self.statuses.get(429, 0)
+
+    @property
+    def duration_s(self) -> float:
+        end = self.finished_at or datetime.now(self.started_at.tzinfo)
+        return (end - self.started_at).total_seconds()
+
+    @property
+    def achieved_rate(self) -> float:
+        """Requests per second over the network phase (0 when nothing was sent)."""
+        if self.total_requests < 2 or self.network_seconds <= 0:
+            return 0.0
+        return (self.total_requests - 1) / self.network_seconds if self.network_seconds else math.inf
+
+    @property
+    def exit_code(self) -> int:
+        if self.aborted:
+            return ExitCode.ABORTED
+        if any(r.outcome in PROBLEM_OUTCOMES for r in self.rows):
+            return ExitCode.ROW_PROBLEMS
+        return ExitCode.OK
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The results rows as a pandas DataFrame (pandas is an optional dependency)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records([r.as_record() for r in self.rows])
