@@ -245,7 +245,7 @@ def load_settings(
         except yaml.YAMLError as exc:
             raise ConfigError(f"{candidate} is not valid YAML: {exc}") from None
         if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{candidate} must be a mapping of sections (api:, rate_limit:, ...).")
+            raise ConfigError(f"{candidate} must be a mapping of sections such as api: and input:.")
         data = loaded or {}
         _resolve_paths(data, candidate.resolve().parent)
     settings = _validate(data, origin)

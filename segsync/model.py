@@ -15,7 +15,13 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 #: Fields a user may change, in the order the API documents them.
-EDITABLE_FIELDS: tuple[str, ...] = ("campaignId", "name", "code", "description", "externalIdentifier")
+EDITABLE_FIELDS: tuple[str, ...] = (
+    "campaignId",
+    "name",
+    "code",
+    "description",
+    "externalIdentifier",
+)
 REQUIRED_FIELDS: frozenset[str] = frozenset({"campaignId", "name", "code"})
 NULLABLE_FIELDS: frozenset[str] = frozenset({"description", "externalIdentifier"})
 INTEGER_FIELDS: frozenset[str] = frozenset({"campaignId"})
@@ -49,9 +55,7 @@ def field_errors(values: dict[str, Any]) -> dict[str, list[str]]:
     cid = values.get("campaignId")
     if cid is None:
         errors["campaignId"] = ["The campaignId field is required."]
-    elif isinstance(cid, bool) or not isinstance(cid, int):
-        errors["campaignId"] = ["The campaignId field must be a 64-bit integer."]
-    elif not INT64_MIN <= cid <= INT64_MAX:
+    elif isinstance(cid, bool) or not isinstance(cid, int) or not INT64_MIN <= cid <= INT64_MAX:
         errors["campaignId"] = ["The campaignId field must be a 64-bit integer."]
     for name in ("name", "code"):
         value = values.get(name)

@@ -6,7 +6,6 @@ journal footer, exit code), so the three can never disagree.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,7 +155,7 @@ class RunResult:
         """Requests per second over the network phase (0 when nothing was sent)."""
         if self.total_requests < 2 or self.network_seconds <= 0:
             return 0.0
-        return (self.total_requests - 1) / self.network_seconds if self.network_seconds else math.inf
+        return (self.total_requests - 1) / self.network_seconds
 
     @property
     def exit_code(self) -> int:

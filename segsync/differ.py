@@ -1,0 +1,159 @@
+"""Compare each row with the segment's current state and decide what, if anything, to send.
+
+Pure: no I/O, so the dry run and the real run share it, and it can be tested on plain data.
+The PUT body is always the complete merged model (current state with the row's edits laid
+over it), because PUT replaces the whole segment: sending only the edited fields would null
+the rest.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from segsync.editset import EditSet, RowEdit
+from segsync.model import EDITABLE_FIELDS, Segment, SegmentRequest, field_errors
+from segsync.outcomes import FieldChange, Outcome
+
+
+@dataclass(slots=True)
+class RowPlan:
+    """One row's decision. ``outcome`` None means "send ``body``"."""
+
+    edit: RowEdit
+    outcome: Outcome | None
+    before: Segment | None = None
+    body: SegmentRequest | None = None
+    changes: list[FieldChange] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def to_send(self) -> bool:
+        return self.outcome is None
+
+
+@dataclass(slots=True)
+class Plan:
+    rows: list[RowPlan]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def to_send(self) -> list[RowPlan]:
+        return [r for r in self.rows if r.to_send]
+
+
+def diff(
+    edits: EditSet,
+    current: dict[int, Segment],
+    *,
+    force: bool = False,
+    check_modified: bool = True,
+) -> Plan:
+    """Decide every row of ``edits`` against ``current`` (segments by id)."""
+    rows = [
+        _decide(edit, current, force=force, check_modified=check_modified) for edit in edits.rows
+    ]
+    return Plan(rows, _duplicate_code_warnings(rows, current))
+
+
+def _decide(
+    edit: RowEdit, current: dict[int, Segment], *, force: bool, check_modified: bool
+) -> RowPlan:
+    if edit.errors:
+        return RowPlan(edit, Outcome.INVALID, error="; ".join(str(e) for e in edit.errors))
+    if edit.duplicate_of is not None:
+        return RowPlan(
+            edit,
+            Outcome.DUPLICATE,
+            before=current.get(edit.segment_id or 0),
+            error=f"same edit as row {edit.duplicate_of}; sent once",
+        )
+    assert edit.segment_id is not None  # the loader makes a missing id a row error
+    before = current.get(edit.segment_id)
+    if before is None:
+        return RowPlan(
+            edit,
+            Outcome.NOT_FOUND,
+            error=f"segment {edit.segment_id} does not exist, or this token cannot see it",
+        )
+    now = before.editable()
+    merged = {**now, **edit.values}
+    problems = field_errors(merged)
+    if problems:
+        text = "; ".join(f"{f}: {' '.join(m)}" for f, m in problems.items())
+        return RowPlan(edit, Outcome.INVALID, before=before, error=text)
+    changes = [FieldChange(f, now[f], merged[f]) for f in EDITABLE_FIELDS if now[f] != merged[f]]
+    if not changes:
+        return RowPlan(edit, Outcome.UNCHANGED, before=before)
+    conflict = None if force else _conflict(edit, before, check_modified)
+    if conflict:
+        return RowPlan(edit, Outcome.CONFLICT, before=before, changes=changes, error=conflict)
+    return RowPlan(
+        edit, None, before=before, body=SegmentRequest.from_values(merged), changes=changes
+    )
+
+
+def _conflict(edit: RowEdit, before: Segment, check_modified: bool) -> str | None:
+    """Why writing this row would overwrite someone else's change, or None."""
+    if edit.expected_state is not None:
+        now = before.editable()
+        moved = [f for f in EDITABLE_FIELDS if now.get(f) != edit.expected_state.get(f)]
+        if moved:
+            return (
+                f"changed on the server since the run being undone ({', '.join(moved)}); "
+                "left as it is (use --force to overwrite)"
+            )
+    if (
+        check_modified
+        and edit.expected_modified
+        and before.modifiedDateTime
+        and not same_instant(edit.expected_modified, before.modifiedDateTime)
+    ):
+        return (
+            f"changed on the server since the sheet was exported (sheet says modified "
+            f"{edit.expected_modified}, server says {before.modifiedDateTime}); "
+            "not written (use --force to overwrite)"
+        )
+    return None
+
+
+def same_instant(a: str, b: str) -> bool:
+    """Whether two ISO-8601 timestamps name the same moment (naive ones taken as UTC)."""
+    if a.strip() == b.strip():
+        return True
+    try:
+        da, db = datetime.fromisoformat(a.strip()), datetime.fromisoformat(b.strip())
+    except ValueError:
+        return False
+    da = da if da.tzinfo else da.replace(tzinfo=UTC)
+    db = db if db.tzinfo else db.replace(tzinfo=UTC)
+    return da == db
+
+
+def _duplicate_code_warnings(rows: list[RowPlan], current: dict[int, Segment]) -> list[str]:
+    """Codes travel in donation-page URLs: two segments of one campaign sharing one is a mistake.
+
+    Only a warning: whether the API rejects it is undocumented, and with per-id fetching the
+    other segments of the campaign are not all known.
+    """
+    final: dict[int, tuple[int | None, str | None]] = {
+        sid: (s.campaignId, s.code) for sid, s in current.items()
+    }
+    for row in rows:
+        if row.body is not None and row.edit.segment_id is not None:
+            final[row.edit.segment_id] = (row.body.campaignId, row.body.code)
+    by_key: dict[tuple[int | None, str], list[int]] = defaultdict(list)
+    for sid, (campaign, code) in final.items():
+        if code:
+            by_key[(campaign, code.casefold())].append(sid)
+    sent = {r.edit.segment_id for r in rows if r.body is not None}
+    warnings = []
+    for (campaign, _), ids in by_key.items():
+        if len(ids) > 1 and sent.intersection(ids):
+            code = final[ids[0]][1]
+            warnings.append(
+                f"campaign {campaign}: segments {', '.join(map(str, sorted(ids)))} "
+                f"would share the code '{code}'"
+            )
+    return warnings

@@ -1,0 +1,58 @@
+"""Open the API for one run: the embedded sandbox if configured, the token, limiter and client.
+
+``api.base_url: sandbox`` starts a local Raise-compatible server for the duration of the run
+(state in ``sandbox.db``, seeded from ``sandbox.seed_csv`` the first time), so the demo and
+the tests need no account. Anything else is a real API: the token must come from the
+environment (or a token file) and the URL must be https (or loopback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+
+from segsync.client import RaiseClient
+from segsync.config import Settings
+from segsync.limiter import RateLimiter
+from segsync.secrets import check_base_url, read_token, register_secret
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[RaiseClient]:
+    """A ready ``RaiseClient`` for ``settings``; closes it (and any embedded sandbox) after."""
+    with contextlib.ExitStack() as stack:
+        if settings.uses_embedded_sandbox:
+            base_url, token = _start_embedded_sandbox(settings, stack)
+        else:
+            base_url = settings.api.base_url
+            check_base_url(base_url)
+            token = read_token(settings)
+        register_secret(token)
+        rl = settings.rate_limit
+        limiter = RateLimiter(
+            rl.requests_per_second,
+            rl.burst,
+            adaptive=rl.adaptive,
+            min_rate=rl.min_requests_per_second,
+        )
+        client = RaiseClient(settings, base_url, token, limiter, transport=transport)
+        async with client:
+            yield client
+
+
+def _start_embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, str]:
+    from segsync.sandbox import SandboxOptions, run_sandbox
+
+    sb = settings.sandbox
+    sb.db.parent.mkdir(parents=True, exist_ok=True)
+    options = SandboxOptions(
+        db=sb.db,
+        seed_csv=sb.seed_csv,
+        seed_rows=sb.seed_rows,
+    )
+    handle = stack.enter_context(run_sandbox(options))
+    return handle.base_url, handle.token
