@@ -1,0 +1,114 @@
+"""What the sandbox saw, readable from the test thread while the server thread writes.
+
+Tests and benchmarks assert on the server's view (did the client keep to its rate? how many PUTs
+did each id cost? did it ever run more than N requests at once?) rather than trusting the client's
+own bookkeeping. Every request that reaches the app is counted, including 401s and 429s.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+#: ``status`` recorded for a request that got no HTTP answer (connection reset).
+NO_RESPONSE: None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSnapshot:
+    """A plain copy of the counters at one instant."""
+
+    #: ``(method, status)`` → requests; status is None for a connection reset.
+    requests: dict[tuple[str, int | None], int] = field(default_factory=dict)
+    #: Segment id → PUT requests that named it (any outcome, including 401/429/faults).
+    puts_by_id: dict[int, int] = field(default_factory=dict)
+    #: Segment id → PUTs the store actually applied (200, or 500-after-write).
+    writes_by_id: dict[int, int] = field(default_factory=dict)
+    #: Fault name (``503``, ``429``, ``500_after_write``, ``reset``, ``stall``) → times injected;
+    #: ``rate_limited`` counts the token bucket's 429s.
+    faults: dict[str, int] = field(default_factory=dict)
+    #: The most requests that arrived within any one-second sliding window.
+    max_per_second: int = 0
+    #: The most requests being handled at the same time.
+    max_in_flight: int = 0
+    #: Requests being handled right now.
+    in_flight: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values())
+
+    def count(self, method: str | None = None, status: int | str | None = "any") -> int:
+        """Requests matching ``method`` (None = any) and ``status`` (``"any"`` = any)."""
+        return sum(
+            n
+            for (m, s), n in self.requests.items()
+            if (method is None or m == method.upper()) and (status == "any" or s == status)
+        )
+
+
+class Counters:
+    """Thread-safe request counters with ``snapshot()`` and ``reset()``."""
+
+    def __init__(self, window_s: float = 1.0) -> None:
+        self._lock = threading.Lock()
+        self._window_s = window_s
+        self._clear()
+
+    def _clear(self) -> None:
+        self._requests: Counter[tuple[str, int | None]] = Counter()
+        self._puts: Counter[int] = Counter()
+        self._writes: Counter[int] = Counter()
+        self._faults: Counter[str] = Counter()
+        self._arrivals: deque[float] = deque()
+        self._max_per_second = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
+
+    def reset(self) -> None:
+        """Forget everything (requests still in flight are still tracked as in flight)."""
+        with self._lock:
+            in_flight = self._in_flight
+            self._clear()
+            self._in_flight = in_flight
+            self._max_in_flight = in_flight
+
+    def started(self, method: str, put_id: int | None = None) -> None:
+        """A request arrived: sliding-window rate, in-flight level, PUT attempts."""
+        now = time.monotonic()
+        with self._lock:
+            self._arrivals.append(now)
+            while self._arrivals and self._arrivals[0] <= now - self._window_s:
+                self._arrivals.popleft()
+            self._max_per_second = max(self._max_per_second, len(self._arrivals))
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            if method == "PUT" and put_id is not None:
+                self._puts[put_id] += 1
+
+    def finished(self, method: str, status: int | None) -> None:
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._requests[(method, status)] += 1
+
+    def fault(self, name: str) -> None:
+        with self._lock:
+            self._faults[name] += 1
+
+    def write(self, segment_id: int) -> None:
+        with self._lock:
+            self._writes[segment_id] += 1
+
+    def snapshot(self) -> CounterSnapshot:
+        with self._lock:
+            return CounterSnapshot(
+                requests=dict(self._requests),
+                puts_by_id=dict(self._puts),
+                writes_by_id=dict(self._writes),
+                faults=dict(self._faults),
+                max_per_second=self._max_per_second,
+                max_in_flight=self._max_in_flight,
+                in_flight=self._in_flight,
+            )

@@ -1,0 +1,138 @@
+"""The sandbox's knobs, as frozen dataclasses with explicit, documented defaults.
+
+Everything the Raise reference leaves open (shared/raise-api.md, "assumed") is a switch here, so a
+test can run the client against each plausible server behaviour. Options are frozen: the running
+sandbox swaps whole objects (``Sandbox.set_faults``), which keeps a handler from ever seeing a
+half-updated set of probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The bearer token a fresh sandbox accepts unless told otherwise.
+DEMO_TOKEN = "sandbox-demo-token"
+#: ``Take`` when the request has none; Raise does not publish its default, 25 is a guess.
+DEFAULT_TAKE = 25
+#: The largest page the list endpoint returns; a bigger ``Take`` is clamped, not refused.
+DEFAULT_MAX_TAKE = 100
+#: Rows generated when neither a CSV nor a row count is given.
+DEFAULT_SEED_ROWS = 200
+
+
+def _check_probability(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultOptions:
+    """Injected failures on the segment endpoints, each a probability per request.
+
+    The faults are mutually exclusive bands of one uniform draw, so each fires at exactly its
+    configured rate (their sum must not exceed 1). Latency applies on top of whichever fires.
+    """
+
+    p_503: float = 0.0
+    p_429: float = 0.0
+    #: ``Retry-After`` seconds sent with an injected 429.
+    retry_after_s: int = 1
+    #: PUT only: the write is applied, then the client gets a 500 (an ambiguous failure).
+    p_500_after_write: float = 0.0
+    #: The TCP connection is reset (RST) before the request is handled (a PUT is not applied).
+    p_reset: float = 0.0
+    #: The request sleeps ``stall_s`` (longer than a client timeout), then is handled normally:
+    #: a stalled PUT is still applied after the client has given up.
+    p_stall: float = 0.0
+    stall_s: float = 30.0
+    #: Every segment request waits ``latency_ms + uniform(0, jitter_ms)`` before being handled.
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        probabilities = {
+            "p_503": self.p_503,
+            "p_429": self.p_429,
+            "p_500_after_write": self.p_500_after_write,
+            "p_reset": self.p_reset,
+            "p_stall": self.p_stall,
+        }
+        for name, value in probabilities.items():
+            _check_probability(name, value)
+        if sum(probabilities.values()) > 1.0 + 1e-9:
+            raise ValueError("fault probabilities are exclusive and must sum to at most 1")
+        if self.retry_after_s < 0:
+            raise ValueError("retry_after_s must be >= 0")
+        if self.stall_s < 0 or self.latency_ms < 0 or self.jitter_ms < 0:
+            raise ValueError("stall_s, latency_ms and jitter_ms must be >= 0")
+
+    @property
+    def any(self) -> bool:
+        """True when at least one fault or delay is configured."""
+        return bool(
+            self.p_503
+            or self.p_429
+            or self.p_500_after_write
+            or self.p_reset
+            or self.p_stall
+            or self.latency_ms
+            or self.jitter_ms
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitOptions:
+    """A server-side token bucket over every authenticated request; ``rps=None`` turns it off."""
+
+    rps: float | None = None
+    burst: int = 1
+
+    def __post_init__(self) -> None:
+        if self.rps is not None and self.rps <= 0:
+            raise ValueError("rps must be > 0 (or None for no limit)")
+        if self.burst < 1:
+            raise ValueError("burst must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxOptions:
+    """How one sandbox instance starts and behaves.
+
+    Seeding: ``seed_csv`` wins over ``seed_rows``; a db file that already holds segments is not
+    reseeded (state survives a restart) unless ``reset`` is true. ``seed`` drives generated rows,
+    the per-segment statistics and the fault draws, so one number reproduces a whole session.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    db: str | Path = ":memory:"
+    seed_csv: str | Path | None = None
+    seed_rows: int = DEFAULT_SEED_ROWS
+    seed: int = 0
+    reset: bool = False
+    token: str = DEMO_TOKEN
+    #: Answer every authenticated request with 403 (a token without permission).
+    forbidden: bool = False
+    default_take: int = DEFAULT_TAKE
+    max_take: int = DEFAULT_MAX_TAKE
+    #: A code already used by another segment of the same campaign is a 400 on ``code``.
+    reject_duplicate_codes: bool = False
+    #: When false, a PUT that changes ``campaignId`` is a 400 on ``campaignId``.
+    allow_campaign_move: bool = True
+    rate_limit: RateLimitOptions = field(default_factory=RateLimitOptions)
+    faults: FaultOptions = field(default_factory=FaultOptions)
+    #: Log one line per request through the ``aiohttp.access`` logger (the CLI turns it on).
+    access_log: bool = False
+    #: Seconds a shutdown waits for in-flight requests before dropping them.
+    shutdown_timeout_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_take < 1:
+            raise ValueError("max_take must be >= 1")
+        if self.default_take < 0:
+            raise ValueError("default_take must be >= 0")
+        if self.seed_rows < 0:
+            raise ValueError("seed_rows must be >= 0")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be in 0..65535")

@@ -1,0 +1,82 @@
+"""Shared helpers for the end-to-end tests: sheets, settings pointed at a sandbox, results."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+
+from segsync.config import Settings
+from segsync.model import EDITABLE_FIELDS
+
+Cell = str | int | float | None
+
+
+def write_xlsx(
+    path: Path, header: list[str], rows: list[list[Cell]], *, sheet: str = "Edits"
+) -> Path:
+    """A workbook as Excel would store it: numbers as numbers, text as text, None as blank."""
+    book = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
+    ws = book.add_worksheet(sheet)
+    ws.write_row(0, 0, header)
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if value is None or value == "":
+                continue
+            if isinstance(value, int | float):
+                ws.write_number(r, c, value)
+            else:
+                ws.write_string(r, c, value)
+    book.close()
+    return path
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Cell]]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return path
+
+
+def settings_for(sandbox: Any, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings that talk to ``sandbox`` with its token from a token file, everything in tmp."""
+    token_file = tmp_path / "token"
+    token_file.write_text(sandbox.token, encoding="utf-8")
+    base = {
+        "api.base_url": sandbox.base_url,
+        "api.token_file": str(token_file),
+        "api.timeout_s": 5,
+        "rate_limit.requests_per_second": 500,
+        "rate_limit.burst": 1,
+        "rate_limit.max_concurrency": 4,
+        "retries.backoff_base_s": 0.05,
+        "retries.backoff_max_s": 0.5,
+        "journal.dir": str(tmp_path / "runs"),
+        "output.dir": str(tmp_path),
+    }
+    base.update(overrides)
+    return Settings().with_overrides(base)
+
+
+def editable(segment: dict[str, Any] | None) -> dict[str, Any]:
+    assert segment is not None
+    return {f: segment[f] for f in EDITABLE_FIELDS}
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """The Results sheet (or CSV) as a list of dicts keyed by header."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return list(csv.DictReader(handle))
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Results").to_python()
+    header = [str(h) for h in rows[0]]
+    return [dict(zip(header, row, strict=False)) for row in rows[1:]]
+
+
+def read_summary(path: str | Path) -> list[list[Any]]:
+    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Summary").to_python()
