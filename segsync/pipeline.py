@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from segsync.config import Settings, load_settings
 from segsync.differ import Plan, diff
 from segsync.editset import EditSet, RowEdit
-from segsync.errors import FatalApiError, InputError, RunAborted, StrictModeError
+from segsync.errors import ApiError, FatalApiError, InputError, RunAborted, StrictModeError
 from segsync.fetch import fetch_current
 from segsync.journal import Journal, find_journal, list_runs, new_run_id, read_journal
 from segsync.journal import RunRecord as RunRecord
@@ -328,6 +328,10 @@ class _Run:
                         sent = await updater.run(plan)
                 except (RunAborted, FatalApiError):
                     pass  # the reason is on the client; rows become not_attempted below
+                except ApiError as exc:
+                    if plan is not None:
+                        raise
+                    client.stop(f"could not read the current segments: {exc.message}")
                 finally:
                     if updater.progress is not None:
                         updater.progress.close()

@@ -44,6 +44,8 @@ class FaultInjector:
         with self._lock:
             band, jitter = self._rng.random(), self._rng.random()
         delay_s = (options.latency_ms + jitter * options.jitter_ms) / 1000.0
+        if method not in options.methods:
+            return FaultPlan(delay_s, None)
         bands = (
             (RESET, options.p_reset),
             (STALL, options.p_stall),

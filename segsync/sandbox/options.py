@@ -49,6 +49,8 @@ class FaultOptions:
     #: Every segment request waits ``latency_ms + uniform(0, jitter_ms)`` before being handled.
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    #: HTTP methods the faults apply to (e.g. ``("PUT",)`` to break writes but not reads).
+    methods: tuple[str, ...] = ("GET", "PUT")
 
     def __post_init__(self) -> None:
         probabilities = {

@@ -1,0 +1,300 @@
+"""Never lose a row: faults, kill -9, revoked tokens, Ctrl-C, throttling, rollback.
+
+The CLI runs as a real subprocess where a process has to die or be interrupted; the sandbox
+runs in this process so its counters and state can be read while the run goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from segsync import pipeline
+from segsync.sandbox import FaultOptions, RateLimitOptions, SandboxOptions, run_sandbox
+from tests.helpers import editable, read_results, settings_for, write_xlsx
+
+SEED = Path(__file__).parent.parent / "samples" / "segments.csv"
+REPO = Path(__file__).parent.parent
+
+
+def rename_all(sb: Any, tmp_path: Path, tag: str, count: int | None = None) -> tuple[Path, dict]:
+    """A sheet renaming (and re-describing) every segment: many real changes."""
+    segments = sb.segments()[:count] if count else sb.segments()
+    rows = [[s["id"], f"{s['name']} {tag}", f"{tag} {s['id']}"] for s in segments]
+    want = {
+        s["id"]: {**editable(s), "name": f"{s['name']} {tag}", "description": f"{tag} {s['id']}"}
+        for s in segments
+    }
+    sheet = write_xlsx(tmp_path / f"edits_{tag}.xlsx", ["id", "name", "description"], rows)
+    return sheet, want
+
+
+def state(sb: Any) -> dict[int, dict[str, Any]]:
+    return {s["id"]: editable(s) for s in sb.segments()}
+
+
+def write_config(sb: Any, tmp_path: Path, **rate: Any) -> Path:
+    token_file = tmp_path / "token"
+    token_file.write_text(sb.token, encoding="utf-8")
+    config = {
+        "api": {"base_url": sb.base_url, "token_file": str(token_file), "timeout_s": 5},
+        "rate_limit": {"requests_per_second": 40, "burst": 1, "max_concurrency": 4, **rate},
+        "retries": {"backoff_base_s": 0.05, "backoff_max_s": 0.5},
+        "journal": {"dir": str(tmp_path / "runs")},
+        "output": {"dir": str(tmp_path)},
+        "logging": {"progress_interval_s": 1},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGSYNC_")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.Popen(
+        [sys.executable, "-m", "segsync", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_puts(sb: Any, proc: subprocess.Popen[str], at_least: int, timeout: float = 30) -> None:
+    """Block until the sandbox has seen ``at_least`` PUTs (a condition, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while sb.counters.snapshot().count("PUT") < at_least:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the sync never got going"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def sb():
+    with run_sandbox(SandboxOptions(seed_csv=SEED)) as sandbox:
+        yield sandbox
+
+
+@pytest.mark.slow
+def test_fault_matrix_every_row_ends_updated(tmp_path: Path) -> None:
+    faults = FaultOptions(
+        p_503=0.10,
+        p_429=0.05,
+        retry_after_s=1,
+        p_reset=0.02,
+        p_stall=0.01,
+        stall_s=1.5,
+        p_500_after_write=0.02,
+    )
+    with run_sandbox(SandboxOptions(seed_rows=520, seed=7)) as sb:
+        sheet, want = rename_all(sb, tmp_path, "F")
+        assert len(want) >= 500
+        sb.set_faults(faults)
+        settings = settings_for(
+            sb,
+            tmp_path,
+            **{
+                "api.timeout_s": 0.75,
+                "rate_limit.requests_per_second": 200,
+                "rate_limit.max_concurrency": 8,
+                "retries.max_attempts": 10,
+                "retries.put_500_max_attempts": 4,
+                "abort.consecutive_failures": 50,
+            },
+        )
+        result = pipeline.sync(sheet, settings, out=tmp_path / "r.xlsx")
+        snap = sb.counters.snapshot()
+        sb.set_faults(FaultOptions())
+        assert state(sb) == {**state(sb), **want}
+        for sid, values in want.items():
+            assert editable(sb.segment(sid)) == values
+    table = read_results(tmp_path / "r.xlsx")
+    assert len(table) == len(want)
+    assert sorted(int(r["id"]) for r in table) == sorted(want)
+    assert {r["outcome"] for r in table} == {"updated"}
+    assert result.exit_code == 0
+    retried = [r for r in result.rows if r.attempts > 1]
+    assert retried, "faults fired but no row shows a retry"
+    for name in ("503", "429", "reset", "stall", "500_after_write"):
+        assert snap.faults.get(name, 0) > 0, name
+    put_faults = sum(snap.faults.get(n, 0) for n in ("503", "429", "reset", "500_after_write"))
+    assert sum(r.attempts - 1 for r in result.rows) >= put_faults * 0.5
+
+
+@pytest.mark.slow
+def test_kill_9_then_rerun_then_roll_back_both(sb: Any, tmp_path: Path) -> None:
+    seed_state = state(sb)
+    sheet, want = rename_all(sb, tmp_path, "K")
+    config = write_config(sb, tmp_path, requests_per_second=60)
+    proc = start_cli("sync", str(sheet), "--config", str(config), cwd=tmp_path)
+    wait_for_puts(sb, proc, 20)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    partial = state(sb)
+    assert partial != seed_state and partial != {**seed_state, **want}
+
+    rerun = start_cli("sync", str(sheet), "--config", str(config), cwd=tmp_path)
+    out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err
+    assert state(sb) == {**seed_state, **want}
+
+    runs = pipeline.runs(settings_for(sb, tmp_path))
+    assert len(runs) == 2 and runs[0].finished and not runs[1].finished
+    for record in runs:  # newest first
+        roll = start_cli("rollback", record.run_id, "--config", str(config), cwd=tmp_path)
+        out, err = roll.communicate(timeout=60)
+        assert roll.returncode == 0, (out, err)
+    assert state(sb) == seed_state
+
+
+@pytest.mark.slow
+def test_token_revoked_mid_run_aborts_cleanly(sb: Any, tmp_path: Path) -> None:
+    sheet, _ = rename_all(sb, tmp_path, "T")
+    config = write_config(sb, tmp_path, requests_per_second=60, max_concurrency=4)
+    out_path = tmp_path / "revoked.xlsx"
+    proc = start_cli(
+        "sync", str(sheet), "--config", str(config), "--out", str(out_path), cwd=tmp_path
+    )
+    wait_for_puts(sb, proc, 15)
+    sb.revoke_token()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, (out, err)
+    assert "RAISE_API_TOKEN" in out + err or "token" in (out + err).lower()
+    snap = sb.counters.snapshot()
+    assert snap.count(status=401) <= 4  # only what was already in flight
+    table = read_results(out_path)
+    outcomes = [r["outcome"] for r in table]
+    assert len(table) == len(sb.segments())
+    assert "updated" in outcomes and "not_attempted" in outcomes
+    assert set(outcomes) <= {"updated", "not_attempted", "failed"}
+    assert outcomes.count("failed") <= 4
+
+
+@pytest.mark.slow
+def test_sigint_mid_run_writes_results_and_rollback_restores(sb: Any, tmp_path: Path) -> None:
+    seed_state = state(sb)
+    sheet, _ = rename_all(sb, tmp_path, "I")
+    config = write_config(sb, tmp_path, requests_per_second=60)
+    out_path = tmp_path / "interrupted.xlsx"
+    proc = start_cli(
+        "sync", str(sheet), "--config", str(config), "--out", str(out_path), cwd=tmp_path
+    )
+    wait_for_puts(sb, proc, 15)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, (out, err)
+    assert "interrupted" in (out + err).lower()
+    table = read_results(out_path)
+    assert len(table) == len(seed_state)
+    outcomes = {r["outcome"] for r in table}
+    assert {"updated", "not_attempted"} <= outcomes
+    run_id = pipeline.runs(settings_for(sb, tmp_path))[0].run_id
+    roll = start_cli("rollback", run_id, "--config", str(config), cwd=tmp_path)
+    out, err = roll.communicate(timeout=60)
+    assert roll.returncode == 0, (out, err)
+    assert state(sb) == seed_state
+
+
+def _throttled_run(tmp_path: Path, *, adaptive: bool) -> tuple[Any, Any]:
+    options = SandboxOptions(seed_csv=SEED, rate_limit=RateLimitOptions(rps=10, burst=2))
+    with run_sandbox(options) as sb:
+        sheet, want = rename_all(sb, tmp_path, "A" if adaptive else "X", count=80)
+        settings = settings_for(
+            sb,
+            tmp_path,
+            **{
+                "rate_limit.requests_per_second": 40,
+                "rate_limit.adaptive": adaptive,
+                "retries.max_attempts": 10,
+                "retries.max_total_s": 60,
+            },
+        )
+        result = pipeline.sync(sheet, settings)
+        for sid, values in want.items():
+            assert editable(sb.segment(sid)) == values
+        return result, sb.counters.snapshot()
+
+
+@pytest.mark.slow
+def test_adaptive_rate_keeps_429s_low(tmp_path: Path) -> None:
+    result, snap = _throttled_run(tmp_path, adaptive=True)
+    assert {r.outcome.value for r in result.rows} == {"updated"}
+    share = snap.count(status=429) / snap.total
+    print(
+        f"\nadaptive: {snap.count(status=429)} x 429 of {snap.total} requests ({share:.1%}),"
+        f" {result.achieved_rate:.1f}/s, lowest rate {result.lowest_rate}"
+    )
+    assert share < 0.10
+    fixed, fsnap = _throttled_run(tmp_path, adaptive=False)
+    fshare = fsnap.count(status=429) / fsnap.total
+    print(
+        f"fixed: {fsnap.count(status=429)} x 429 of {fsnap.total} requests ({fshare:.1%}),"
+        f" {fixed.achieved_rate:.1f}/s"
+    )
+
+
+def test_rollback_skips_segments_changed_since(sb: Any, tmp_path: Path) -> None:
+    seed_state = state(sb)
+    sheet, want = rename_all(sb, tmp_path, "R", count=3)
+    settings = settings_for(sb, tmp_path)
+    run = pipeline.sync(sheet, settings)
+    assert run.exit_code == 0
+    ids = sorted(want)
+    sb.modify(ids[1], name="Someone else")
+
+    undo = pipeline.rollback(run.run_id, settings)
+    outcomes = {r.segment_id: r.outcome.value for r in undo.rows}
+    assert outcomes == {ids[0]: "updated", ids[1]: "conflict", ids[2]: "updated"}
+    assert editable(sb.segment(ids[0])) == seed_state[ids[0]]
+    assert editable(sb.segment(ids[2])) == seed_state[ids[2]]
+    assert sb.segment(ids[1])["name"] == "Someone else"
+    assert undo.exit_code == 1
+    # the rollback is itself journaled: undoing it re-applies the run
+    redo = pipeline.rollback(undo.run_id, settings)
+    assert {r.segment_id: r.outcome.value for r in redo.rows}[ids[0]] == "updated"
+    assert editable(sb.segment(ids[0])) == want[ids[0]]
+
+
+def test_only_failed_resends_just_those_rows(sb: Any, tmp_path: Path) -> None:
+    sheet, want = rename_all(sb, tmp_path, "O", count=6)
+    settings = settings_for(sb, tmp_path, **{"retries.max_attempts": 1})
+    sb.set_faults(FaultOptions(p_503=1.0, methods=("PUT",)))
+    first = pipeline.sync(sheet, settings)
+    sb.set_faults(FaultOptions())
+    assert {r.outcome.value for r in first.rows} <= {"failed", "not_attempted"}
+    sb.counters.reset()
+    sb.modify(sorted(want)[0], description="changed meanwhile, row not failed")
+
+    again = pipeline.sync(sheet, settings, only_failed=first.run_id)
+    assert {r.outcome.value for r in again.rows} == {"updated"}
+    assert len(again.rows) == 6
+    for sid, values in want.items():
+        assert editable(sb.segment(sid)) == values
+    # and from a results workbook
+    from_file = pipeline.sync(sheet, settings, only_failed=first.results_path)
+    assert {r.outcome.value for r in from_file.rows} == {"unchanged"}
+
+
+def test_circuit_breaker_opens_after_consecutive_failures(sb: Any, tmp_path: Path) -> None:
+    sheet, _ = rename_all(sb, tmp_path, "C", count=30)
+    settings = settings_for(
+        sb, tmp_path, **{"retries.max_attempts": 2, "abort.consecutive_failures": 5}
+    )
+    sb.set_faults(FaultOptions(p_503=1.0, methods=("PUT",)))
+    result = pipeline.sync(sheet, settings)
+    assert result.exit_code == 3
+    assert result.aborted and "circuit breaker" in result.aborted
+    outcomes = [r.outcome.value for r in result.rows]
+    assert len(outcomes) == 30
+    assert 5 <= outcomes.count("failed") <= 5 + 4  # plus what was in flight
+    assert outcomes.count("not_attempted") == 30 - outcomes.count("failed")
