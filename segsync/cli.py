@@ -298,7 +298,9 @@ def _print_summary(result: RunResult) -> None:
     if result.aborted:
         lines.append(f"  ABORTED: {result.aborted}")
     if result.journal_path:
-        lines.append(f"  run id: {result.run_id} (undo with: segsync rollback {result.run_id})")
+        wrote = any(r.outcome.value.startswith("updated") for r in result.rows)
+        undo = f" (undo with: segsync rollback {result.run_id})" if wrote else ""
+        lines.append(f"  run id: {result.run_id}{undo}")
     lines.append(f"  results: {result.results_path}")
     click.echo(redact("\n".join(lines)))
 

@@ -8,8 +8,11 @@ exactly ``1/rate`` per request, so oversleeping never lowers the achieved rate a
 ``burst`` requests are ever ahead of schedule.
 
 Adaptive (AIMD): a 429 halves the rate (at most once per ``cooldown``) and pushes the schedule
-past ``Retry-After``, so the whole run backs off, not just one request; every second without a
-429 then adds back ``recovery_per_s`` requests/second until the configured rate is reached.
+past ``Retry-After``, so the whole run backs off, not just one request; requests already waiting
+for an earlier slot queue again behind the pause. Once the pause is over, every 429-free second
+adds back 5 % of the rate the cut left (an additive step scaled to what the server accepted), so a
+run climbs back to the configured rate and then probes the server's real limit gently instead
+of tripping it again at once.
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ class RateLimiter:
         self._rate = float(rate)
         self._tat = clock()
         self._last_cut: float | None = None
+        #: bumped by every 429, so that requests waiting for an older slot re-queue
+        self._epoch = 0
+        #: the rate the last cut left (the additive step is scaled to it)
+        self._floor: float | None = None
         self._last_recover = clock()
         self.lowest_rate = float(rate)
         self.cuts = 0
@@ -55,10 +62,9 @@ class RateLimiter:
         self._recover(self._clock())
         return self._rate
 
-    @property
     def recovery_per_s(self) -> float:
-        """Additive increase: 5 % of the target (at least 0.1/s) per 429-free second."""
-        return max(0.1, self.target * 0.05)
+        """Additive increase per 429-free second: 5 % of the rate the last cut left."""
+        return max(0.05, 0.05 * (self._floor or self.target))
 
     def reserve(self) -> float:
         """Claim the next slot; return how many seconds to wait before sending."""
@@ -71,14 +77,23 @@ class RateLimiter:
         return slot - now
 
     async def acquire(self) -> None:
-        """Wait until this request may be sent."""
-        delay = self.reserve()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        """Wait until this request may be sent.
+
+        A slot reserved before a 429 arrived is given up and a new one taken after the pause:
+        otherwise every worker already waiting would still fire into the throttled server.
+        """
+        while True:
+            epoch = self._epoch
+            delay = self.reserve()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self._epoch == epoch:
+                return
 
     def throttled(self, retry_after: float | None = None) -> None:
         """The server answered 429: slow the whole run down."""
         now = self._clock()
+        self._epoch += 1
         if retry_after:
             # nobody sends before the server said it is ready again
             self._tat = max(self._tat, now + retry_after)
@@ -88,8 +103,10 @@ class RateLimiter:
         if self._last_cut is not None and now - self._last_cut < cooldown:
             return
         self._rate = max(self.min_rate, self._rate / 2)
+        self._floor = self._rate
         self._last_cut = now
-        self._last_recover = now
+        # no recovery accrues while the run waits out Retry-After
+        self._last_recover = max(now, self._tat)
         self.cuts += 1
         self.lowest_rate = min(self.lowest_rate, self._rate)
         if not self._warned and self.cuts >= 2:
@@ -107,5 +124,5 @@ class RateLimiter:
             return
         elapsed = now - self._last_recover
         if elapsed >= 1.0:
-            self._rate = min(self.target, self._rate + self.recovery_per_s * elapsed)
+            self._rate = min(self.target, self._rate + self.recovery_per_s() * elapsed)
             self._last_recover = now
