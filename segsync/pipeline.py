@@ -30,7 +30,7 @@ from segsync.model import EDITABLE_FIELDS
 from segsync.outcomes import Outcome, RowResult, RunResult
 from segsync.progress import Progress
 from segsync.report import default_results_path, write_export, write_results
-from segsync.session import open_client
+from segsync.session import Credentials, check_credentials, open_client
 from segsync.updater import Updater, result_record
 
 if TYPE_CHECKING:
@@ -264,6 +264,7 @@ class _Run:
     def execute(
         self, editset: EditSet, *, out: str | Path | None, handle_signals: bool
     ) -> RunResult:
+        credentials = check_credentials(self.settings)
         started = datetime.now(UTC)
         result = RunResult(
             run_id=new_run_id(started),
@@ -283,7 +284,7 @@ class _Run:
             journal.write(self._header(result))
         try:
             try:
-                asyncio.run(self._apply(editset, result, journal, handle_signals))
+                asyncio.run(self._apply(editset, result, journal, credentials, handle_signals))
             finally:
                 result.finished_at = datetime.now(UTC)
                 if journal is not None:
@@ -293,12 +294,17 @@ class _Run:
         return result
 
     async def _apply(
-        self, editset: EditSet, result: RunResult, journal: Journal | None, handle_signals: bool
+        self,
+        editset: EditSet,
+        result: RunResult,
+        journal: Journal | None,
+        credentials: Credentials,
+        handle_signals: bool,
     ) -> None:
         plan: Plan | None = None
         sent: dict[int, RowResult] = {}
         settings = self.settings
-        async with open_client(settings) as client:
+        async with open_client(settings, credentials) as client:
             updater = Updater(
                 client,
                 concurrency=settings.rate_limit.max_concurrency,

@@ -3,13 +3,16 @@
 ``api.base_url: sandbox`` starts a local Raise-compatible server for the duration of the run
 (state in ``sandbox.db``, seeded from ``sandbox.seed_csv`` the first time), so the demo and
 the tests need no account. Anything else is a real API: the token must come from the
-environment (or a token file) and the URL must be https (or loopback).
+environment (or a token file) and the URL must be https (or loopback). ``check_credentials``
+does those checks up front, so a bad configuration fails before a journal or results file
+exists and before any request.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 
@@ -19,18 +22,39 @@ from segsync.limiter import RateLimiter
 from segsync.secrets import check_base_url, read_token, register_secret
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """Where to send requests and with which token; ``None`` means the embedded sandbox."""
+
+    base_url: str | None
+    token: str | None
+
+    def __repr__(self) -> str:  # never show the token, even in a debugger or traceback
+        return f"Credentials(base_url={self.base_url!r}, token=***)"
+
+
+def check_credentials(settings: Settings) -> Credentials:
+    """Validate the base URL and read the token; raises ``SecretError`` before anything is sent."""
+    if settings.uses_embedded_sandbox:
+        return Credentials(None, None)
+    check_base_url(settings.api.base_url)
+    return Credentials(settings.api.base_url, read_token(settings))
+
+
 @contextlib.asynccontextmanager
 async def open_client(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    credentials: Credentials | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[RaiseClient]:
     """A ready ``RaiseClient`` for ``settings``; closes it (and any embedded sandbox) after."""
+    credentials = credentials or check_credentials(settings)
     with contextlib.ExitStack() as stack:
-        if settings.uses_embedded_sandbox:
+        if credentials.base_url is None:
             base_url, token = _start_embedded_sandbox(settings, stack)
         else:
-            base_url = settings.api.base_url
-            check_base_url(base_url)
-            token = read_token(settings)
+            base_url, token = credentials.base_url, credentials.token or ""
         register_secret(token)
         rl = settings.rate_limit
         limiter = RateLimiter(
@@ -49,10 +73,6 @@ def _start_embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> 
 
     sb = settings.sandbox
     sb.db.parent.mkdir(parents=True, exist_ok=True)
-    options = SandboxOptions(
-        db=sb.db,
-        seed_csv=sb.seed_csv,
-        seed_rows=sb.seed_rows,
-    )
+    options = SandboxOptions(db=sb.db, seed_csv=sb.seed_csv, seed_rows=sb.seed_rows)
     handle = stack.enter_context(run_sandbox(options))
-    return handle.base_url, handle.token
+    return handle.base_url, handle.token or ""
