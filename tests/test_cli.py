@@ -1,0 +1,203 @@
+"""The commands as a user runs them: the demo, rate, paging, export round trip, validate."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from segsync import pipeline
+from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox
+from tests.helpers import editable, read_results, settings_for, write_xlsx
+
+REPO = Path(__file__).parent.parent
+SEED = REPO / "samples" / "segments.csv"
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGSYNC_", "RAISE_"))}
+    full_env.update(env or {}, PYTHONPATH=str(REPO))
+    return subprocess.run(
+        [sys.executable, "-m", "segsync", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_demo_sync_against_embedded_sandbox_twice(tmp_path: Path) -> None:
+    """The README's first command, in a copy of the project layout."""
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    for leftover in (tmp_path / "samples").glob("*_results_*"):
+        leftover.unlink()
+
+    first = run_cli("sync", "samples/segment_edits.xlsx", cwd=tmp_path)
+    assert first.returncode == 1, first.stderr  # the samples include deliberate mistakes
+    assert "updated" in first.stdout and "Traceback" not in first.stderr
+    results = sorted((tmp_path / "samples").glob("segment_edits_results_*.xlsx"))
+    assert len(results) == 1
+    table = read_results(results[0])
+    assert len(table) == 15
+    updated = {r["source row"] for r in table if r["outcome"] == "updated"}
+    assert len(updated) == 8
+    assert (tmp_path / ".segsync" / "sandbox.sqlite3").is_file()
+
+    second = run_cli("sync", "samples/segment_edits.xlsx", cwd=tmp_path)
+    assert second.returncode == 1
+    results = sorted((tmp_path / "samples").glob("segment_edits_results_*.xlsx"))
+    assert len(results) == 2
+    again = {r["source row"]: r["outcome"] for r in read_results(results[-1])}
+    assert all(again[row] == "unchanged" for row in updated)
+    assert "PUT" not in second.stdout.split("requests:")[1].split("\n")[0]
+
+
+def test_rate_is_held_without_bursting(tmp_path: Path) -> None:
+    """Server enforces 20/s (bucket 2); 200 changed rows at --rps 20 --burst 1."""
+    options = SandboxOptions(seed_csv=SEED, rate_limit=RateLimitOptions(rps=20, burst=2))
+    with run_sandbox(options) as sb:
+        rows = [[s["id"], f"{s['name']} R"] for s in sb.segments()]
+        assert len(rows) == 200
+        sheet = write_xlsx(tmp_path / "e.xlsx", ["id", "name"], rows)
+        settings = settings_for(
+            sb,
+            tmp_path,
+            **{
+                "rate_limit.requests_per_second": 20,
+                "rate_limit.burst": 1,
+                "rate_limit.max_concurrency": 4,
+                "api.list_page_size": 100,
+            },
+        )
+        started = time.monotonic()
+        result = pipeline.sync(sheet, settings)
+        elapsed = time.monotonic() - started
+        snap = sb.counters.snapshot()
+    assert {r.outcome.value for r in result.rows} == {"updated"}
+    assert snap.count(status=429) == 0
+    assert snap.max_per_second <= 21
+    requests = snap.total
+    assert requests == 202  # 2 list pages + 200 PUTs
+    lower_bound = requests / 20
+    print(
+        f"\n{requests} requests in {elapsed:.2f}s (bound {lower_bound:.2f}s, "
+        f"ratio {elapsed / lower_bound:.3f}), max/s {snap.max_per_second}"
+    )
+    assert elapsed <= 1.15 * lower_bound
+
+
+def test_paging_reads_state_in_few_requests(tmp_path: Path) -> None:
+    with run_sandbox(SandboxOptions(seed_rows=1000, seed=3, max_take=100)) as sb:
+        ids = [s["id"] for s in sb.segments()]
+        assert len(ids) == 1000
+        sheet = write_xlsx(tmp_path / "e.xlsx", ["id"], [[i] for i in ids])
+        settings = settings_for(sb, tmp_path, **{"api.list_page_size": 500})  # clamped to 100
+        result = pipeline.sync(sheet, settings, dry_run=True)
+        snap = sb.counters.snapshot()
+    assert {r.outcome.value for r in result.rows} == {"unchanged"}
+    assert snap.count("GET") <= math.ceil(1000 / 100) + 1
+    assert snap.count("PUT") == 0
+    assert "list" in result.fetch_strategy
+
+
+def test_small_sheet_uses_per_id_gets(tmp_path: Path) -> None:
+    with run_sandbox(SandboxOptions(seed_rows=1000, seed=3)) as sb:
+        ids = [s["id"] for s in sb.segments()][-3:]
+        sheet = write_xlsx(tmp_path / "e.xlsx", ["id"], [[i] for i in ids])
+        result = pipeline.sync(sheet, settings_for(sb, tmp_path), dry_run=True)
+        snap = sb.counters.snapshot()
+    assert snap.count("GET") == 1 + 3  # one list page (tells the total), then 3 GETs
+    assert "per-id" in result.fetch_strategy
+
+
+def test_export_feeds_back_unchanged_then_edit(tmp_path: Path) -> None:
+    with run_sandbox(SandboxOptions(seed_csv=SEED)) as sb:
+        settings = settings_for(sb, tmp_path)
+        path = pipeline.export(settings, campaign_ids=[5001], out=tmp_path / "export.xlsx")
+        sb.counters.reset()
+        back = pipeline.sync(path, settings)
+        assert {r.outcome.value for r in back.rows} == {"unchanged"}
+        assert len(back.rows) == sum(1 for s in sb.segments() if s["campaignId"] == 5001)
+        assert sb.counters.snapshot().count("PUT") == 0
+        # a colleague changes one segment after the export: that row is a conflict
+        first = back.rows[0].segment_id
+        assert first is not None
+        before = editable(sb.segment(first))
+        sb.modify(first, description="colleague")
+        import openpyxl
+
+        book = openpyxl.load_workbook(path)
+        ws = book["Segments"]
+        header = [c.value for c in ws[1]]
+        ws.cell(row=2, column=header.index("name") + 1, value="Edited after export")
+        ws.cell(row=3, column=header.index("name") + 1, value="Second edit")
+        book.save(path)
+        edited = pipeline.sync(path, settings)
+        outcomes = [r.outcome.value for r in edited.rows]
+        assert outcomes[0] == "conflict" and outcomes[1] == "updated"
+        assert editable(sb.segment(first)) == {**before, "description": "colleague"}
+
+
+def test_validate_is_offline_and_names_cells(tmp_path: Path) -> None:
+    sheet = write_xlsx(
+        tmp_path / "e.xlsx",
+        ["Segment ID", "Name"],
+        [[100001, "ok"], [100002, "#CLEAR"], ["x", "y"]],
+    )
+    proc = run_cli("validate", str(sheet), "--config", str(_empty_config(tmp_path)), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Edits!B3 (Name)" in proc.stdout
+    assert "Edits!A4 (Segment ID)" in proc.stdout
+    assert "3 rows, 1 valid, 2 invalid" in proc.stdout
+
+
+def test_file_level_problem_exits_2_with_one_sentence(tmp_path: Path) -> None:
+    bad = tmp_path / "edits.xlsx"
+    bad.write_text("<html><body>not a workbook</body></html>")
+    with run_sandbox(SandboxOptions(seed_csv=SEED)) as sb:
+        config = _config_for(sb, tmp_path)
+        proc = run_cli("sync", str(bad), "--config", str(config), cwd=tmp_path)
+        assert sb.counters.snapshot().total == 0
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "edits.xlsx" in lines[0]
+
+
+def _empty_config(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    return path
+
+
+def _config_for(sb: Any, tmp_path: Path) -> Path:
+    token = tmp_path / "token"
+    token.write_text(sb.token)
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "api": {"base_url": sb.base_url, "token_file": str(token)},
+                "journal": {"dir": str(tmp_path / "runs")},
+            }
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_entry_points(flag: str, tmp_path: Path) -> None:
+    proc = run_cli(flag, cwd=tmp_path)
+    assert proc.returncode == 0
