@@ -135,23 +135,23 @@ def _duplicate_code_warnings(rows: list[RowPlan], current: dict[int, Segment]) -
     """Codes travel in donation-page URLs: two segments of one campaign sharing one is a mistake.
 
     Only a warning: whether the API rejects it is undocumented, and with per-id fetching the
-    other segments of the campaign are not all known.
+    other segments of the campaign are not all known. Only campaigns a write lands in are
+    checked, so a sheet touching a few segments costs a few lookups, not a pass over everything.
     """
-    final: dict[int, tuple[int | None, str | None]] = {
-        sid: (s.campaignId, s.code) for sid, s in current.items()
-    }
-    for row in rows:
-        if row.body is not None and row.edit.segment_id is not None:
-            final[row.edit.segment_id] = (row.body.campaignId, row.body.code)
-    by_key: dict[tuple[int | None, str], list[int]] = defaultdict(list)
-    for sid, (campaign, code) in final.items():
-        if code:
-            by_key[(campaign, code.casefold())].append(sid)
-    sent = {r.edit.segment_id for r in rows if r.body is not None}
+    sent = {r.edit.segment_id: r.body for r in rows if r.body is not None}
+    campaigns = {body.campaignId for body in sent.values()}
+    if not campaigns:
+        return []
+    by_key: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for sid, segment in current.items():
+        if sid not in sent and segment.campaignId in campaigns and segment.code:
+            by_key[(segment.campaignId, segment.code.casefold())].append(sid)
+    for sid, body in sent.items():
+        by_key[(body.campaignId, body.code.casefold())].append(sid)  # type: ignore[arg-type]
     warnings = []
     for (campaign, _), ids in by_key.items():
-        if len(ids) > 1 and sent.intersection(ids):
-            code = final[ids[0]][1]
+        if len(ids) > 1 and any(i in sent for i in ids):
+            code = sent[next(i for i in ids if i in sent)].code  # type: ignore[union-attr]
             warnings.append(
                 f"campaign {campaign}: segments {', '.join(map(str, sorted(ids)))} "
                 f"would share the code '{code}'"

@@ -122,8 +122,14 @@ class Segment:
         return {f: getattr(self, f) for f in ALL_FIELDS}
 
     def editable(self) -> dict[str, FieldValue]:
-        """The current values of the fields a PUT carries."""
-        return {f: getattr(self, f) for f in EDITABLE_FIELDS}
+        """The current values of the fields a PUT carries (spelled out: this is per row)."""
+        return {
+            "campaignId": self.campaignId,
+            "name": self.name,
+            "code": self.code,
+            "description": self.description,
+            "externalIdentifier": self.externalIdentifier,
+        }
 
     def stats(self) -> dict[str, Any]:
         """The read-only values reports show next to each row."""
