@@ -298,3 +298,22 @@ def test_circuit_breaker_opens_after_consecutive_failures(sb: Any, tmp_path: Pat
     assert len(outcomes) == 30
     assert 5 <= outcomes.count("failed") <= 5 + 4  # plus what was in flight
     assert outcomes.count("not_attempted") == 30 - outcomes.count("failed")
+
+
+def test_response_that_does_not_echo_the_values_is_flagged(tmp_path: Path) -> None:
+    with run_sandbox(SandboxOptions(seed_csv=SEED, truncate_text_at=20)) as sb:
+        long_name = "A name that is clearly longer than twenty characters"
+        sheet = write_xlsx(
+            tmp_path / "e.xlsx", ["id", "name"], [[100001, long_name], [100002, "Short"]]
+        )
+        result = pipeline.sync(sheet, settings_for(sb, tmp_path), out=tmp_path / "r.xlsx")
+        assert sb.segment(100001)["name"] == long_name[:20]
+    first, second = result.rows
+    assert first.outcome.value == "updated_with_differences"
+    assert first.differences == ["name"]
+    assert "name" in (first.error or "") and long_name[:20] in (first.error or "")
+    assert second.outcome.value == "updated"
+    assert result.exit_code == 1
+    table = read_results(tmp_path / "r.xlsx")
+    assert table[0]["outcome"] == "updated_with_differences"
+    assert "name" in table[0]["differences"]

@@ -162,6 +162,9 @@ async def put_segment(request: web.Request) -> web.Response:
     errors = _business_errors(state, segment_id, current, values)
     if errors:
         return validation_problem(request, errors)
+    limit = state.options.truncate_text_at
+    if limit is not None:
+        values = {k: v[:limit] if isinstance(v, str) else v for k, v in values.items()}
     result = state.store.replace(segment_id, values)
     if result is None:  # deleted between the read and the write
         return _not_found(request, segment_id)

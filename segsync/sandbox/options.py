@@ -122,6 +122,9 @@ class SandboxOptions:
     reject_duplicate_codes: bool = False
     #: When false, a PUT that changes ``campaignId`` is a 400 on ``campaignId``.
     allow_campaign_move: bool = True
+    #: Store text fields cut to this many characters without an error, as a narrow database
+    #: column would: the PUT answer then differs from what was sent. None = store everything.
+    truncate_text_at: int | None = None
     rate_limit: RateLimitOptions = field(default_factory=RateLimitOptions)
     faults: FaultOptions = field(default_factory=FaultOptions)
     #: Log one line per request through the ``aiohttp.access`` logger (the CLI turns it on).
