@@ -277,6 +277,16 @@ class _Run:
             config_summary=self.settings.summary(),
             warnings=list(editset.warnings),
         )
+        log.info(
+            "%s %s started: %d rows from %s",
+            self.command,
+            result.run_id,
+            len(editset.rows),
+            editset.source,
+            extra={"event": "run_started", "run_id": result.run_id, "rows": len(editset.rows)},
+        )
+        for warning in editset.warnings:
+            log.warning("%s", warning, extra={"event": "input_warning"})
         journal = None
         if not self.dry_run:
             journal = Journal.create(self.settings.journal.dir, result.run_id)
@@ -291,6 +301,24 @@ class _Run:
                     self._close_journal(journal, result)
         finally:
             result.results_path = str(self._write(result, editset, out))
+            log.info(
+                "%s %s finished: %s",
+                self.command,
+                result.run_id,
+                ", ".join(f"{k} {v}" for k, v in result.counts().items()) or "no rows",
+                extra={
+                    "event": "run_finished",
+                    "run_id": result.run_id,
+                    "command": self.command,
+                    "dry_run": self.dry_run,
+                    "counts": result.counts(),
+                    "requests": dict(result.requests),
+                    "throttled": result.throttled,
+                    "aborted": result.aborted,
+                    "exit_code": result.exit_code,
+                    "results": result.results_path,
+                },
+            )
         return result
 
     async def _apply(
