@@ -1,0 +1,318 @@
+"""Cell normalisation: one raw cell value → the typed value the API wants, or a reason why not.
+
+Raw values are what python-calamine returns (``str``, ``int``, ``float``, ``bool``,
+``datetime``/``date``/``time``/``timedelta``; ``""`` for an empty cell), CSV text, or DataFrame
+values already mapped onto those types. Every cell is treated as *text first*: nothing here
+turns ``"NA"``, ``"null"`` or ``"N/A"`` into a missing value, and text is never re-parsed as a
+number, so ``"00123"`` keeps its zeros.
+
+Each field parser returns :data:`KEEP` for a blank cell (empty or only whitespace: keep the
+current value), ``None`` for the clear marker on a nullable field, or the value; it raises
+:class:`CellError` with a sentence (no cell reference: the loader adds that) for anything odd.
+
+These functions run once per cell (700,000 times for a 100k × 7 sheet), so they dispatch on the
+exact type first and keep the common path to a ``strip`` and a ``isprintable``; the regex and
+the slow checks only run on the rare cell that fails the cheap test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import numbers
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Final
+
+from segsync.model import INT64_MAX
+
+#: Longest cell segsync accepts. The API documents no limits; this guard stops a stray paste
+#: (a whole document in one cell) from being sent as a segment name. Name and code get no
+#: tighter limit of their own: the server is the authority, and its 400 is a row outcome.
+MAX_CELL_CHARS: Final = 4000
+#: Floats above 2**53 are not exact integers any more: an id that large stored as an Excel
+#: number has already lost digits (Excel itself keeps only 15 significant digits).
+MAX_EXACT_FLOAT_INT: Final = 2**53
+
+
+class _Keep:
+    """Sentinel: the cell is blank, keep the current value."""
+
+    _instance: _Keep | None = None
+
+    def __new__(cls) -> _Keep:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final = _Keep()
+
+
+class CellError(ValueError):
+    """A cell's content cannot be used; ``message`` is the sentence shown after the cell ref."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# ------------------------------------------------------------------------------ plain text
+
+
+def float_text(value: float) -> str:
+    """A float as a person would type it: ``123.0`` → ``"123"``, no exponent where possible."""
+    if value.is_integer():
+        return str(int(value))
+    if not math.isfinite(value):
+        raise CellError(f"is not a finite number ({value})")
+    text = repr(value)
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    return text
+
+
+def text_of(value: object) -> str:
+    """Any raw cell as trimmed text, for headers and carried-through columns (no validation)."""
+    if value.__class__ is str:
+        return value.strip()  # type: ignore[attr-defined]
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        try:
+            return float_text(value)
+        except CellError:
+            return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def check_text(text: str, *, multiline: bool = False) -> str:
+    """Length and control-character guard for a trimmed, non-blank text value.
+
+    Tab and line breaks are allowed only where ``multiline`` (description); ``\\r\\n`` and a lone
+    ``\\r`` become ``\\n`` there. NUL and other C0/C1 controls, and lone surrogates (which cannot
+    be sent as JSON), are always errors.
+    """
+    if len(text) > MAX_CELL_CHARS:
+        raise CellError(
+            f"is {len(text):,} characters long; segsync accepts at most {MAX_CELL_CHARS:,}"
+        )
+    if text.isprintable():
+        return text
+    if multiline and "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    bad = (_BAD_MULTILINE if multiline else _BAD_SINGLE_LINE).search(text)
+    if bad is None:
+        return text
+    return _raise_bad_char(bad.group(0), bad.start())
+
+
+_BAD_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_BAD_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _raise_bad_char(char: str, index: int) -> str:
+    where = f"at position {index + 1}"
+    if char in "\r\n":
+        raise CellError(f"contains a line break ({where}); only description may span lines")
+    if char == "\t":
+        raise CellError(f"contains a tab character ({where})")
+    if char == "\x00":
+        raise CellError(f"contains a NUL byte (U+0000) {where}; retype the value")
+    if "\ud800" <= char <= "\udfff":
+        raise CellError(f"contains an invalid character (lone surrogate) {where}")
+    raise CellError(f"contains the control character U+{ord(char):04X} {where}; retype the value")
+
+
+# ------------------------------------------------------------------------------- parsers
+
+#: A field parser: raw cell → KEEP, None (clear) or the value; raises CellError.
+Parser = Callable[[object], object]
+
+
+def _describe_date(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _is_missing_number(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def make_int_parser(field: str, marker: str, *, what: str) -> Parser:
+    """Parser for a positive int64 field (``id``, ``campaignId``).
+
+    ``what`` names the value in date errors ("is a date, not a segment id"). The clear marker
+    is an error: ids are required.
+    """
+    marker_cf = marker.strip().casefold()
+    cleared = (
+        "the segment id cannot be cleared"
+        if field == "id"
+        else ("a required field cannot be cleared")
+    )
+
+    def parse(raw: object) -> object:
+        cls = raw.__class__
+        if cls is float:
+            if raw.is_integer() and 0 < raw < MAX_EXACT_FLOAT_INT:  # type: ignore[attr-defined]
+                return int(raw)  # type: ignore[call-overload]
+            return _int_from_float(raw, field)  # type: ignore[arg-type]
+        if cls is int:
+            if 0 < raw <= INT64_MAX:  # type: ignore[operator]
+                return raw
+            return _check_range(raw, field, str(raw))  # type: ignore[arg-type]
+        if cls is str:
+            text = raw.strip()  # type: ignore[attr-defined]
+            if not text:
+                return KEEP
+            if text.casefold() == marker_cf:
+                raise CellError(cleared)
+            return _int_from_text(text, field)
+        return _int_from_other(raw, field, what)
+
+    return parse
+
+
+def _int_from_float(value: float, field: str) -> int:
+    if math.isnan(value):
+        return KEEP  # type: ignore[return-value]  # a DataFrame NaN is a blank cell
+    if not math.isfinite(value):
+        raise CellError(f"{field} must be a whole number, got {value}")
+    if not value.is_integer():
+        raise CellError(f"{field} must be a whole number, got {float_text(value)}")
+    if abs(value) >= MAX_EXACT_FLOAT_INT:
+        raise CellError(
+            f"{field} {float_text(value)} is too large to be stored exactly as an Excel number; "
+            "format the column as Text and type the id again"
+        )
+    return _check_range(int(value), field, str(int(value)))
+
+
+def _int_from_text(text: str, field: str) -> int:
+    digits = text
+    if "." in text:  # "123.0" as written by tools that export floats
+        head, _, tail = text.partition(".")
+        if head and tail and not tail.strip("0"):
+            digits = head
+    if not (digits.isascii() and digits.isdigit()):
+        if digits[:1] == "-" and digits[1:].isascii() and digits[1:].isdigit():
+            raise CellError(f"{field} must be a positive whole number, got {text!r}")
+        raise CellError(f"{field} must be a whole number, got {text!r}")
+    return _check_range(int(digits), field, repr(text))
+
+
+def _int_from_other(raw: object, field: str, what: str) -> int:
+    if raw is None or _is_missing_number(raw):
+        return KEEP  # type: ignore[return-value]
+    if isinstance(raw, bool):
+        raise CellError(f"{field} must be a whole number, got {'TRUE' if raw else 'FALSE'}")
+    if isinstance(raw, dt.date | dt.time | dt.timedelta):
+        raise CellError(
+            f"is a date, not {what} ({_describe_date(raw)}); format the column as Number or Text "
+            "and type the value again"
+        )
+    if isinstance(raw, numbers.Integral):
+        return _check_range(int(raw), field, str(raw))
+    if isinstance(raw, numbers.Real):
+        return _int_from_float(float(raw), field)
+    return _int_from_text(str(raw).strip(), field)
+
+
+def _check_range(value: int, field: str, shown: str) -> int:
+    if value <= 0:
+        raise CellError(f"{field} must be a positive whole number, got {shown}")
+    if value > INT64_MAX:
+        raise CellError(f"{field} {shown} is larger than any possible id ({INT64_MAX:,})")
+    return value
+
+
+def make_text_parser(marker: str, *, nullable: bool, multiline: bool = False) -> Parser:
+    """Parser for a text field. Excel numbers become their text (``123.0`` → ``"123"``: a code
+    that Excel stored as a number), booleans ``TRUE``/``FALSE``. A date cell is an error:
+    Excel turns codes such as ``3-12`` into dates, and the original text is gone.
+    """
+    marker_cf = marker.strip().casefold()
+    marker_len = len(marker_cf)
+
+    def parse(raw: object) -> object:
+        if raw.__class__ is str:
+            text = raw.strip()  # type: ignore[attr-defined]
+            if not text:
+                return KEEP
+            if len(text) == marker_len and text.casefold() == marker_cf:
+                if nullable:
+                    return None
+                raise CellError("a required field cannot be cleared")
+            if len(text) <= MAX_CELL_CHARS and text.isprintable():
+                return text
+            return check_text(text, multiline=multiline)
+        return _text_from_other(raw, multiline)
+
+    return parse
+
+
+def _text_from_other(raw: object, multiline: bool) -> object:
+    if raw is None or _is_missing_number(raw):
+        return KEEP
+    if isinstance(raw, bool):
+        return "TRUE" if raw else "FALSE"
+    if isinstance(raw, float):
+        return float_text(raw)
+    if isinstance(raw, int):
+        return str(raw)
+    if isinstance(raw, dt.date | dt.time | dt.timedelta):
+        raise CellError(
+            f"is a date ({_describe_date(raw)}), not text; if it should read as typed, format "
+            "the column as Text and type it again"
+        )
+    text = str(raw).strip()
+    return check_text(text, multiline=multiline) if text else KEEP
+
+
+def make_datetime_parser(field: str, marker: str) -> Parser:
+    """Parser for ``modifiedDateTime``: an ISO-8601 string as an export carries it.
+
+    A date-time cell (Excel converted the text) becomes its ISO form. Anything that does not
+    parse as ISO-8601 is an error, because a conflict check against an unreadable time would
+    flag every row.
+    """
+    marker_cf = marker.strip().casefold()
+
+    def parse(raw: object) -> object:
+        if raw.__class__ is str:
+            text = raw.strip()  # type: ignore[attr-defined]
+            if not text:
+                return KEEP
+            if text.casefold() == marker_cf:
+                raise CellError(f"{field} is read-only; the clear marker has no meaning here")
+            try:
+                dt.datetime.fromisoformat(text)
+            except ValueError:
+                raise CellError(
+                    f"{field} must be an ISO date-time as exported (e.g. 2024-03-01T10:15:00Z), "
+                    f"got {text!r}"
+                ) from None
+            return text
+        if raw is None or _is_missing_number(raw):
+            return KEEP
+        if isinstance(raw, dt.datetime):
+            return raw.isoformat()
+        if isinstance(raw, dt.date):
+            return dt.datetime(raw.year, raw.month, raw.day).isoformat()
+        raise CellError(f"{field} must be an ISO date-time as exported, got {text_of(raw)!r}")
+
+    return parse
