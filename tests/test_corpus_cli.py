@@ -1,0 +1,113 @@
+"""The bad-input corpus through the real command: exit 2, one sentence, nothing sent.
+
+File-level problems always stop the run before any request; row-level problems do too under
+``--strict``. The sandbox's counters prove that nothing reached the API.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from segsync.sandbox import SandboxOptions, run_sandbox
+from tests.test_input_corpus import FILE_LEVEL
+
+REPO = Path(__file__).parent.parent
+DATA = Path(__file__).parent / "data"
+SEED = REPO / "samples" / "segments.csv"
+
+#: corpus files whose problems are row-level: refused whole under --strict
+ROW_LEVEL = [
+    "bad_ids.xlsx",
+    "clear_required.xlsx",
+    "campaign_id_text.xlsx",
+    "long_cell.csv",
+    "long_cell.xlsx",
+    "nul_bytes.xlsx",
+    "nul_bytes.csv",
+    "odd_text_cells.xlsx",
+    "formula_uncached.xlsx",
+    "formula_error.xlsx",
+    "merged_data.xlsx",
+    "ragged.csv",
+]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
+    tmp = tmp_path_factory.mktemp("corpus_cli")
+    with run_sandbox(SandboxOptions(seed_csv=SEED)) as sb:
+        token = tmp / "token"
+        token.write_text(sb.token or "")
+        config = tmp / "config.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "api": {"base_url": sb.base_url, "token_file": str(token)},
+                    "journal": {"dir": str(tmp / "runs")},
+                    "output": {"dir": str(tmp / "out")},
+                }
+            )
+        )
+        yield sb, config
+
+
+def run_sync(config: Path, name: str, *flags: str, env: dict[str, str] | None = None) -> Any:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGSYNC_", "RAISE_"))}
+    full_env.update(env or {}, PYTHONPATH=str(REPO))
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segsync",
+            "sync",
+            str(DATA / name),
+            "--config",
+            str(config),
+            *flags,
+        ],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "pattern"),
+    [(name, settings, pattern) for name, settings, _, pattern in FILE_LEVEL],
+    ids=[f"{name}{'+limit' if settings else ''}" for name, settings, _, _ in FILE_LEVEL],
+)
+def test_file_level_problem(
+    api: tuple[Any, Path], name: str, settings: dict[str, Any], pattern: str
+) -> None:
+    sb, config = api
+    sb.counters.reset()
+    env = {f"SEGSYNC_INPUT__{key.upper()}": str(value) for key, value in settings.items()}
+    proc = run_sync(config, name, env=env)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("segsync: ")
+    assert re.search(pattern.lstrip("^"), lines[0].removeprefix("segsync: "))
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert sb.counters.snapshot().total == 0
+
+
+@pytest.mark.parametrize("name", ROW_LEVEL)
+def test_row_level_problem_under_strict(api: tuple[Any, Path], name: str) -> None:
+    sb, config = api
+    sb.counters.reset()
+    proc = run_sync(config, name, "--strict")
+    assert proc.returncode == 2, proc.stderr
+    assert "--strict" in proc.stderr and "nothing was sent" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sb.counters.snapshot().total == 0
