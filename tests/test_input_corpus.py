@@ -393,6 +393,18 @@ def test_file_level_errors(
     assert time.perf_counter() - started < 2  # hostile files are refused without inflating
 
 
+def test_libreoffice_xlsx_loads_like_its_csv() -> None:
+    """A workbook written by LibreOffice (not xlsxwriter/openpyxl) gives the CSV's exact values."""
+    saved, source = load("libreoffice.xlsx"), load("libreoffice.csv")
+    assert values_by_id(saved) == values_by_id(source)
+    assert [r.source_row for r in saved.rows] == [r.source_row for r in source.rows] == [2, 3, 4, 5]
+    values = values_by_id(saved)
+    assert values[100001]["code"] == "00123" and values[100001]["description"] == "NA"
+    assert values[100003]["externalIdentifier"] is None  # #CLEAR
+    assert "description" not in values[100003]  # blank keeps
+    assert not saved.invalid_rows
+
+
 def test_every_corpus_file_is_covered() -> None:
     """A new file in tests/data/ needs a case here."""
     covered = {case[0] for case in FILE_LEVEL} | {
@@ -427,6 +439,8 @@ def test_every_corpus_file_is_covered() -> None:
         "formula_uncached.xlsx",
         "formula_error.xlsx",
         "merged_data.xlsx",
+        "libreoffice.csv",
+        "libreoffice.xlsx",
     }
     on_disk = {p.name for p in DATA.iterdir() if p.suffix != ".py" and p.is_file()}
     assert on_disk == covered

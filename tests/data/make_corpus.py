@@ -78,6 +78,8 @@ xls_bomb.xls                    FileTooLargeError: a BIFF cell record at column 
                                 would abort the process allocating 65,536 × 32,768 cells)
 basic.xlsx, max_file_mb tiny    FileTooLargeError "over the 0.001 MB limit"
 basic.xlsx, max_rows=2          FileTooLargeError "has 3 data rows, over the limit of 2"
+libreoffice.xlsx                loads with exactly the values of libreoffice.csv (saved by
+                                LibreOffice 7.4 ``soffice --headless --convert-to xlsx``)
 ==============================  ==================================================================
 """
 
@@ -87,6 +89,8 @@ import datetime as dt
 import io
 import shutil
 import struct
+import subprocess
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -809,6 +813,55 @@ def ods_bomb(path: Path) -> None:
         'office:value="1"><text:p>1</text:p></table:table-cell></table:table-row>'
     )
     write_ods(path, [], body=body)
+
+
+LIBREOFFICE_CSV = (
+    "id,campaignId,name,code,description,externalIdentifier\n"
+    "100001,5001,Donateurs réguliers – Québec,00123,NA,null\n"
+    '100002,5002,"Müller Family & Friends",007-EM,"Line one, with comma",\n'
+    "100003,5003,Major Donors $1k+,00042,,#CLEAR\n"
+    "100004,5001,Église – Legacy,A-1,Multi word description,SF-001\n"
+)
+
+
+@case("libreoffice.csv")
+def libreoffice_csv(path: Path) -> None:
+    """The CSV that libreoffice.xlsx is converted from (they must load identically)."""
+    path.write_text(LIBREOFFICE_CSV, encoding="utf-8", newline="")
+
+
+@case("libreoffice.xlsx")
+def libreoffice_xlsx(path: Path) -> None:
+    """An XLSX saved by LibreOffice itself: ``soffice --headless --convert-to xlsx``.
+
+    The import filter reads id and campaignId as numbers and the other columns as text, as a
+    user would set in LibreOffice's CSV dialog (otherwise LibreOffice itself drops the zeros of
+    "00123" before segsync ever sees the file). Needs LibreOffice (Debian: libreoffice-calc-
+    nogui); without it the committed file stays.
+    """
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        print("  (soffice not found: keeping the committed libreoffice.xlsx)")
+        return
+    source = path.with_suffix(".csv")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [
+                soffice,
+                f"-env:UserInstallation=file://{tmp}/profile",
+                "--headless",
+                "--infilter=CSV:44,34,76,1,1/1/2/1/3/2/4/2/5/2/6/2",
+                "--convert-to",
+                "xlsx",
+                "--outdir",
+                tmp,
+                str(source),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.copyfile(Path(tmp) / "libreoffice.xlsx", path)
 
 
 def main() -> None:
