@@ -97,6 +97,8 @@ class RunRecord:
     header: dict[str, Any]
     rows: dict[int, RowHistory] = field(default_factory=dict)
     outcomes: dict[int, str] = field(default_factory=dict)
+    #: the same outcomes keyed by the row number in the sheet (what --only-failed matches on)
+    outcomes_by_row: dict[int, str] = field(default_factory=dict)
     footer: dict[str, Any] | None = None
 
     @property
@@ -137,6 +139,8 @@ def read_journal(path: Path) -> RunRecord:
             )
         elif kind == "result":
             record.outcomes[rec["index"]] = rec["outcome"]
+            if rec.get("source_row") is not None:
+                record.outcomes_by_row[rec["source_row"]] = rec["outcome"]
             row = record.rows.get(rec["index"])
             if row is not None:
                 row.outcome = rec["outcome"]

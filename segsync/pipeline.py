@@ -131,7 +131,7 @@ def export(
     segments = asyncio.run(fetch_all())
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(out) if out else Path(settings.output.dir or ".") / f"segments_{stamp}.xlsx"
-    return write_export(segments, path)
+    return write_export(segments, path, clear_marker=settings.input.clear_marker)
 
 
 def runs(settings: Settings | None = None) -> list[RunRecord]:
@@ -169,29 +169,40 @@ def only_failed_rows(editset: EditSet, run_or_results: str | Path, settings: Set
     ``run_or_results`` is a run id / journal path, or a results workbook/CSV of that run.
     Rows are matched by their row number in the sheet; the same sheet must be given.
     """
-    wanted = _rows_to_retry(run_or_results, settings)
+    wanted, sha256 = _rows_to_retry(run_or_results, settings)
     kept = [r for r in editset.rows if r.source_row in wanted]
+    warnings = [f"--only-failed: {len(kept)} row(s) selected"]
+    if sha256 and editset.sha256 and sha256 != editset.sha256:
+        warnings.append(
+            "--only-failed: this file differs from the one that run read (sha256); rows are "
+            "matched by row number, so check that rows were not inserted or sorted since"
+        )
     return EditSet(
         source=editset.source,
         sheet=editset.sheet,
         rows=kept,
         columns=editset.columns,
         extra_columns=editset.extra_columns,
-        warnings=[*editset.warnings, f"--only-failed: {len(kept)} row(s) selected"],
+        warnings=[*editset.warnings, *warnings],
         sha256=editset.sha256,
     )
 
 
-def _rows_to_retry(run_or_results: str | Path, settings: Settings) -> set[int]:
+def _rows_to_retry(run_or_results: str | Path, settings: Settings) -> tuple[set[int], str | None]:
+    """Row numbers to resend, and the sha256 of the input that run read (when known)."""
     path = Path(run_or_results)
     if path.suffix.lower() in {".xlsx", ".csv"} and path.is_file():
         results = load_results_outcomes(path)
-        return {row for row, outcome in results if outcome in RETRY_OUTCOMES}
+        return {row for row, outcome in results if outcome in RETRY_OUTCOMES}, None
     record = read_journal(find_journal(str(run_or_results), settings.journal.dir))
     rows = {h.source_row for h in record.rows.values() if (h.outcome or "") in RETRY_OUTCOMES}
     # planned but no result: the run died with these in flight or queued
     rows |= {h.source_row for h in record.rows.values() if h.outcome is None}
-    return rows
+    # rows that were never planned because the run stopped before the diff
+    rows |= {
+        int(row) for row, outcome in record.outcomes_by_row.items() if outcome in RETRY_OUTCOMES
+    }
+    return rows, record.header.get("sha256")
 
 
 def load_results_outcomes(path: Path) -> list[tuple[int, str]]:

@@ -57,9 +57,10 @@ def test_demo_sync_against_embedded_sandbox_twice(tmp_path: Path) -> None:
 
     second = run_cli("sync", "samples/segment_edits.xlsx", cwd=tmp_path)
     assert second.returncode == 1
-    results = sorted((tmp_path / "samples").glob("segment_edits_results_*.xlsx"))
-    assert len(results) == 2
-    again = {r["source row"]: r["outcome"] for r in read_results(results[-1])}
+    assert len(list((tmp_path / "samples").glob("segment_edits_results_*.xlsx"))) == 2
+    second_results = tmp_path / second.stdout.split("results: ")[1].strip()
+    assert second_results != results[0] and second_results.is_file()
+    again = {r["source row"]: r["outcome"] for r in read_results(second_results)}
     assert all(again[row] == "unchanged" for row in updated)
     assert "PUT" not in second.stdout.split("requests:")[1].split("\n")[0]
 

@@ -317,3 +317,19 @@ def test_response_that_does_not_echo_the_values_is_flagged(tmp_path: Path) -> No
     table = read_results(tmp_path / "r.xlsx")
     assert table[0]["outcome"] == "updated_with_differences"
     assert "name" in table[0]["differences"]
+
+
+def test_only_failed_after_a_run_that_stopped_before_the_diff(sb: Any, tmp_path: Path) -> None:
+    sheet, want = rename_all(sb, tmp_path, "B", count=5)
+    settings = settings_for(sb, tmp_path)
+    token = sb.token
+    sb.revoke_token()
+    refused = pipeline.sync(sheet, settings)
+    assert refused.exit_code == 3
+    assert {r.outcome.value for r in refused.rows} == {"not_attempted"}
+    assert sb.counters.snapshot().count(status=401) == 1  # the first GET, nothing after it
+    sb.set_token(token)
+    again = pipeline.sync(sheet, settings, only_failed=refused.run_id)
+    assert [r.outcome.value for r in again.rows] == ["updated"] * 5
+    for sid, values in want.items():
+        assert editable(sb.segment(sid)) == values
