@@ -39,7 +39,14 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         data.update({k: v for k, v in vars(record).items() if k not in self._skip})
-        return json.dumps(data, default=str, ensure_ascii=False)
+        return redact(json.dumps(data, default=str, ensure_ascii=False))
+
+
+class TextFormatter(logging.Formatter):
+    """Plain lines for people; the finished line is scrubbed of secrets like every other."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -50,7 +57,7 @@ def _setup_logging(settings: Settings) -> None:
     formatter: logging.Formatter = (
         JsonFormatter()
         if cfg.format == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+        else TextFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if cfg.file:
@@ -79,7 +86,11 @@ def _guarded(fn: Callable[[], int]) -> None:
     except SegsyncError as exc:
         _fail(str(exc), ExitCode.ABORTED)
     except KeyboardInterrupt:
-        _fail("interrupted before anything was sent.", ExitCode.ABORTED)
+        _fail(
+            "interrupted. If a run had started, 'segsync runs' lists it and its journal "
+            "says what was sent.",
+            ExitCode.ABORTED,
+        )
     except Exception as exc:  # a bug: one sentence for the user, the traceback for debug logs
         log.debug("internal error", exc_info=True)
         _fail(

@@ -72,7 +72,7 @@ def problem_message(response: httpx.Response) -> tuple[str, dict[str, list[str]]
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
         body = None
     if not isinstance(body, dict):
-        text = response.text.strip()[:200] if response.content else ""
+        text = redact(response.text.strip()[:200]) if response.content else ""
         return (f"{status_text}: {text}" if text else status_text), {}
     errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
     field_errors = {
@@ -81,7 +81,7 @@ def problem_message(response: httpx.Response) -> tuple[str, dict[str, list[str]]
     }
     parts = [str(body.get("detail") or body.get("title") or status_text)]
     parts += [f"{name}: {' '.join(msgs)}" for name, msgs in field_errors.items()]
-    return " ".join(p.rstrip(".") + "." for p in parts if p), field_errors
+    return redact(" ".join(p.rstrip(".") + "." for p in parts if p)), field_errors
 
 
 class RaiseClient:
@@ -142,7 +142,7 @@ class RaiseClient:
             if exc.status == 404:
                 return None
             raise
-        return Segment.from_api(body)
+        return _segment(body, "GET")
 
     async def list_page(
         self, skip: int, take: int, campaign_ids: Iterable[int] | None = None
@@ -161,19 +161,34 @@ class RaiseClient:
             raise PermanentApiError(
                 "The segment list endpoint did not answer with {items, total}.", status=200
             )
-        items = [Segment.from_api(item) for item in body["items"]]
+        items = [_segment(item, "list") for item in body["items"]]
         total = body.get("total")
         return Page(items, int(total) if isinstance(total, int) else len(items))
 
     async def put_segment(
-        self, segment_id: int, request: SegmentRequest, on_attempt: AttemptHook | None = None
-    ) -> tuple[Segment, int]:
-        """Replace the segment; returns the API's answer and the number of attempts."""
+        self,
+        segment_id: int,
+        request: SegmentRequest,
+        on_attempt: AttemptHook | None = None,
+        on_send: Callable[[], None] | None = None,
+    ) -> tuple[Segment | None, int]:
+        """Replace the segment; returns the API's answer and the number of attempts.
+
+        The answer is None when the API confirmed without a body (the documented 204): the
+        write happened, there is just nothing to compare or report from.
+        """
         path = self.settings.api.paths.segment.format(id=segment_id)
         body, attempts = await self._send(
-            "PUT", "PUT", path, json_body=request.to_json(), on_attempt=on_attempt
+            "PUT",
+            "PUT",
+            path,
+            json_body=request.to_json(),
+            on_attempt=on_attempt,
+            on_send=on_send,
         )
-        return Segment.from_api(body), attempts
+        if body in ({}, None):
+            return None, attempts
+        return _segment(body, "PUT"), attempts
 
     # -- the retry loop ----------------------------------------------------------------------
 
@@ -186,16 +201,27 @@ class RaiseClient:
         params: Any = None,
         json_body: Any = None,
         on_attempt: AttemptHook | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> tuple[Any, int]:
         started = time.monotonic()
         attempts = 0
+        last_status: int | None = None
+        last_error = ""
         while True:
+            await self.limiter.acquire(self.abort)
             if self.abort.is_set():
-                raise RunAborted(self.abort_reason or "the run was stopped")
-            await self.limiter.acquire()
-            if self.abort.is_set():
-                raise RunAborted(self.abort_reason or "the run was stopped")
+                reason = self.abort_reason or "the run was stopped"
+                if attempts:
+                    # an earlier attempt may have reached the server: the state is unknown
+                    raise TransientApiError(
+                        f"{last_error} (not retried: {reason})",
+                        status=last_status,
+                        attempts=attempts,
+                    )
+                raise RunAborted(reason)
             attempts += 1
+            if on_send:
+                on_send()
             response: httpx.Response | None = None
             try:
                 response = await self._http.request(method, path, params=params, json=json_body)
@@ -217,8 +243,11 @@ class RaiseClient:
             if response is not None:
                 error, field_errors = problem_message(response)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if retry_after is not None:
+                    retry_after = min(retry_after, self.policy.settings.retry_after_cap_s)
                 if status == 429:
                     self.limiter.throttled(retry_after)
+            last_status, last_error = status, error or "no answer"
             if on_attempt:
                 on_attempt(kind, attempts, status, error)
 
@@ -235,7 +264,8 @@ class RaiseClient:
                 if cls is TransientApiError and attempts > 1:
                     message = f"{message} (gave up after {attempts} attempts)"
                 raise cls(message, status=status, attempts=attempts, field_errors=field_errors)
-            delay = self.policy.delay(attempts, retry_after)
+            remaining = self.policy.settings.max_total_s - elapsed
+            delay = min(self.policy.delay(attempts, retry_after), max(0.0, remaining))
             log.debug("%s %s: %s; retrying in %.2fs", method, path, error, delay)
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
@@ -252,6 +282,14 @@ class RaiseClient:
             "The API refused the token (HTTP 401): check that "
             f"{env} holds a current token for this organisation (tokens expire and can be revoked)."
         )
+
+
+def _segment(body: Any, what: str) -> Segment:
+    if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+        raise PermanentApiError(
+            f"The API's {what} answer is not a segment (no integer id).", status=200
+        )
+    return Segment.from_api(body)
 
 
 def _json_or_empty(response: httpx.Response) -> Any:

@@ -10,14 +10,17 @@ exactly ``1/rate`` per request, so oversleeping never lowers the achieved rate a
 Adaptive (AIMD): a 429 halves the rate (at most once per ``cooldown``) and pushes the schedule
 past ``Retry-After``, so the whole run backs off, not just one request; requests already waiting
 for an earlier slot queue again behind the pause. Once the pause is over, every 429-free second
-adds back 5 % of the rate the cut left (an additive step scaled to what the server accepted), so a
-run climbs back to the configured rate and then probes the server's real limit gently instead
-of tripping it again at once.
+adds back a fixed step (5 % of the rate the cut left, at least 3 % of the configured rate), so a
+run climbs back towards the configured rate and probes the server's real limit gently instead
+of tripping it again at once. Measured against a server allowing 10/s with a client set to
+40/s (bench/bench_throttle.py): 4.7 % of requests answered 429 and 6.5 requests/s, against
+33 % and 2.8/s at a fixed rate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -63,8 +66,8 @@ class RateLimiter:
         return self._rate
 
     def recovery_per_s(self) -> float:
-        """Additive increase per 429-free second: 5 % of the rate the last cut left."""
-        return max(0.05, 0.05 * (self._floor or self.target))
+        """Additive increase per 429-free second (see the module docstring)."""
+        return max(0.05, 0.05 * (self._floor or self.target), 0.03 * self.target)
 
     def reserve(self) -> float:
         """Claim the next slot; return how many seconds to wait before sending."""
@@ -76,8 +79,8 @@ class RateLimiter:
         self._tat = max(self._tat, slot) + interval
         return slot - now
 
-    async def acquire(self) -> None:
-        """Wait until this request may be sent.
+    async def acquire(self, abort: asyncio.Event | None = None) -> None:
+        """Wait until this request may be sent, or until ``abort`` is set.
 
         A slot reserved before a 429 arrived is given up and a new one taken after the pause:
         otherwise every worker already waiting would still fire into the throttled server.
@@ -86,8 +89,12 @@ class RateLimiter:
             epoch = self._epoch
             delay = self.reserve()
             if delay > 0:
-                await asyncio.sleep(delay)
-            if self._epoch == epoch:
+                if abort is None:
+                    await asyncio.sleep(delay)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(abort.wait(), timeout=delay)
+            if self._epoch == epoch or (abort is not None and abort.is_set()):
                 return
 
     def throttled(self, retry_after: float | None = None) -> None:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from segsync.client import RaiseClient
 from segsync.config import Settings, load_settings
 from segsync.differ import Plan, diff
 from segsync.editset import EditSet, RowEdit
@@ -170,7 +171,7 @@ def only_failed_rows(editset: EditSet, run_or_results: str | Path, settings: Set
     Rows are matched by their row number in the sheet; the same sheet must be given.
     """
     wanted, sha256 = _rows_to_retry(run_or_results, settings)
-    kept = [r for r in editset.rows if r.source_row in wanted]
+    kept = [r for r in editset.rows if wanted is None or r.source_row in wanted]
     warnings = [f"--only-failed: {len(kept)} row(s) selected"]
     if sha256 and editset.sha256 and sha256 != editset.sha256:
         warnings.append(
@@ -188,13 +189,18 @@ def only_failed_rows(editset: EditSet, run_or_results: str | Path, settings: Set
     )
 
 
-def _rows_to_retry(run_or_results: str | Path, settings: Settings) -> tuple[set[int], str | None]:
-    """Row numbers to resend, and the sha256 of the input that run read (when known)."""
+def _rows_to_retry(
+    run_or_results: str | Path, settings: Settings
+) -> tuple[set[int] | None, str | None]:
+    """Row numbers to resend (None: all of them), and the sha256 of the input that run read."""
     path = Path(run_or_results)
     if path.suffix.lower() in {".xlsx", ".csv"} and path.is_file():
         results = load_results_outcomes(path)
         return {row for row, outcome in results if outcome in RETRY_OUTCOMES}, None
     record = read_journal(find_journal(str(run_or_results), settings.journal.dir))
+    if not record.finished and not record.rows and not record.outcomes:
+        # killed before it planned anything (e.g. while reading the current state): redo all
+        return None, record.header.get("sha256")
     rows = {h.source_row for h in record.rows.values() if (h.outcome or "") in RETRY_OUTCOMES}
     # planned but no result: the run died with these in flight or queued
     rows |= {h.source_row for h in record.rows.values() if h.outcome is None}
@@ -341,7 +347,6 @@ class _Run:
         handle_signals: bool,
     ) -> None:
         plan: Plan | None = None
-        sent: dict[int, RowResult] = {}
         settings = self.settings
         async with open_client(settings, credentials) as client:
             updater = Updater(
@@ -350,44 +355,62 @@ class _Run:
                 circuit_breaker=settings.abort.consecutive_failures,
                 journal=journal,
             )
-            with _signals(updater, enabled=handle_signals):
-                try:
-                    ids = [r.segment_id for r in editset.rows if r.valid and r.segment_id]
-                    state = await fetch_current(
-                        client, ids, concurrency=settings.rate_limit.max_concurrency
-                    )
-                    result.fetch_strategy = state.strategy
-                    plan = diff(
-                        editset,
-                        state.segments,
-                        force=self.force,
-                        check_modified=self.check_modified,
-                    )
-                    result.warnings.extend(plan.warnings)
-                    if not self.dry_run and plan.to_send:
-                        updater.progress = Progress(
-                            len(plan.to_send),
-                            label=self.command,
-                            interval_s=settings.logging.progress_interval_s,
-                        )
-                        sent = await updater.run(plan)
-                except (RunAborted, FatalApiError):
-                    pass  # the reason is on the client; rows become not_attempted below
-                except ApiError as exc:
-                    if plan is not None:
-                        raise
-                    client.stop(f"could not read the current segments: {exc.message}")
-                finally:
-                    if updater.progress is not None:
-                        updater.progress.close()
-            result.aborted = client.abort_reason if client.abort.is_set() else None
-            result.requests.update(client.log.requests)
-            result.statuses.update(client.log.statuses)
-            result.network_seconds = client.log.span_s
-            if client.limiter.lowest_rate < client.limiter.target:
-                result.lowest_rate = client.limiter.lowest_rate
-        result.rows = _assemble(editset, plan, sent, dry_run=self.dry_run, aborted=result.aborted)
-        self._journaled = set(sent)
+            try:
+                with _signals(updater, enabled=handle_signals):
+                    plan = await self._fetch_diff_apply(editset, result, client, updater)
+            finally:
+                # whatever happened, every row gets an outcome from what was done so far
+                result.aborted = client.abort_reason if client.abort.is_set() else None
+                result.requests.update(client.log.requests)
+                result.statuses.update(client.log.statuses)
+                result.network_seconds = client.log.span_s
+                if client.limiter.lowest_rate < client.limiter.target:
+                    result.lowest_rate = client.limiter.lowest_rate
+                result.rows = _assemble(
+                    editset,
+                    plan or updater.plan,
+                    updater.results,
+                    dry_run=self.dry_run,
+                    aborted=result.aborted,
+                )
+                self._journaled = set(updater.results)
+
+    async def _fetch_diff_apply(
+        self, editset: EditSet, result: RunResult, client: RaiseClient, updater: Updater
+    ) -> Plan | None:
+        """The network part of a run; returns the plan (None if the run stopped before it)."""
+        settings = self.settings
+        plan: Plan | None = None
+        try:
+            ids = [r.segment_id for r in editset.rows if r.valid and r.segment_id]
+            state = await fetch_current(
+                client, ids, concurrency=settings.rate_limit.max_concurrency
+            )
+            result.fetch_strategy = state.strategy
+            plan = diff(
+                editset, state.segments, force=self.force, check_modified=self.check_modified
+            )
+            result.warnings.extend(plan.warnings)
+            if not self.dry_run and plan.to_send:
+                updater.progress = Progress(
+                    len(plan.to_send),
+                    label=self.command,
+                    interval_s=settings.logging.progress_interval_s,
+                )
+                await updater.run(plan)
+        except (RunAborted, FatalApiError):
+            pass  # the reason is on the client; rows become not_attempted
+        except ApiError as exc:
+            if plan is not None:
+                raise
+            client.stop(f"could not read the current segments: {exc.message}")
+        except Exception as exc:
+            client.stop(f"internal error ({type(exc).__name__}: {exc})")
+            raise
+        finally:
+            if updater.progress is not None:
+                updater.progress.close()
+        return plan
 
     def _header(self, result: RunResult) -> dict[str, Any]:
         return {

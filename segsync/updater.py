@@ -13,6 +13,7 @@ run the same way; ``stop()`` (first Ctrl-C/SIGTERM) lets requests in flight fini
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -55,7 +56,11 @@ class Updater:
         self.journal = journal
         self.progress = progress
         self.results: dict[int, RowResult] = {}
+        #: the plan being run (so a crash can still report every row)
+        self.plan: Plan | None = None
         self._consecutive_failures = 0
+        #: rows whose request has left (or may have): what a hard stop must call "in flight"
+        self._sending: set[int] = set()
         self._workers: list[asyncio.Task[None]] = []
 
     def stop(self, reason: str) -> None:
@@ -73,6 +78,7 @@ class Updater:
         return self.client.abort_reason if self.client.abort.is_set() else None
 
     async def run(self, plan: Plan) -> dict[int, RowResult]:
+        self.plan = plan
         rows = plan.to_send
         if self.journal is not None:
             self.journal.write_many(_planned_record(r) for r in rows)
@@ -94,15 +100,37 @@ class Updater:
                 await self._send(row)
             except asyncio.CancelledError:
                 if row.edit.index not in self.results:
-                    self._finish(row, Outcome.FAILED, error=IN_FLIGHT_WHEN_CANCELLED)
+                    self._abandon(row)
                 raise
+            except Exception as exc:  # a bug or a local failure: the row still gets an outcome
+                log.exception("row %s: unexpected error", row.edit.source_row)
+                if row.edit.index not in self.results:
+                    self._finish(
+                        row,
+                        Outcome.FAILED,
+                        error=f"internal error ({type(exc).__name__}: {exc}); state unknown, "
+                        "rerun the same sheet to reconcile",
+                    )
+            finally:
+                self._sending.discard(row.edit.index)
+
+    def _abandon(self, row: RowPlan) -> None:
+        """A hard stop caught this row: failed if its request may have left, else not sent."""
+        if row.edit.index in self._sending:
+            self._finish(row, Outcome.FAILED, error=IN_FLIGHT_WHEN_CANCELLED)
+        else:
+            reason = self.aborted or "interrupted"
+            self._finish(row, Outcome.NOT_ATTEMPTED, error=f"not sent: {reason}")
 
     async def _send(self, row: RowPlan) -> None:
         assert row.body is not None and row.edit.segment_id is not None
         sid = row.edit.segment_id
         try:
-            segment, attempts = await self.client.put_segment(
-                sid, row.body, on_attempt=self._attempt_hook(row)
+            answer, attempts = await self.client.put_segment(
+                sid,
+                row.body,
+                on_attempt=self._attempt_hook(row),
+                on_send=lambda: self._sending.add(row.edit.index),
             )
         except RunAborted as exc:
             self._finish(row, Outcome.NOT_ATTEMPTED, error=f"not sent: {exc.reason}")
@@ -128,6 +156,11 @@ class Updater:
             return
         self._consecutive_failures = 0
         sent = row.body.to_json()
+        if answer is None:  # confirmed without a body: show what was sent over the old stats
+            shown = dataclasses.replace(row.before, **sent) if row.before else None
+            self._finish(row, Outcome.UPDATED, status=200, attempts=attempts, segment=shown)
+            return
+        segment = answer
         got = segment.editable()
         differences = [f for f in EDITABLE_FIELDS if got.get(f) != sent.get(f)]
         outcome = Outcome.UPDATED_WITH_DIFFERENCES if differences else Outcome.UPDATED
@@ -144,6 +177,7 @@ class Updater:
             segment=segment,
             differences=differences,
             error=error,
+            answered=True,
         )
 
     def _attempt_hook(self, row: RowPlan) -> Any:
@@ -176,7 +210,9 @@ class Updater:
         segment: Segment | None = None,
         differences: list[str] | None = None,
         error: str | None = None,
+        answered: bool = False,
     ) -> None:
+        """Record the row's outcome (and journal it); ``answered``: ``segment`` is the API's."""
         if exc is not None:
             status, attempts, error = exc.status, exc.attempts, exc.message
         result = RowResult(
@@ -194,7 +230,7 @@ class Updater:
         )
         self.results[row.edit.index] = result
         if self.journal is not None:
-            self.journal.write(result_record(result, after=segment))
+            self.journal.write(result_record(result, after=segment if answered else None))
         if self.progress is not None:
             self.progress.advance()
 

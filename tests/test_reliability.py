@@ -110,6 +110,9 @@ def test_fault_matrix_every_row_ends_updated(tmp_path: Path) -> None:
                 "retries.max_attempts": 10,
                 "retries.put_500_max_attempts": 4,
                 "abort.consecutive_failures": 50,
+                # injected 429s are random, not load-related: without a floor AIMD would
+                # (rightly) crawl; this test is about every row surviving the faults
+                "rate_limit.min_requests_per_second": 20,
             },
         )
         result = pipeline.sync(sheet, settings, out=tmp_path / "r.xlsx")
@@ -227,20 +230,13 @@ def _throttled_run(tmp_path: Path, *, adaptive: bool) -> tuple[Any, Any]:
 
 @pytest.mark.slow
 def test_adaptive_rate_keeps_429s_low(tmp_path: Path) -> None:
+    """Server enforces 10/s, the config says 40/s (bench/bench_throttle.py compares fixed)."""
     result, snap = _throttled_run(tmp_path, adaptive=True)
     assert {r.outcome.value for r in result.rows} == {"updated"}
     share = snap.count(status=429) / snap.total
-    print(
-        f"\nadaptive: {snap.count(status=429)} x 429 of {snap.total} requests ({share:.1%}),"
-        f" {result.achieved_rate:.1f}/s, lowest rate {result.lowest_rate}"
-    )
-    assert share < 0.10
-    fixed, fsnap = _throttled_run(tmp_path, adaptive=False)
-    fshare = fsnap.count(status=429) / fsnap.total
-    print(
-        f"fixed: {fsnap.count(status=429)} x 429 of {fsnap.total} requests ({fshare:.1%}),"
-        f" {fixed.achieved_rate:.1f}/s"
-    )
+    assert share < 0.10, f"{snap.count(status=429)} x 429 of {snap.total} requests"
+    assert result.throttled == snap.count(status=429)
+    assert result.lowest_rate is not None and result.lowest_rate < 40
 
 
 def test_rollback_skips_segments_changed_since(sb: Any, tmp_path: Path) -> None:

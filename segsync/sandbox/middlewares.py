@@ -138,6 +138,7 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         return web.Response(status=500)
     if plan.kind == faults.STALL:
         state.counters.fault(plan.kind)
+        await request.read()  # take the whole request first: a stalled PUT is applied late
         await state.pause(plan.stall_s)
         return await handler(request)
     if plan.kind == faults.UNAVAILABLE:
