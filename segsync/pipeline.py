@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import signal
@@ -178,15 +179,7 @@ def only_failed_rows(editset: EditSet, run_or_results: str | Path, settings: Set
             "--only-failed: this file differs from the one that run read (sha256); rows are "
             "matched by row number, so check that rows were not inserted or sorted since"
         )
-    return EditSet(
-        source=editset.source,
-        sheet=editset.sheet,
-        rows=kept,
-        columns=editset.columns,
-        extra_columns=editset.extra_columns,
-        warnings=[*editset.warnings, *warnings],
-        sha256=editset.sha256,
-    )
+    return dataclasses.replace(editset, rows=kept, warnings=[*editset.warnings, *warnings])
 
 
 def _rows_to_retry(

@@ -118,18 +118,7 @@ CURRENT_FIELDS: tuple[str, ...] = (
 )
 CURRENT_HEADERS: tuple[str, ...] = tuple(f"current {f}" for f in CURRENT_FIELDS)
 #: Stats shown as numbers when Excel can hold them exactly (the API may send text decimals).
-NUMERIC_STATS: frozenset[str] = frozenset(
-    {
-        "totalDonors",
-        "totalGifts",
-        "totalGiftAmount",
-        "averageGiftAmount",
-        "medianGiftAmount",
-        "highestGiftAmount",
-        "totalVisitors",
-        "conversionRate",
-    }
-)
+NUMERIC_STATS: frozenset[str] = frozenset(STAT_FIELDS) - {"campaignName", "modifiedDateTime"}
 AMOUNT_STATS: frozenset[str] = frozenset(
     {"totalGiftAmount", "averageGiftAmount", "medianGiftAmount", "highestGiftAmount"}
 )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,44 @@ from segsync.config import Settings
 from segsync.model import EDITABLE_FIELDS
 
 Cell = str | int | float | None
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without segsync/Raise settings (a developer's must not leak in)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("SEGSYNC_", "RAISE_"))}
+    full.update(env or {}, PYTHONPATH=str(REPO))
+    return full
+
+
+def segsync_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "segsync", *args]
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real command in a subprocess and wait for it."""
+    return subprocess.run(
+        segsync_command(*args),
+        cwd=cwd,
+        env=cli_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """Start the real command in a subprocess (to signal or kill it mid-run)."""
+    return subprocess.Popen(
+        segsync_command(*args),
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def write_xlsx(

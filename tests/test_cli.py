@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,25 +13,10 @@ import yaml
 
 from segsync import pipeline
 from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox
-from tests.helpers import editable, read_results, settings_for, write_xlsx
+from tests.helpers import editable, read_results, run_cli, settings_for, write_xlsx
 
 REPO = Path(__file__).parent.parent
 SEED = REPO / "samples" / "segments.csv"
-
-
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGSYNC_", "RAISE_"))}
-    full_env.update(env or {}, PYTHONPATH=str(REPO))
-    return subprocess.run(
-        [sys.executable, "-m", "segsync", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_demo_sync_against_embedded_sandbox_twice(tmp_path: Path) -> None:

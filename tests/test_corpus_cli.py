@@ -6,10 +6,7 @@ File-level problems always stop the run before any request; row-level problems d
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ import pytest
 import yaml
 
 from segsync.sandbox import SandboxOptions, run_sandbox
+from tests.helpers import run_cli
 from tests.test_input_corpus import FILE_LEVEL
 
 REPO = Path(__file__).parent.parent
@@ -61,24 +59,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
 
 
 def run_sync(config: Path, name: str, *flags: str, env: dict[str, str] | None = None) -> Any:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGSYNC_", "RAISE_"))}
-    full_env.update(env or {}, PYTHONPATH=str(REPO))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "segsync",
-            "sync",
-            str(DATA / name),
-            "--config",
-            str(config),
-            *flags,
-        ],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli("sync", str(DATA / name), "--config", str(config), *flags, env=env)
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,8 @@ runs in this process so its counters and state can be read while the run goes on
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import yaml
 
 from segsync import pipeline
 from segsync.sandbox import FaultOptions, RateLimitOptions, SandboxOptions, run_sandbox
-from tests.helpers import editable, read_results, settings_for, write_xlsx
+from tests.helpers import editable, read_results, settings_for, start_cli, write_xlsx
 
 SEED = Path(__file__).parent.parent / "samples" / "segments.csv"
 REPO = Path(__file__).parent.parent
@@ -55,19 +53,6 @@ def write_config(sb: Any, tmp_path: Path, **rate: Any) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
-
-
-def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGSYNC_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.Popen(
-        [sys.executable, "-m", "segsync", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_for_puts(sb: Any, proc: subprocess.Popen[str], at_least: int, timeout: float = 30) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,25 +17,12 @@ from segsync.cli import cli
 from segsync.config import Settings, load_settings
 from segsync.errors import ConfigError, SecretError
 from segsync.sandbox import FaultOptions, SandboxOptions, run_sandbox
-from tests.helpers import read_results, settings_for, write_xlsx
+from tests.helpers import read_results, run_cli, settings_for, write_xlsx
 
 REPO = Path(__file__).parent.parent
 SEED = REPO / "samples" / "segments.csv"
 TOKEN = "tok-Sup3rS3cret-9f8e7d6c5b4a"
 FORMULA = '=HYPERLINK("http://x","y")'
-
-
-def _cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGSYNC_", "RAISE_"))}
-    full_env.update(env, PYTHONPATH=str(REPO))
-    return subprocess.run(
-        [sys.executable, "-m", "segsync", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _artefact_text(path: Path) -> str:
@@ -66,18 +51,17 @@ def test_token_appears_in_no_artefact(tmp_path: Path) -> None:
         rows = [[s["id"], f"{s['name']} S", TOKEN[:6]] for s in sb.segments()[:40]]
         sheet = write_xlsx(tmp_path / "edits.xlsx", ["id", "name", "description"], rows)
         env = {"RAISE_API_TOKEN": TOKEN}
+        sync = ["sync", str(sheet), "--config", str(config)]
         outputs = []
         # a preview, a run with failures, a run aborted by a revoked token, a wrong token
-        outputs.append(
-            _cli(["sync", str(sheet), "--config", str(config), "--dry-run"], tmp_path, env)
-        )
+        outputs.append(run_cli(*sync, "--dry-run", cwd=tmp_path, env=env))
         sb.set_faults(FaultOptions(p_503=0.3, methods=("PUT",)))
-        outputs.append(_cli(["sync", str(sheet), "--config", str(config)], tmp_path, env))
+        outputs.append(run_cli(*sync, cwd=tmp_path, env=env))
         sb.set_faults(FaultOptions())
         sb.revoke_token()
-        outputs.append(_cli(["sync", str(sheet), "--config", str(config)], tmp_path, env))
+        outputs.append(run_cli(*sync, cwd=tmp_path, env=env))
         wrong = {"RAISE_API_TOKEN": TOKEN + "-old"}
-        outputs.append(_cli(["sync", str(sheet), "--config", str(config)], tmp_path, wrong))
+        outputs.append(run_cli(*sync, cwd=tmp_path, env=wrong))
     assert [p.returncode for p in outputs] == [0, 1, 3, 3]
     assert "failed" in outputs[1].stdout
     artefacts = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "config.yaml"]
