@@ -78,14 +78,15 @@ def _decide(
             error=f"segment {edit.segment_id} does not exist, or this token cannot see it",
         )
     now = before.editable()
-    merged = {**now, **edit.values}
+    values = edit.values
+    if all(now[f] == v for f, v in values.items()):
+        return RowPlan(edit, Outcome.UNCHANGED, before=before)
+    merged = {**now, **values}
     problems = field_errors(merged)
     if problems:
         text = "; ".join(f"{f}: {' '.join(m)}" for f, m in problems.items())
         return RowPlan(edit, Outcome.INVALID, before=before, error=text)
     changes = [FieldChange(f, now[f], merged[f]) for f in EDITABLE_FIELDS if now[f] != merged[f]]
-    if not changes:
-        return RowPlan(edit, Outcome.UNCHANGED, before=before)
     conflict = None if force else _conflict(edit, before, check_modified)
     if conflict:
         return RowPlan(edit, Outcome.CONFLICT, before=before, changes=changes, error=conflict)
@@ -139,19 +140,22 @@ def _duplicate_code_warnings(rows: list[RowPlan], current: dict[int, Segment]) -
     checked, so a sheet touching a few segments costs a few lookups, not a pass over everything.
     """
     sent = {r.edit.segment_id: r.body for r in rows if r.body is not None}
-    campaigns = {body.campaignId for body in sent.values()}
-    if not campaigns:
+    wanted = {(body.campaignId, body.code.casefold()) for body in sent.values() if body.code}
+    if not wanted:
         return []
-    by_key: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for sid, segment in current.items():
-        if sid not in sent and segment.campaignId in campaigns and segment.code:
-            by_key[(segment.campaignId, segment.code.casefold())].append(sid)
+    by_key: dict[tuple[int | None, str], list[int]] = defaultdict(list)
     for sid, body in sent.items():
         by_key[(body.campaignId, body.code.casefold())].append(sid)  # type: ignore[arg-type]
+    for sid, segment in current.items():
+        if sid in sent or not segment.code:
+            continue
+        key = (segment.campaignId, segment.code.casefold())
+        if key in wanted:
+            by_key[key].append(sid)
     warnings = []
     for (campaign, _), ids in by_key.items():
-        if len(ids) > 1 and any(i in sent for i in ids):
-            code = sent[next(i for i in ids if i in sent)].code  # type: ignore[union-attr]
+        if len(ids) > 1:
+            code = sent[ids[0]].code  # type: ignore[union-attr]
             warnings.append(
                 f"campaign {campaign}: segments {', '.join(map(str, sorted(ids)))} "
                 f"would share the code '{code}'"
