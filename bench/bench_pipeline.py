@@ -52,9 +52,9 @@ What it does:
 
 Run::
 
-    /root/venv/bin/python bench/bench_pipeline.py                 # 100,000 rows, table
-    /root/venv/bin/python bench/bench_pipeline.py --rows 20000 --json > bench.json
-    /root/venv/bin/python bench/bench_pipeline.py --profile write --keep
+    python bench/bench_pipeline.py                 # 100,000 rows, table
+    python bench/bench_pipeline.py --rows 20000 --json > bench.json
+    python bench/bench_pipeline.py --profile write --keep
 
 ``--profile STAGE`` (repeatable) runs that stage under cProfile and prints the top functions to
 stderr; its time then includes the profiler's overhead. ``--keep`` leaves the generated files

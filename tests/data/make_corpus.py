@@ -1,6 +1,6 @@
 """Generate the bad-input corpus in ``tests/data/`` (run once; the files are committed).
 
-    /root/venv/bin/python tests/data/make_corpus.py
+    python tests/data/make_corpus.py
 
 Tests use the committed files; this script documents how each one was made, and reruns give
 byte-identical files except formula_uncached.xlsx (openpyxl stamps the save time) and
@@ -10,8 +10,8 @@ put them anywhere on ``PYTHONPATH`` to regenerate those (otherwise the committed
 the really encrypted ``password.xlsx`` (without it, an OLE2 container with the same stream names
 is fabricated)::
 
-    pip install --target /tmp/corpus-tools xlwt msoffcrypto-tool
-    PYTHONPATH=/tmp/corpus-tools /root/venv/bin/python tests/data/make_corpus.py
+    pip install --target ./corpus-tools xlwt msoffcrypto-tool
+    PYTHONPATH=./corpus-tools python tests/data/make_corpus.py
 
 Every case and the outcome ``tests/test_input_corpus.py`` asserts ("loads" = an EditSet with
 the listed values; "row error" = exactly those rows invalid, message naming the cell; other
