@@ -176,3 +176,22 @@ def test_api_error_text_and_reprs_never_hold_the_token(tmp_path: Path) -> None:
     assert result.exit_code == 3
     texts: list[Any] = [result.aborted, *(r.error for r in result.rows), repr(result)]
     assert all(TOKEN not in str(t) for t in texts)
+
+
+def test_reprs_of_client_objects_hide_the_token() -> None:
+    import asyncio
+
+    from segsync.client import RaiseClient
+    from segsync.limiter import RateLimiter
+    from segsync.session import Credentials
+
+    async def reprs() -> list[str]:
+        client = RaiseClient(Settings(), "https://x.test", TOKEN, RateLimiter(1))
+        request = client._http.build_request("PUT", "/api/Segment/1", json={})
+        texts = [repr(client._http.headers), repr(request), repr(request.headers)]
+        await client.aclose()
+        return texts
+
+    texts = [*asyncio.run(reprs()), repr(Credentials("https://x.test", TOKEN))]
+    assert all(TOKEN not in text for text in texts)
+    assert "[secure]" in texts[0]
