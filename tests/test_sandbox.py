@@ -744,10 +744,9 @@ def test_port_in_use_raises_at_startup(sandbox: Sandbox) -> None:
 
 
 def test_cli_prints_url_and_token_and_stops_on_sigterm() -> None:
-    code = "from segsync.sandbox.command import sandbox; sandbox()"
     args = ["--port", "0", "--seed-csv", str(SAMPLES_CSV), "--no-access-log"]
     process = subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, "-m", "segsync", "sandbox", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
