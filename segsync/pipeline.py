@@ -435,17 +435,15 @@ class _Run:
         kind = (
             "rollback" if self.command == "rollback" else "preview" if self.dry_run else "results"
         )
-        source_path = Path(editset.source) if Path(editset.source).suffix else None
-        if out is not None:
-            path = Path(out)
-        else:
-            path = default_results_path(
-                source_path if source_path and source_path.exists() else None,
-                out_dir=self.settings.output.dir or (None if source_path else Path(".")),
+        if out is None:
+            source = Path(editset.source)  # a DataFrame or a rollback has no file: cwd then
+            out = default_results_path(
+                source if source.is_file() else None,
+                out_dir=self.settings.output.dir,
                 kind=kind,
                 fmt=self.settings.output.format,
             )
-        return write_results(result, path)
+        return write_results(result, out)
 
 
 def _assemble(
