@@ -272,7 +272,7 @@ def runs(config: str | None) -> None:
             click.echo(f"No runs in {settings.journal.dir}.")
         for record in records:
             header = record.header
-            counts = (record.footer or {}).get("counts") or _partial_counts(record)
+            counts = record.counts()
             state = "" if record.finished else "  (did not finish)"
             tally = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no rows"
             click.echo(
@@ -282,13 +282,6 @@ def runs(config: str | None) -> None:
         return ExitCode.OK
 
     _guarded(run)
-
-
-def _partial_counts(record: pipeline.RunRecord) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for outcome in record.outcomes.values():
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return counts
 
 
 def _print_summary(result: RunResult) -> None:

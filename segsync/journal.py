@@ -109,6 +109,15 @@ class RunRecord:
     def finished(self) -> bool:
         return self.footer is not None
 
+    def counts(self) -> dict[str, int]:
+        """Outcome counts: the footer's, or tallied from the results of a run that died."""
+        if self.footer and self.footer.get("counts"):
+            return dict(self.footer["counts"])
+        tally: dict[str, int] = {}
+        for outcome in self.outcomes.values():
+            tally[outcome] = tally.get(outcome, 0) + 1
+        return tally
+
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
     with open(path, encoding="utf-8") as handle:

@@ -31,7 +31,7 @@ from segsync.loader import edits_from_dataframe, load_edits
 from segsync.model import EDITABLE_FIELDS
 from segsync.outcomes import Outcome, RowResult, RunResult
 from segsync.progress import Progress
-from segsync.report import default_results_path, write_export, write_results
+from segsync.report import default_results_path, read_outcomes, write_export, write_results
 from segsync.session import Credentials, check_credentials, open_client
 from segsync.updater import Updater, result_record
 
@@ -188,7 +188,7 @@ def _rows_to_retry(
     """Row numbers to resend (None: all of them), and the sha256 of the input that run read."""
     path = Path(run_or_results)
     if path.suffix.lower() in {".xlsx", ".csv"} and path.is_file():
-        results = load_results_outcomes(path)
+        results = read_outcomes(path)
         return {row for row, outcome in results if outcome in RETRY_OUTCOMES}, None
     record = read_journal(find_journal(str(run_or_results), settings.journal.dir))
     if not record.finished and not record.rows and not record.outcomes:
@@ -202,30 +202,6 @@ def _rows_to_retry(
         int(row) for row, outcome in record.outcomes_by_row.items() if outcome in RETRY_OUTCOMES
     }
     return rows, record.header.get("sha256")
-
-
-def load_results_outcomes(path: Path) -> list[tuple[int, str]]:
-    """(source row, outcome) pairs from a results workbook or CSV written by segsync."""
-    import csv
-
-    if path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            table = list(csv.reader(handle))
-    else:
-        from python_calamine import CalamineWorkbook
-
-        book = CalamineWorkbook.from_path(str(path))
-        table = book.get_sheet_by_name("Results").to_python()
-    header = [str(h).strip().lower() for h in table[0]]
-    row_col = next(i for i, h in enumerate(header) if h in {"source row", "source_row", "row"})
-    out_col = header.index("outcome")
-    pairs = []
-    for line in table[1:]:
-        try:
-            pairs.append((int(float(str(line[row_col]).lstrip("'"))), str(line[out_col])))
-        except (ValueError, IndexError):
-            continue
-    return pairs
 
 
 def rollback_edits(record: RunRecord) -> EditSet:

@@ -212,6 +212,34 @@ def write_results(result: RunResult, path: str | Path) -> Path:
     return target
 
 
+def read_outcomes(path: str | Path) -> list[tuple[int, str]]:
+    """(source row, outcome) pairs from a results workbook or CSV this module wrote.
+
+    The reverse of ``write_results`` for ``--only-failed``: kept here, beside the layout it
+    reads, so the two cannot drift apart.
+    """
+    target = Path(path)
+    if _is_csv(target):
+        with open(target, encoding="utf-8-sig", newline="") as handle:
+            table: list[list[Any]] = list(csv.reader(handle))
+    else:
+        from python_calamine import CalamineWorkbook
+
+        book = CalamineWorkbook.from_path(str(target))
+        table = book.get_sheet_by_name(RESULTS_SHEET).to_python()
+    if not table:
+        return []
+    header = [str(h).strip() for h in table[0]]
+    row_col, out_col = header.index("source row"), header.index("outcome")
+    pairs = []
+    for line in table[1:]:
+        try:
+            pairs.append((int(float(str(line[row_col]).lstrip("'"))), str(line[out_col])))
+        except (ValueError, IndexError):
+            continue
+    return pairs
+
+
 def write_export(
     segments: Iterable[Segment], path: str | Path, *, clear_marker: str = "#CLEAR"
 ) -> Path:
