@@ -9,6 +9,12 @@ number, so ``"00123"`` keeps its zeros.
 Each field parser returns :data:`KEEP` for a blank cell (empty or only whitespace: keep the
 current value), ``None`` for the clear marker on a nullable field, or the value; it raises
 :class:`CellError` with a sentence (no cell reference: the loader adds that) for anything odd.
+Content rules (length, tab, line break, control characters) are *soft*: their ``CellError``
+carries the cell's text in ``held``, because they apply only to a value the user changed. A
+value the server already holds (an export fed back) is never refused; the differ decides.
+
+Accepted text is what is sent when the user changes a value: trimmed, ``\\r\\n`` read as ``\\n``
+(description) and in Unicode NFC, the same normalisation ``segsync.model.comparable`` uses.
 
 These functions run once per cell (700,000 times for a 100k × 7 sheet), so they dispatch on the
 exact type first and keep the common path to a ``strip`` and a ``isprintable``; the regex and
@@ -21,16 +27,17 @@ import datetime as dt
 import math
 import numbers
 import re
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
 
 from segsync.model import INT64_MAX
 
-#: Longest cell segsync accepts. The API documents no limits; this guard stops a stray paste
-#: (a whole document in one cell) from being sent as a segment name. Name and code get no
-#: tighter limit of their own: the server is the authority, and its 400 is a row outcome.
-MAX_CELL_CHARS: Final = 4000
+#: Longest changed value segsync sends: Excel's own cell limit, which is also the longest value
+#: ``segsync export`` writes, so anything an export holds can be edited and sent back. The API
+#: documents no limit; the server is the authority, and its 400 is a row outcome.
+MAX_CELL_CHARS: Final = 32_767
 #: Floats above 2**53 are not exact integers any more: an id that large stored as an Excel
 #: number has already lost digits (Excel itself keeps only 15 significant digits).
 MAX_EXACT_FLOAT_INT: Final = 2**53
@@ -54,11 +61,16 @@ KEEP: Final = _Keep()
 
 
 class CellError(ValueError):
-    """A cell's content cannot be used; ``message`` is the sentence shown after the cell ref."""
+    """A cell's content cannot be used; ``message`` is the sentence shown after the cell ref.
 
-    def __init__(self, message: str) -> None:
+    ``held`` is the cell's text when only a content rule failed: the row is still fine if the
+    server already holds that value (see the module docstring).
+    """
+
+    def __init__(self, message: str, held: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.held = held
 
 
 # ------------------------------------------------------------------------------ plain text
@@ -100,38 +112,46 @@ def check_text(text: str, *, multiline: bool = False) -> str:
     """Length and control-character guard for a trimmed, non-blank text value.
 
     Tab and line breaks are allowed only where ``multiline`` (description); ``\\r\\n`` and a lone
-    ``\\r`` become ``\\n`` there. NUL and other C0/C1 controls, and lone surrogates (which cannot
-    be sent as JSON), are always errors.
+    ``\\r`` become ``\\n`` there. Other C0/C1 controls are errors too. All of these are soft
+    (``CellError.held``) except NUL and lone surrogates, which no server value can be.
     """
     if len(text) > MAX_CELL_CHARS:
         raise CellError(
-            f"is {len(text):,} characters long; segsync accepts at most {MAX_CELL_CHARS:,}"
+            f"is {len(text):,} characters long; segsync sends at most {MAX_CELL_CHARS:,}",
+            held=text,
         )
     if text.isprintable():
-        return text
+        return _nfc(text)
     if multiline and "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     bad = (_BAD_MULTILINE if multiline else _BAD_SINGLE_LINE).search(text)
     if bad is None:
-        return text
-    return _raise_bad_char(bad.group(0), bad.start())
+        return _nfc(text)
+    return _raise_bad_char(bad.group(0), bad.start(), text)
+
+
+def _nfc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 _BAD_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _BAD_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def _raise_bad_char(char: str, index: int) -> str:
+def _raise_bad_char(char: str, index: int, text: str) -> str:
+    """NUL and lone surrogates are always refused; the other rules are soft (``held``)."""
     where = f"at position {index + 1}"
-    if char in "\r\n":
-        raise CellError(f"contains a line break ({where}); only description may span lines")
-    if char == "\t":
-        raise CellError(f"contains a tab character ({where})")
     if char == "\x00":
         raise CellError(f"contains a NUL byte (U+0000) {where}; retype the value")
     if "\ud800" <= char <= "\udfff":
         raise CellError(f"contains an invalid character (lone surrogate) {where}")
-    raise CellError(f"contains the control character U+{ord(char):04X} {where}; retype the value")
+    if char in "\r\n":
+        message = f"contains a line break ({where}); only description may span lines"
+    elif char == "\t":
+        message = f"contains a tab character ({where})"
+    else:
+        message = f"contains the control character U+{ord(char):04X} {where}; retype the value"
+    raise CellError(message, held=text)
 
 
 # ------------------------------------------------------------------------------- parsers
@@ -257,7 +277,7 @@ def make_text_parser(marker: str, *, nullable: bool, multiline: bool = False) ->
                 if nullable:
                     return None
                 raise CellError("a required field cannot be cleared")
-            if len(text) <= MAX_CELL_CHARS and text.isprintable():
+            if len(text) <= MAX_CELL_CHARS and text.isascii() and text.isprintable():
                 return text
             return check_text(text, multiline=multiline)
         return _text_from_other(raw, multiline)

@@ -3,8 +3,10 @@
 Every request, GET or PUT, waits for the run's shared ``RateLimiter`` first and goes through the
 ``RetryPolicy``. A 401/403 trips ``abort`` so that no further request leaves this client: retrying
 a refused token only locks accounts, and at most the requests already in flight are answered
-after it. The transport is a constructor argument: that is the seam tests and the embedded
-sandbox can replace.
+after it. A request that got no answer fails naming the host and the attempts made
+("could not connect to host:port (ConnectError: ...) after 5 attempts"): "which server did
+it try?" is the first question when a run cannot connect. The transport is a constructor
+argument: that is the seam tests and the embedded sandbox can replace.
 """
 
 from __future__ import annotations
@@ -226,7 +228,7 @@ class RaiseClient:
             try:
                 response = await self._http.request(method, path, params=params, json=json_body)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                error = redact(f"{type(exc).__name__}: {exc}".rstrip(": ")) or type(exc).__name__
+                error = self._network_error(exc)
                 status = None
             else:
                 status = response.status_code
@@ -261,7 +263,9 @@ class RaiseClient:
                     PermanentApiError if disposition is Disposition.PERMANENT else TransientApiError
                 )
                 message = error or "no answer"
-                if cls is TransientApiError and attempts > 1:
+                if status is None:
+                    message = f"{message} after {_attempts(attempts)}"
+                elif cls is TransientApiError and attempts > 1:
                     message = f"{message} (gave up after {attempts} attempts)"
                 raise cls(message, status=status, attempts=attempts, field_errors=field_errors)
             remaining = self.policy.settings.max_total_s - elapsed
@@ -270,6 +274,27 @@ class RaiseClient:
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.abort.wait(), timeout=delay)
+
+    def _network_error(self, exc: httpx.HTTPError) -> str:
+        """What went wrong on the wire, naming the host: the first thing an operator checks.
+
+        e.g. "could not connect to 127.0.0.1:8765 (ConnectError: [Errno 111] Connection
+        refused)"; the caller adds the attempts. Redacted, like all text leaving the client.
+        """
+        where = _host_port(self._http.base_url)
+        detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        api = self.settings.api
+        if isinstance(exc, httpx.ConnectTimeout):
+            text = f"could not connect to {where} within {api.connect_timeout_s:g}s ({detail})"
+        elif isinstance(exc, httpx.ConnectError):
+            text = f"could not connect to {where} ({detail})"
+        elif isinstance(exc, httpx.PoolTimeout):
+            text = f"no free connection to {where} within {api.timeout_s:g}s ({detail})"
+        elif isinstance(exc, httpx.TimeoutException):
+            text = f"no answer from {where} within {api.timeout_s:g}s ({detail})"
+        else:
+            text = f"the connection to {where} failed ({detail})"
+        return redact(text)
 
     def _auth_refused_reason(self, status: int | None) -> str:
         env = self.settings.api.token_env
@@ -282,6 +307,17 @@ class RaiseClient:
             "The API refused the token (HTTP 401): check that "
             f"{env} holds a current token for this organisation (tokens expire and can be revoked)."
         )
+
+
+def _host_port(url: httpx.URL) -> str:
+    """``host:port`` of ``url``, the port spelled out even when it is the scheme's default."""
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    port = url.port or {"https": 443, "http": 80}.get(url.scheme)
+    return f"{host}:{port}" if port else host
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt" if n == 1 else f"{n} attempts"
 
 
 def _segment(body: Any, what: str) -> Segment:

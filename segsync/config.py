@@ -6,17 +6,38 @@ flags. Unknown keys anywhere are errors, so a typo never silently falls back to 
 Relative paths in the file are resolved against the file's own folder, so a config works
 from any working directory. The token itself is never part of the settings (see
 ``segsync.secrets``).
+
+Environment variables are read by pydantic-settings (prefix ``SEGSYNC_``, nested delimiter
+``__``, names case-insensitive) and are *not* parsed as YAML or JSON:
+
+- A text setting gets the value exactly as given: ``SEGSYNC_INPUT__CLEAR_MARKER=#CLEAR`` is the
+  text ``#CLEAR``, ``SEGSYNC_INPUT__SHEET=2024`` the sheet named ``2024``, ``00123`` keeps its
+  zeros and surrounding spaces are kept. Numbers, booleans and choices are converted by the
+  setting's type as pydantic does (``5`` → 5.0, ``false``/``0``/``no`` → False).
+- An empty value (``SEGSYNC_OUTPUT__DIR=``) counts as not set: the file's value or the default
+  stays. (An empty path would otherwise silently mean "the working directory".)
+- ``null`` unsets a setting that may be empty (``SEGSYNC_API__TOKEN_FILE=null``,
+  ``SEGSYNC_OUTPUT__DIR=null``, ``SEGSYNC_INPUT__SHEET=null``), as ``null`` does in the file.
+  For a setting that must hold text it stays the text ``null``.
+- Relative paths from the environment or flags are relative to the working directory.
+- Each variable names one setting; a variable naming an unknown setting, or a whole section,
+  is an error naming the variable. Variables without ``__`` after the prefix (``SEGSYNC_HOME``)
+  are not settings and are ignored. A token-like key (``SEGSYNC_API__TOKEN``) is refused
+  without repeating its value.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
 
 from segsync.errors import ConfigError, SecretError
 
@@ -26,6 +47,9 @@ SANDBOX = "sandbox"
 ENV_PREFIX = "SEGSYNC_"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LOOKS_LIKE_TOKEN = re.compile(r"^(eyJ[\w-]+\.[\w-]+\.[\w-]*|[A-Za-z0-9_\-+/=.]{32,})$")
+_ENV_DELIMITER = "__"
+#: keys that would hold the token itself; refused in the file, the environment and flags
+_TOKEN_KEYS = frozenset({"token", "api_token", "bearer", "password"})
 
 
 class _Section(BaseModel):
@@ -59,7 +83,7 @@ class ApiSettings(_Section):
         if _LOOKS_LIKE_TOKEN.match(value) and not _ENV_NAME.match(value):
             raise SecretError(
                 "api.token_env must name an environment variable, but it looks like a token. "
-                "Remove the token from the config file and export it instead."
+                "Remove the token from the configuration and export it instead."
             )
         if not _ENV_NAME.match(value):
             raise ValueError("must be an environment variable name such as RAISE_API_TOKEN")
@@ -174,7 +198,19 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _validate(data: dict[str, Any], origin: str) -> Settings:
+def _token_refusal(origin: str, where: str) -> SecretError:
+    return SecretError(
+        f"{origin} holds a token at '{where}'. Tokens never go in settings: "
+        "export it in the environment variable named by api.token_env "
+        "(default RAISE_API_TOKEN), or point api.token_file at a secrets file."
+    )
+
+
+def _validate(
+    data: dict[str, Any], origin: str, names: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate ``data``; errors become one ConfigError sentence. ``names`` maps a dotted key
+    to the name the user wrote it under (an environment variable) for the message."""
     try:
         return Settings.model_validate(data)
     except SecretError:
@@ -186,23 +222,133 @@ def _validate(data: dict[str, Any], origin: str) -> Settings:
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = "is not a known setting"
-                if where.split(".")[-1] in {"token", "api_token", "bearer", "password"}:
-                    raise SecretError(
-                        f"{origin} holds a token at '{where}'. Tokens never go in files: "
-                        "export it in the environment variable named by api.token_env "
-                        "(default RAISE_API_TOKEN), or point api.token_file at a secrets file."
-                    ) from None
-            problems.append(f"{where}: {msg}")
-        raise ConfigError(f"{origin} is not valid: " + "; ".join(problems)) from None
+                if where.split(".")[-1] in _TOKEN_KEYS:
+                    raise _token_refusal(origin, where) from None
+            problems.append(f"{(names or {}).get(where, where)}: {msg}")
+        raise ConfigError(f"{origin} is not valid: " + "; ".join(problems) + ".") from None
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+# -- SEGSYNC_* environment variables ---------------------------------------------------------
+
+
+class _EnvConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=_ENV_DELIMITER,
+        case_sensitive=False,
+    )
+
+
+#: the shape of Settings as a BaseSettings class, only so pydantic-settings knows which
+#: nested names exist; it is never instantiated (Settings validates the merged values).
+_EnvShape = create_model(
+    "_EnvShape",
+    __base__=_EnvConfig,
+    **{name: (field.annotation, field) for name, field in Settings.model_fields.items()},
+)
+
+
+class _EnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of ``os.environ``."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(_EnvShape)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._environ.items()}
+
+
+def _is_setting_var(name: str) -> bool:
+    return name.upper().startswith(ENV_PREFIX) and _ENV_DELIMITER in name[len(ENV_PREFIX) :]
+
+
+def _accepts_none(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    return (origin is Union or origin is types.UnionType) and type(None) in get_args(annotation)
+
+
+def _env_setting(name: str) -> tuple[str, bool]:
+    """The dotted key a ``SEGSYNC_A__B`` variable names, and whether it may be ``None``."""
+    parts = name[len(ENV_PREFIX) :].lower().split(_ENV_DELIMITER)
+    model: type[BaseModel] | None = Settings
+    field = None
+    for depth, part in enumerate(parts):
+        dotted = ".".join(parts[: depth + 1])
+        field = model.model_fields.get(part) if model is not None else None
+        if field is None:
+            if part in _TOKEN_KEYS:
+                raise _token_refusal(f"The environment variable {name}", dotted)
+            if not part:
+                raise ConfigError(
+                    f"The environment variable {name} is not a known setting: "
+                    f"its name has an empty part between '{_ENV_DELIMITER}'."
+                )
+            if model is None:
+                raise ConfigError(
+                    f"The environment variable {name} is not a known setting: "
+                    f"{'.'.join(parts[:depth])} is a single setting with no sub-settings."
+                )
+            raise ConfigError(
+                f"The environment variable {name} is not a known setting ({dotted}). "
+                f"Names look like {ENV_PREFIX}RATE_LIMIT__REQUESTS_PER_SECOND "
+                "for rate_limit.requests_per_second; config.yaml lists every setting."
+            )
+        annotation = field.annotation
+        is_section = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        model = annotation if is_section else None
+    if model is not None:
+        raise ConfigError(
+            f"The environment variable {name} names the section {'.'.join(parts)}, not a setting: "
+            f"set one variable per setting, e.g. {name}{_ENV_DELIMITER}<KEY>."
+        )
+    assert field is not None
+    return ".".join(parts), _accepts_none(field.annotation)
+
+
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings given by ``SEGSYNC_<SECTION>__<KEY>`` variables as a nested dict, and the
+    variable name behind each dotted key (for messages). Values are never printed."""
+    chosen: dict[str, str] = {}
+    names: dict[str, str] = {}
+    unset: list[str] = []
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
+        if not _is_setting_var(name):
             continue
-        dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
-        out[dotted] = yaml.safe_load(value) if value.strip() else value
+        dotted, nullable = _env_setting(name)
+        if value == "":  # empty = not set (see the module docstring)
+            continue
+        if dotted in names and names[dotted] != name:
+            raise ConfigError(
+                f"The environment variables {names[dotted]} and {name} both set {dotted}; "
+                "unset one of them."
+            )
+        names[dotted] = name
+        chosen[name] = value
+        if nullable and value == "null":
+            unset.append(dotted)
+    if not chosen:
+        return {}, {}
+    try:
+        data = _EnvSource(chosen)()
+    except SettingsError:
+        raise ConfigError(
+            "The SEGSYNC_* environment variables could not be read: "
+            + ", ".join(sorted(chosen))
+            + "."
+        ) from None
+    for dotted in unset:
+        _set_dotted(data, dotted, None)
+    return data, names
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
     return out
 
 
@@ -230,7 +376,8 @@ def load_settings(
     environ: dict[str, str] | None = None,
 ) -> Settings:
     """Read the config file (``path``, else ``./config.yaml`` if present, else defaults),
-    apply ``SEGSYNC_*`` environment variables, then ``overrides`` (dotted keys, None = unset).
+    apply ``SEGSYNC_*`` variables from ``environ`` (default ``os.environ``; see the module
+    docstring for how values are read), then ``overrides`` (dotted keys, None = unset).
     """
     environ = dict(os.environ if environ is None else environ)
     data: dict[str, Any] = {}
@@ -249,9 +396,10 @@ def load_settings(
         data = loaded or {}
         _resolve_paths(data, candidate.resolve().parent)
     settings = _validate(data, origin)
-    env = _env_overrides(environ)
+    env, env_names = _env_overrides(environ)
     if env:
-        settings = _with_overrides_from(settings, env, "SEGSYNC_* environment variables")
+        merged = _merge(settings.model_dump(), env)
+        settings = _validate(merged, "The environment (SEGSYNC_* variables)", env_names)
     if overrides:
         settings = settings.with_overrides(overrides)
     return settings

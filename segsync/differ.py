@@ -3,18 +3,32 @@
 Pure: no I/O, so the dry run and the real run share it, and it can be tested on plain data.
 The PUT body is always the complete merged model (current state with the row's edits laid
 over it), because PUT replaces the whole segment: sending only the edited fields would null
-the rest.
+the rest. A field counts as changed only when the sheet's value differs from the server's
+under ``segsync.model.comparable`` (whitespace, line endings, NFC); an unchanged field is sent
+exactly as the server holds it. Content rules the loader could only flag (a tab, a line break,
+a very long text) are lifted when the server already holds that value. A code that a
+spreadsheet turned into a number (``00760`` → ``760``) keeps the server's code, with a warning.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from segsync.editset import EditSet, RowEdit
-from segsync.model import EDITABLE_FIELDS, Segment, SegmentRequest, field_errors
+from segsync.editset import CellRef, EditSet, RowEdit, RowError
+from segsync.model import (
+    EDITABLE_FIELDS,
+    FieldValue,
+    Segment,
+    SegmentRequest,
+    field_errors,
+    same_value,
+)
 from segsync.outcomes import FieldChange, Outcome
+
+#: How many cells a warning lists before it says "and N more".
+MAX_LISTED_CELLS = 20
 
 
 @dataclass(slots=True)
@@ -51,17 +65,27 @@ def diff(
     check_modified: bool = True,
 ) -> Plan:
     """Decide every row of ``edits`` against ``current`` (segments by id)."""
+    damaged: list[RowEdit] = []
     rows = [
-        _decide(edit, current, force=force, check_modified=check_modified) for edit in edits.rows
+        _decide(edit, current, force=force, check_modified=check_modified, damaged=damaged)
+        for edit in edits.rows
     ]
-    return Plan(rows, _duplicate_code_warnings(rows, current))
+    warnings = _duplicate_code_warnings(rows, current)
+    if damaged:
+        warnings.insert(0, _lost_zeros_warning(edits, damaged))
+    return Plan(rows, warnings)
 
 
 def _decide(
-    edit: RowEdit, current: dict[int, Segment], *, force: bool, check_modified: bool
+    edit: RowEdit,
+    current: dict[int, Segment],
+    *,
+    force: bool,
+    check_modified: bool,
+    damaged: list[RowEdit],
 ) -> RowPlan:
-    if edit.errors:
-        return RowPlan(edit, Outcome.INVALID, error="; ".join(str(e) for e in edit.errors))
+    if edit.errors and not edit.checkable:
+        return RowPlan(edit, Outcome.INVALID, error=_error_text(edit.errors))
     if edit.duplicate_of is not None:
         return RowPlan(
             edit,
@@ -78,20 +102,74 @@ def _decide(
             error=f"segment {edit.segment_id} does not exist, or this token cannot see it",
         )
     now = before.editable()
+    if edit.errors:
+        # content rules hold only for values the user changed, not for what the server holds
+        remaining = [e for e in edit.errors if not same_value(e.held, now.get(e.field or ""))]
+        if remaining:
+            return RowPlan(edit, Outcome.INVALID, before=before, error=_error_text(remaining))
     values = edit.values
     if all(now[f] == v for f, v in values.items()):
         return RowPlan(edit, Outcome.UNCHANGED, before=before)
-    merged = {**now, **values}
+    edited = _edited_fields(edit, now, damaged)
+    if not edited:
+        return RowPlan(edit, Outcome.UNCHANGED, before=before)
+    merged = {**now, **edited}
     problems = field_errors(merged)
     if problems:
         text = "; ".join(f"{f}: {' '.join(m)}" for f, m in problems.items())
         return RowPlan(edit, Outcome.INVALID, before=before, error=text)
-    changes = [FieldChange(f, now[f], merged[f]) for f in EDITABLE_FIELDS if now[f] != merged[f]]
+    changes = [FieldChange(f, now[f], edited[f]) for f in EDITABLE_FIELDS if f in edited]
     conflict = None if force else _conflict(edit, before, check_modified)
     if conflict:
         return RowPlan(edit, Outcome.CONFLICT, before=before, changes=changes, error=conflict)
     return RowPlan(
         edit, None, before=before, body=SegmentRequest.from_values(merged), changes=changes
+    )
+
+
+def _error_text(errors: list[RowError]) -> str:
+    return "; ".join(str(e) for e in errors)
+
+
+def _edited_fields(
+    edit: RowEdit, now: dict[str, FieldValue], damaged: list[RowEdit]
+) -> dict[str, FieldValue]:
+    """The fields whose sheet value really differs from the server's (see the docstring)."""
+    edited: dict[str, FieldValue] = {}
+    for name, value in edit.values.items():
+        held = now[name]
+        if same_value(value, held):
+            continue
+        if name == "code" and edit.numeric_code and lost_leading_zeros(value, held):
+            damaged.append(edit)
+            continue
+        edited[name] = value
+    return edited
+
+
+def lost_leading_zeros(sheet: FieldValue, server: FieldValue) -> bool:
+    """``760`` in the sheet where the server holds ``00760``: what a spreadsheet does to codes."""
+    if not (isinstance(sheet, str) and isinstance(server, str)):
+        return False
+    if not (server.isascii() and server.isdigit() and server.startswith("0")):
+        return False
+    return sheet.isascii() and sheet.isdigit() and int(sheet) == int(server)
+
+
+def _lost_zeros_warning(edits: EditSet, damaged: list[RowEdit]) -> str:
+    """One sentence that lists the cells, so a person can check them."""
+    refs = [edits.cell("code", e.source_row) for e in damaged]
+    cells = [
+        r.address if isinstance(r, CellRef) else f"row {e.source_row}"
+        for r, e in zip(refs, damaged, strict=True)
+    ]
+    listed = ", ".join(cells[:MAX_LISTED_CELLS])
+    if len(cells) > MAX_LISTED_CELLS:
+        listed += f" and {len(cells) - MAX_LISTED_CELLS:,} more"
+    return (
+        f"{len(cells):,} code cell(s) hold a number where the server's code has leading zeros "
+        f"({listed}): a spreadsheet dropped the zeros, so the server's codes were kept and not "
+        "sent. To really change such a code, format the column as Text and type the code again."
     )
 
 
@@ -119,6 +197,11 @@ def _conflict(edit: RowEdit, before: Segment, check_modified: bool) -> str | Non
     return None
 
 
+#: A spreadsheet that turned the export's ``modifiedDateTime`` text into a date cell keeps it to
+#: the millisecond; a colleague's change cannot land within that of the export's snapshot.
+INSTANT_TOLERANCE = timedelta(milliseconds=1)
+
+
 def same_instant(a: str, b: str) -> bool:
     """Whether two ISO-8601 timestamps name the same moment (naive ones taken as UTC)."""
     if a.strip() == b.strip():
@@ -129,7 +212,7 @@ def same_instant(a: str, b: str) -> bool:
         return False
     da = da if da.tzinfo else da.replace(tzinfo=UTC)
     db = db if db.tzinfo else db.replace(tzinfo=UTC)
-    return da == db
+    return abs(da - db) < INSTANT_TOLERANCE
 
 
 def _duplicate_code_warnings(rows: list[RowPlan], current: dict[int, Segment]) -> list[str]:

@@ -32,16 +32,32 @@ class CellRef:
     column: int
     header: str
 
+    @property
+    def address(self) -> str:
+        """``Sheet!C17``, as a spreadsheet names the cell."""
+        return f"{self.sheet}!{column_letter(self.column)}{self.row}"
+
     def __str__(self) -> str:
-        return f"{self.sheet}!{column_letter(self.column)}{self.row} ({self.header})"
+        return f"{self.address} ({self.header})"
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """Why a row cannot be sent; ``cell`` is None for row-wide problems (e.g. duplicates)."""
+    """Why a row cannot be sent; ``cell`` is None for row-wide problems (e.g. duplicates).
+
+    A content rule (length, tab, line break) holds only for a value the user changed: such an
+    error carries the ``field`` and the cell's text in ``held``, and the differ drops it when the
+    server already holds that value.
+    """
 
     message: str
     cell: CellRef | None = None
+    field: str | None = None
+    held: str | None = None
+
+    @property
+    def soft(self) -> bool:
+        return self.held is not None
 
     def __str__(self) -> str:
         return f"{self.cell}: {self.message}" if self.cell else self.message
@@ -69,10 +85,17 @@ class RowEdit:
     #: Columns segsync does not know, carried through to the results as they were.
     extras: dict[str, str] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
+    #: The code cell held a number (or, in a CSV, bare digits): leading zeros may have been lost.
+    numeric_code: bool = False
 
     @property
     def valid(self) -> bool:
         return not self.errors
+
+    @property
+    def checkable(self) -> bool:
+        """Worth comparing with the server: an id, and no error the server's state could lift."""
+        return self.segment_id is not None and all(e.soft for e in self.errors)
 
 
 @dataclass(slots=True)
@@ -87,6 +110,13 @@ class EditSet:
     extra_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sha256: str | None = None
+    #: field → (0-based column index, header as written), to name a field's cell in any row
+    cells: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def cell(self, name: str, row: int) -> CellRef | None:
+        """The cell of field ``name`` on sheet row ``row``, or None if the sheet has no column."""
+        where = self.cells.get(name)
+        return CellRef(self.sheet, row, where[0], where[1]) if where else None
 
     @property
     def invalid_rows(self) -> list[RowEdit]:

@@ -15,8 +15,13 @@ The tree::
     │   ├── PermanentApiError         400/404/409/422: a row outcome, never retried
     │   ├── TransientApiError         429/5xx/connect/timeout after the retry budget ran out
     │   └── FatalApiError             401/403: aborts the whole run at once      (exit 3)
+    ├── RunRefused                    refused before the first request; nothing sent  (exit 2)
+    │   ├── RunLockedError            another run is writing to the same API
+    │   ├── OutputPathError           the results file could not be written
+    │   └── TargetMismatchError       rollback/apply aimed at another server than the run's
     ├── RunAborted                    the run stopped early (auth, circuit breaker, signal)
     └── JournalError                  a run journal is missing or unreadable (rollback/resume)
+        └── JournalWriteError         a journal record could not be written: the run stops (exit 3)
 
 ``ApiError`` carries the HTTP status (``None`` for network failures), the number of attempts made
 and a readable message built from the ProblemDetails body. Messages never contain the token:
@@ -88,6 +93,22 @@ class FatalApiError(ApiError):
     """Authentication or permission refused (401/403): the run must stop at once."""
 
 
+class RunRefused(SegsyncError):
+    """The run was refused before its first request: nothing was sent."""
+
+
+class RunLockedError(RunRefused):
+    """Another run holds the lock for this API on this machine."""
+
+
+class OutputPathError(RunRefused):
+    """The results file cannot be written where it was asked for."""
+
+
+class TargetMismatchError(RunRefused):
+    """A rollback (or apply) was pointed at a server other than the one its run wrote to."""
+
+
 class RunAborted(SegsyncError):
     """The run stopped before every row was attempted; see ``reason``."""
 
@@ -98,3 +119,15 @@ class RunAborted(SegsyncError):
 
 class JournalError(SegsyncError):
     """A run journal cannot be found or read."""
+
+
+class JournalWriteError(JournalError):
+    """A journal record could not be written durably (disk full, I/O error, folder removed).
+
+    The run stops at once, so that every write it made stays undoable. ``reason`` is the
+    operating system's short explanation (e.g. "No space left on device").
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

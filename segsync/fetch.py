@@ -4,66 +4,189 @@ Two ways: the paged list endpoint (everything, ``ceil(total / page)`` requests) 
 id. The first list page is asked for anyway when the list is enabled: it tells the total, and
 its rows are kept whichever way wins. The rest of the pages are then fetched concurrently (the
 rate limiter still paces them). The chosen strategy is reported in the summary.
+
+Pages are read by offset (``Skip``), and offsets are not stable: a segment deleted on the
+server while the pages are read moves every later row one place left, so one row slips
+between two pages; one added moves rows right, past the total the first page announced. A
+list read is therefore never proof that a segment is gone: every wanted id the list did not
+return is read once more by id, and only a 404 there makes it ``not_found``. When the list
+returned every wanted id this costs nothing.
+
+The list endpoint itself is an assumption (shared/raise-api.md): when it answers 404 or 405 on
+the first page, the segments are read by id instead, with one warning. ``list_all`` reads every
+segment for ``export``, where there are no wanted ids to re-read, so it overlaps its pages
+instead (see there).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from segsync.client import RaiseClient
+from segsync.client import Page, RaiseClient
+from segsync.errors import PermanentApiError, TransientApiError
 from segsync.model import Segment
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+log = logging.getLogger(__name__)
+
+#: answers meaning "there is no list endpoint here" (not found; exists but not for GET)
+NO_LIST_STATUSES = frozenset({404, 405})
+#: ``list_all`` gives up when the list shifts under it this often (it is being rewritten)
+MAX_STEP_BACKS = 100
+
 
 @dataclass
 class CurrentState:
+    #: segments by id: every wanted one that exists, plus any others a list page returned
     segments: dict[int, Segment]
-    #: a sentence for the summary, e.g. "list: 10 pages of 100 (1000 segments)"
+    #: a sentence for the summary, e.g. "list: 10 page(s) of up to 100 (1000 segments)"
     strategy: str
-    #: True when every segment of the organisation is known (list strategy)
-    complete: bool
+    #: for the run's warnings (e.g. the list endpoint is missing and every id costs a GET)
+    warnings: list[str] = field(default_factory=list)
 
 
 async def fetch_current(
     client: RaiseClient, ids: Iterable[int], *, concurrency: int
 ) -> CurrentState:
+    """The current segments for ``ids``; an id absent from ``segments`` answered 404 by id.
+
+    A 404/405 on the *first* list page means the configured list path is not served: every id
+    is read by id, with one warning. A 404/405 on a *later* page does not: the first page
+    proved the endpoint exists, so it most likely means the page lies past an end that shrank
+    while reading (some servers answer 404 rather than an empty page). That page counts as
+    empty, the strategy sentence says so, and its ids are re-read by id like any other id the
+    list did not return. Any other error propagates.
+    """
     wanted = sorted(set(ids))
     if not wanted:
-        return CurrentState({}, "nothing to fetch", False)
+        return CurrentState({}, "nothing to fetch")
     if not client.settings.api.list_enabled:
         found = await _get_each(client, wanted, concurrency)
-        return CurrentState(found, f"per-id GET: {len(wanted)} requests (list disabled)", False)
+        return CurrentState(found, f"per-id GET: {len(wanted)} request(s) (list disabled)")
+    try:
+        first = await client.list_page(0, client.settings.api.list_page_size)
+    except PermanentApiError as exc:
+        if exc.status not in NO_LIST_STATUSES:
+            raise
+        return await _without_list(client, wanted, concurrency, exc)
+    return await _with_list(client, wanted, concurrency, first)
 
-    take = client.settings.api.list_page_size
-    first = await client.list_page(0, take)
-    known = {s.id: s for s in first.items}
-    page = len(first.items) or take
-    list_requests_left = max(0, math.ceil((first.total - len(first.items)) / page))
-    missing = [i for i in wanted if i not in known]
-    if list_requests_left <= len(missing):
-        skips = range(len(first.items), first.total, page)
-        pages = await _gather_limited(lambda skip: client.list_page(skip, page), skips, concurrency)
-        for p in pages:
-            known.update((s.id, s) for s in p.items)
-        pages_used = 1 + len(skips)
-        strategy = f"list: {pages_used} page(s) of up to {page} ({first.total} segments)"
-        return CurrentState(known, strategy, True)
-    found = await _get_each(client, missing, concurrency)
-    found.update((i, known[i]) for i in wanted if i in known)
-    strategy = (
-        f"per-id GET: {len(missing)} request(s) after 1 list page "
-        f"(the list would need {list_requests_left} more)"
+
+async def _without_list(
+    client: RaiseClient, wanted: list[int], concurrency: int, exc: PermanentApiError
+) -> CurrentState:
+    """Every id by GET, because the list endpoint is not there (the first page was 404/405)."""
+    path = client.settings.api.paths.segment_list
+    warning = (
+        f"the segment list endpoint answered {exc.status} ({path}); read each segment by id "
+        f"instead ({len(wanted)} request(s)). Set api.paths.segment_list to the right path, "
+        "or api.list_enabled: false to skip the list"
     )
-    return CurrentState(found, strategy, False)
+    log.warning("%s", warning, extra={"event": "list_unavailable", "status": exc.status})
+    found = await _get_each(client, wanted, concurrency)
+    strategy = f"per-id GET: {len(wanted)} request(s) (the list endpoint answered {exc.status})"
+    return CurrentState(found, strategy, [warning])
+
+
+async def _with_list(
+    client: RaiseClient, wanted: list[int], concurrency: int, first: Page
+) -> CurrentState:
+    """The rest of the list or per-id GETs, whichever costs fewer requests; then re-GET gaps."""
+    known = {s.id: s for s in first.items}
+    page = len(first.items) or client.settings.api.list_page_size
+    pages_left = max(0, math.ceil((first.total - len(first.items)) / page))
+    missing = [i for i in wanted if i not in known]
+    if pages_left > len(missing):
+        found = await _get_each(client, missing, concurrency)
+        found.update((i, known[i]) for i in wanted if i in known)
+        strategy = (
+            f"per-id GET: {len(missing)} request(s) after 1 list page "
+            f"(the list would need {pages_left} more)"
+        )
+        return CurrentState(found, strategy)
+
+    skips = range(len(first.items), first.total, page)
+    pages = await _gather_limited(lambda skip: _later_page(client, skip, page), skips, concurrency)
+    for p in pages:
+        if p is not None:
+            known.update((s.id, s) for s in p.items)
+    unseen = [i for i in wanted if i not in known]
+    known.update(await _get_each(client, unseen, concurrency))
+    lost = sum(p is None for p in pages)
+    return CurrentState(known, _list_strategy(1 + len(skips), page, first.total, unseen, lost))
+
+
+async def _later_page(client: RaiseClient, skip: int, take: int) -> Page | None:
+    """A page after the first, or None when it answered 404/405 (see ``fetch_current``)."""
+    try:
+        return await client.list_page(skip, take)
+    except PermanentApiError as exc:
+        if exc.status not in NO_LIST_STATUSES:
+            raise
+        log.debug("list page at Skip=%d answered %s; its ids are read by id", skip, exc.status)
+        return None
+
+
+def _list_strategy(pages: int, page: int, total: int, unseen: list[int], lost: int) -> str:
+    text = f"list: {pages} page(s) of up to {page} ({total} segments)"
+    if lost:
+        text += f"; {lost} later page(s) answered 404/405 and counted as empty"
+    if unseen:
+        text += f", then {len(unseen)} per-id GET(s) for ids the list did not return"
+    return text
+
+
+async def list_all(client: RaiseClient, campaign_ids: Sequence[int] | None = None) -> list[Segment]:
+    """Every segment (of ``campaign_ids``), in id order: what ``export`` writes.
+
+    The pages are read one after another, each starting on the last row of the one before (the
+    anchor). Rows are asked for in id order, so a page that starts *above* the anchor means rows
+    moved left (segments deleted meanwhile) and a row may have slipped between the pages: the
+    read steps back 1, 2, 4... rows until a page starts at or below the anchor (one deletion:
+    one extra request). Rows that moved right (segments added) just come twice and are kept
+    once. The overlap costs one row per page. A server that ignores ``SortBy`` but keeps a
+    stable order still finds its anchor first and never steps back; with pages of one row there
+    is no room to overlap, and pages are read by plain offset. Every step back lowers ``Skip``
+    (at 0 nothing can have slipped); a list that keeps moving under the read raises
+    ``TransientApiError`` after ``MAX_STEP_BACKS`` rather than export a sheet with holes.
+    """
+    take = client.settings.api.list_page_size
+    found: dict[int, Segment] = {}
+    skip, anchor, back, step_backs = 0, None, 1, 0
+    while True:
+        page = await client.list_page(skip, take, campaign_ids)
+        found.update((s.id, s) for s in page.items)
+        if _moved_left(page, skip, anchor):
+            step_backs += 1
+            if step_backs > MAX_STEP_BACKS:
+                raise TransientApiError(
+                    f"the segment list kept changing while it was read ({MAX_STEP_BACKS} "
+                    "shifts); export again when fewer segments are being deleted"
+                )
+            skip, back = max(0, skip - back), back * 2
+            continue
+        end = skip + len(page.items)
+        if not page.items or end >= page.total:
+            return sorted(found.values(), key=lambda s: s.id)
+        overlap = 1 if len(page.items) > 1 else 0
+        skip, anchor, back = end - overlap, (page.items[-1].id if overlap else None), 1
+
+
+def _moved_left(page: Page, skip: int, anchor: int | None) -> bool:
+    """True when a row may have slipped before this page: it starts above the anchor."""
+    return anchor is not None and skip > 0 and bool(page.items) and page.items[0].id > anchor
 
 
 async def _get_each(client: RaiseClient, ids: list[int], concurrency: int) -> dict[int, Segment]:
+    if not ids:
+        return {}
     results = await _gather_limited(client.get_segment, ids, concurrency)
     return {i: seg for i, seg in zip(ids, results, strict=True) if seg is not None}
 

@@ -114,6 +114,8 @@ class _Table:
     col_offset: int = 0
     #: CSV: cells past the header's last column are row errors (not a warning)
     strict_width: bool = False
+    #: CSV: cells have no type, so bare digits in a code cell may be a number a spreadsheet saved
+    untyped: bool = False
     #: sheet row → {j: why this blank cell is not really blank}
     flags: dict[int, dict[int, str]] = field(default_factory=dict)
     #: merged ranges as (first_row, first_j, last_row, last_j), sheet rows / relative columns
@@ -260,6 +262,7 @@ def _read_text(info: F.FileInfo) -> _Table:
         rows=rows[header_index + 1 :],
         first_row=header_index + 2,
         strict_width=True,
+        untyped=True,
         warnings=warnings,
         has_sheets=False,
     )
@@ -473,6 +476,7 @@ class _Columns:
     extras: list[tuple[int, str]]  # (j, key in RowEdit.extras)
     headerless: dict[int, str]  # j → why the column has no header (for the warning)
     width: int  # header width (last non-blank header + 1)
+    code_j: int | None  # where the code column is (spreadsheet damage to codes is checked)
     columns: dict[str, str]  # field → header as written
     extra_columns: list[str]
     warnings: list[str]
@@ -543,6 +547,7 @@ def _map_columns(table: _Table, marker: str) -> _Columns:
         extras=extras,
         headerless=headerless,
         width=width,
+        code_j=next((j for j, name, _, _ in used if name == "code"), None),
         columns=columns,
         extra_columns=[key for _, key in extras],
         warnings=warnings,
@@ -595,6 +600,7 @@ def _build_edit_set(table: _Table, settings: InputSettings) -> EditSet:
         extra_columns=cols.extra_columns,
         warnings=warnings,
         sha256=table.sha256,
+        cells={name: (table.col_offset + j, header) for j, name, header, _ in cols.plan},
     )
 
 
@@ -669,7 +675,7 @@ def _parse_row(
         try:
             value = parse(raw)
         except C.CellError as exc:
-            errors.append(RowError(exc.message, table.ref(row, j, header)))
+            errors.append(RowError(exc.message, table.ref(row, j, header), name, exc.held))
             values[name] = _FAILED
             continue
         if value is not C.KEEP:
@@ -689,7 +695,18 @@ def _parse_row(
         expected_modified=modified if modified.__class__ is str else None,
         extras={key: C.text_of(cells[j]) if j < n else "" for j, key in cols.extras},
         errors=errors,
+        numeric_code=cols.code_j is not None
+        and "code" in values
+        and _is_numeric(cells[cols.code_j], table.untyped),
     )
+
+
+def _is_numeric(raw: object, untyped: bool) -> bool:
+    """A number cell, or bare digits in a CSV: what a spreadsheet makes of a code like 00760."""
+    cls = raw.__class__
+    if cls is int or cls is float:
+        return True
+    return untyped and cls is str and raw.strip().isdigit()  # type: ignore[attr-defined]
 
 
 def _check_overflow(edit: RowEdit, cells: Sequence[object], table: _Table, width: int) -> None:

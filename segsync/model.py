@@ -8,6 +8,7 @@ required with at least one character, ``description`` and ``externalIdentifier``
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +23,7 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "description",
     "externalIdentifier",
 )
-REQUIRED_FIELDS: frozenset[str] = frozenset({"campaignId", "name", "code"})
 NULLABLE_FIELDS: frozenset[str] = frozenset({"description", "externalIdentifier"})
-INTEGER_FIELDS: frozenset[str] = frozenset({"campaignId"})
 
 #: Read-only values the API returns; shown in reports, never sent, never computed with.
 STAT_FIELDS: tuple[str, ...] = (
@@ -43,6 +42,31 @@ READ_ONLY_FIELDS: tuple[str, ...] = (*STAT_FIELDS, "createdDateTime")
 ALL_FIELDS: tuple[str, ...] = ("id", *EDITABLE_FIELDS, *READ_ONLY_FIELDS)
 
 FieldValue = int | str | None
+
+
+def comparable(value: FieldValue) -> FieldValue:
+    """The form in which two values of one field are compared: the one definition of "the same".
+
+    Text is compared without surrounding whitespace, with ``\\r\\n`` and ``\\r`` read as ``\\n``
+    and in Unicode NFC; empty text is the same as no value. A spreadsheet trims, re-types line
+    endings and recomposes accents on its own, so a value that differs from the server's only in
+    these ways was not changed by anyone: the differ and the export both rely on this.
+    """
+    if value.__class__ is not str:
+        return value
+    text: str = value.strip()  # type: ignore[union-attr]
+    if not text:
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    return text
+
+
+def same_value(a: FieldValue, b: FieldValue) -> bool:
+    """Whether a sheet value and a server value are the same under :func:`comparable`."""
+    return a == b or comparable(a) == comparable(b)
 
 
 def field_errors(values: dict[str, Any]) -> dict[str, list[str]]:

@@ -14,31 +14,52 @@ import dataclasses
 import hashlib
 import logging
 import signal
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from segsync.client import RaiseClient
 from segsync.config import Settings, load_settings
 from segsync.differ import Plan, diff
 from segsync.editset import EditSet, RowEdit
-from segsync.errors import ApiError, FatalApiError, InputError, RunAborted, StrictModeError
-from segsync.fetch import fetch_current
+from segsync.errors import (
+    ApiError,
+    FatalApiError,
+    InputError,
+    JournalWriteError,
+    OutputPathError,
+    RunAborted,
+    StrictModeError,
+    TargetMismatchError,
+)
+from segsync.fetch import fetch_current, list_all
 from segsync.journal import Journal, find_journal, list_runs, new_run_id, read_journal
 from segsync.journal import RunRecord as RunRecord
 from segsync.loader import edits_from_dataframe, load_edits
-from segsync.model import EDITABLE_FIELDS
+from segsync.model import EDITABLE_FIELDS, Segment
 from segsync.outcomes import Outcome, RowResult, RunResult
 from segsync.progress import Progress
 from segsync.report import default_results_path, read_outcomes, write_export, write_results
-from segsync.session import Credentials, check_credentials, open_client
+from segsync.runlock import current_user, run_lock
+from segsync.session import (
+    Credentials,
+    api_target,
+    check_credentials,
+    normalise_base_url,
+    open_client,
+)
 from segsync.updater import Updater, result_record
 
 if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
+
+#: ``out=False``: write no results file (library use)
+NoResults = Literal[False]
+RESULT_SUFFIXES = (".xlsx", ".csv")
 
 #: outcomes ``--only-failed`` sends again
 RETRY_OUTCOMES = frozenset({Outcome.FAILED.value, Outcome.NOT_ATTEMPTED.value})
@@ -58,7 +79,7 @@ def sync(
     *,
     dry_run: bool = False,
     strict: bool = False,
-    out: str | Path | None = None,
+    out: str | Path | NoResults | None = None,
     sheet: str | None = None,
     only_failed: str | Path | None = None,
     force: bool | None = None,
@@ -68,24 +89,32 @@ def sync(
 
     ``edits`` is a spreadsheet path, a pandas DataFrame with the same columns, or an
     ``EditSet``. Returns the ``RunResult`` the results workbook was written from (its path in
-    ``results_path``; pass ``out=False``-like ``None`` to use the default next to the input).
-    Raises ``InputError`` (nothing sent) for file-level problems and for ``strict`` with invalid
-    rows; row problems are outcomes, not exceptions.
+    ``results_path``). ``out`` is the results file (``.xlsx`` or ``.csv``); None writes it next
+    to the input (or in ``output.dir``); False writes none. Raises ``InputError`` (nothing sent)
+    for file-level problems and for ``strict`` with invalid rows, and ``RunRefused`` when the
+    results cannot be written or another run holds the API; row problems are outcomes.
     """
     settings = settings or load_settings()
     editset = edits if isinstance(edits, EditSet) else _load(edits, settings, sheet)
     if only_failed is not None:
         editset = only_failed_rows(editset, only_failed, settings)
-    if strict and editset.invalid_rows:
-        bad = editset.invalid_rows
-        first = "; ".join(str(e) for e in bad[0].errors)
-        raise StrictModeError(
-            f"{len(bad)} row(s) of {editset.source} are invalid and --strict refuses the whole "
-            f"sheet; nothing was sent. First: {first}"
-        )
+    if strict:
+        # rows whose only problems are content rules wait for the server's values (see differ)
+        bad = [r for r in editset.rows if r.errors and not r.checkable]
+        if bad:
+            _refuse_strict(editset.source, len(bad), "; ".join(map(str, bad[0].errors)))
     force = settings.sync.force if force is None else force
     run = _Run(settings, "sync", dry_run=dry_run, force=force, check_modified=True)
+    run.strict = strict
     return run.execute(editset, out=out, handle_signals=handle_signals)
+
+
+def _refuse_strict(source: str, count: int, first: str) -> None:
+    """``--strict``: any invalid row refuses the whole sheet before anything is sent."""
+    raise StrictModeError(
+        f"{count} row(s) of {source} are invalid and --strict refuses the whole "
+        f"sheet; nothing was sent. First: {first}"
+    )
 
 
 def rollback(
@@ -94,20 +123,54 @@ def rollback(
     *,
     dry_run: bool = False,
     force: bool = False,
-    out: str | Path | None = None,
+    out: str | Path | NoResults | None = None,
     handle_signals: bool = False,
+    base_url: str | None = None,
 ) -> RunResult:
-    """Put back the before-state of every segment ``run`` wrote.
+    """Put back the before-state of every segment ``run`` wrote, on the server it wrote to.
 
     A segment that changed since that run (it no longer holds what the run wrote) is a
-    ``conflict`` and left alone unless ``force``. The rollback is itself a journaled run.
+    ``conflict`` and left alone unless ``force``. The rollback is itself a journaled run. The
+    server is the one recorded in the run's journal, whatever the current config says;
+    ``base_url`` (the ``--base-url`` flag), when given, must name that same server.
     """
     settings = settings or load_settings()
     record = read_journal(find_journal(run, settings.journal.dir))
+    settings = _settings_for_run_target(record, settings, base_url)
     editset = rollback_edits(record)
     job = _Run(settings, "rollback", dry_run=dry_run, force=force, check_modified=False)
     job.rollback_of = record.run_id
     return job.execute(editset, out=out, handle_signals=handle_signals)
+
+
+def _settings_for_run_target(
+    record: RunRecord, settings: Settings, base_url: str | None
+) -> Settings:
+    """``settings`` aimed at the server ``record``'s run wrote to (see ``rollback``)."""
+    header = record.header
+    recorded = header.get("base_url") or header.get("config", {}).get("api.base_url")
+    if not recorded:
+        return settings.with_overrides({"api.base_url": base_url})
+    overrides: dict[str, Any] = {"api.base_url": recorded}
+    if str(recorded).strip().lower() == "sandbox":
+        db = header.get("sandbox_db") or header.get("config", {}).get("sandbox.db")
+        overrides["sandbox.db"] = db
+    run_settings = settings.with_overrides(overrides)
+    if base_url is not None:
+        asked = api_target(settings.with_overrides({"api.base_url": base_url}))
+        if asked != api_target(run_settings):
+            raise TargetMismatchError(
+                f"run {record.run_id} wrote to {_shown_target(run_settings)}, but --base-url "
+                f"names {_shown_target(settings.with_overrides({'api.base_url': base_url}))}; "
+                "a rollback only goes to the server the run changed. Nothing was sent."
+            )
+    return run_settings
+
+
+def _shown_target(settings: Settings) -> str:
+    if settings.uses_embedded_sandbox:
+        return f"the embedded sandbox ({settings.sandbox.db})"
+    return normalise_base_url(settings.api.base_url)
 
 
 def export(
@@ -116,23 +179,32 @@ def export(
     campaign_ids: list[int] | None = None,
     out: str | Path | None = None,
 ) -> Path:
-    """Write the current segments (optionally of some campaigns) to an editable workbook."""
+    """Write the current segments (optionally of some campaigns) to an editable workbook.
+
+    ``out`` ending in ``.csv`` writes a CSV, with a warning: spreadsheet programs opening a CSV
+    turn codes such as ``00760`` into the number 760 (sync then keeps the server's code and
+    says so, but the xlsx export is the one to edit).
+    """
     settings = settings or load_settings()
-
-    async def fetch_all() -> list[Any]:
-        async with open_client(settings) as client:
-            take = settings.api.list_page_size
-            segments, skip = [], 0
-            while True:
-                page = await client.list_page(skip, take, campaign_ids)
-                segments.extend(page.items)
-                skip += len(page.items)
-                if not page.items or skip >= page.total:
-                    return segments
-
-    segments = asyncio.run(fetch_all())
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(out) if out else Path(settings.output.dir or ".") / f"segments_{stamp}.xlsx"
+    check_results_path(path)
+
+    async def fetch_all() -> list[Segment]:
+        async with open_client(settings) as client:
+            return await list_all(client, campaign_ids)
+
+    segments = asyncio.run(fetch_all())
+    if path.suffix.lower() == ".csv":
+        zeros = sum(1 for s in segments if s.code and s.code.isdigit() and s.code[0] == "0")
+        log.warning(
+            "%s is a CSV: Excel and LibreOffice drop leading zeros when they open one "
+            "(%s code(s) here start with 0, e.g. 00760 becomes 760). To edit the segments in a "
+            "spreadsheet, export to .xlsx instead.",
+            path,
+            f"{zeros:,}",
+            extra={"event": "csv_export_warning", "codes_with_leading_zeros": zeros},
+        )
     return write_export(segments, path, clear_marker=settings.input.clear_marker)
 
 
@@ -244,13 +316,17 @@ class _Run:
         self.force = force
         self.check_modified = check_modified and settings.sync.conflict_check
         self.rollback_of: str | None = None
+        #: refuse the whole sheet, before any PUT, if any row is invalid after the diff
+        self.strict = False
         #: rows whose result record the updater already journaled
         self._journaled: set[int] = set()
+        self._results_target: Path | None = None
 
     def execute(
-        self, editset: EditSet, *, out: str | Path | None, handle_signals: bool
+        self, editset: EditSet, *, out: str | Path | NoResults | None, handle_signals: bool
     ) -> RunResult:
         credentials = check_credentials(self.settings)
+        self._results_target = self._check_output(editset, out)
         started = datetime.now(UTC)
         result = RunResult(
             run_id=new_run_id(started),
@@ -273,11 +349,28 @@ class _Run:
         )
         for warning in editset.warnings:
             log.warning("%s", warning, extra={"event": "input_warning"})
-        journal = None
-        if not self.dry_run:
-            journal = Journal.create(self.settings.journal.dir, result.run_id)
-            result.journal_path = str(journal.path)
-            journal.write(self._header(result))
+        target = api_target(self.settings)
+        with run_lock(target, result.run_id, self.command, enabled=not self.dry_run):
+            journal = None
+            if not self.dry_run:
+                journal = Journal.create(self.settings.journal.dir, result.run_id)
+                result.journal_path = str(journal.path)
+                try:
+                    journal.write(self._header(result, target))
+                except JournalWriteError:
+                    journal.close()
+                    raise
+            self._run(editset, result, journal, credentials, handle_signals)
+        return result
+
+    def _run(
+        self,
+        editset: EditSet,
+        result: RunResult,
+        journal: Journal | None,
+        credentials: Credentials,
+        handle_signals: bool,
+    ) -> None:
         try:
             try:
                 asyncio.run(self._apply(editset, result, journal, credentials, handle_signals))
@@ -286,7 +379,8 @@ class _Run:
                 if journal is not None:
                     self._close_journal(journal, result)
         finally:
-            result.results_path = str(self._write(result, editset, out))
+            written = self._write(result)
+            result.results_path = str(written) if written else None
             log.info(
                 "%s %s finished: %s",
                 self.command,
@@ -305,7 +399,29 @@ class _Run:
                     "results": result.results_path,
                 },
             )
-        return result
+
+    def _check_output(self, editset: EditSet, out: str | Path | NoResults | None) -> Path | None:
+        """Where the results go, proven writable before the first request (None: nowhere)."""
+        if out is False:
+            return None
+        if out is None:
+            kind = (
+                "rollback"
+                if self.command == "rollback"
+                else "preview"
+                if self.dry_run
+                else "results"
+            )
+            source = Path(editset.source)  # a DataFrame or a rollback has no file: cwd then
+            target = default_results_path(
+                source if source.is_file() else None,
+                out_dir=self.settings.output.dir,
+                kind=kind,
+                fmt=self.settings.output.format,
+            )
+        else:
+            target = Path(out)
+        return check_results_path(target)
 
     async def _apply(
         self,
@@ -351,15 +467,21 @@ class _Run:
         settings = self.settings
         plan: Plan | None = None
         try:
-            ids = [r.segment_id for r in editset.rows if r.valid and r.segment_id]
+            ids = [r.segment_id for r in editset.rows if r.checkable and r.segment_id]
             state = await fetch_current(
                 client, ids, concurrency=settings.rate_limit.max_concurrency
             )
             result.fetch_strategy = state.strategy
+            result.warnings.extend(state.warnings)
             plan = diff(
                 editset, state.segments, force=self.force, check_modified=self.check_modified
             )
             result.warnings.extend(plan.warnings)
+            for warning in plan.warnings:
+                log.warning("%s", warning, extra={"event": "plan_warning"})
+            invalid = [r for r in plan.rows if r.outcome is Outcome.INVALID]
+            if self.strict and invalid:
+                _refuse_strict(editset.source, len(invalid), invalid[0].error or "")
             if not self.dry_run and plan.to_send:
                 updater.progress = Progress(
                     len(plan.to_send),
@@ -369,6 +491,9 @@ class _Run:
                 await updater.run(plan)
         except (RunAborted, FatalApiError):
             pass  # the reason is on the client; rows become not_attempted
+        except StrictModeError:
+            client.stop("--strict refused the sheet because rows are invalid")
+            raise
         except ApiError as exc:
             if plan is not None:
                 raise
@@ -381,12 +506,20 @@ class _Run:
                 updater.progress.close()
         return plan
 
-    def _header(self, result: RunResult) -> dict[str, Any]:
+    def _header(self, result: RunResult, target: str) -> dict[str, Any]:
+        settings = self.settings
         return {
             "type": "header",
             "run_id": result.run_id,
             "command": self.command,
             "rollback_of": self.rollback_of,
+            # the server this run writes to: rollback goes back there, whatever the config says
+            "base_url": settings.api.base_url,
+            "target": target,
+            "sandbox_db": str(settings.sandbox.db.expanduser().resolve())
+            if settings.uses_embedded_sandbox
+            else None,
+            "user": current_user(),
             "source": result.source,
             "sheet": result.sheet,
             "sha256": result.sha256,
@@ -395,31 +528,62 @@ class _Run:
         }
 
     def _close_journal(self, journal: Journal, result: RunResult) -> None:
-        journal.write_many(result_record(r) for r in result.rows if r.index not in self._journaled)
-        journal.write(
-            {
-                "type": "footer",
-                "finished_at": (result.finished_at or datetime.now(UTC)).isoformat(),
-                "counts": result.counts(),
-                "aborted": result.aborted,
-                "requests": dict(result.requests),
-            }
-        )
-        journal.close()
-
-    def _write(self, result: RunResult, editset: EditSet, out: str | Path | None) -> Path:
-        kind = (
-            "rollback" if self.command == "rollback" else "preview" if self.dry_run else "results"
-        )
-        if out is None:
-            source = Path(editset.source)  # a DataFrame or a rollback has no file: cwd then
-            out = default_results_path(
-                source if source.is_file() else None,
-                out_dir=self.settings.output.dir,
-                kind=kind,
-                fmt=self.settings.output.format,
+        """Results of rows the updater did not journal, then the footer; a failure here marks
+        the run aborted (its record is incomplete) instead of losing the results file."""
+        try:
+            if journal.failed is None:
+                journal.write_many(
+                    result_record(r) for r in result.rows if r.index not in self._journaled
+                )
+                journal.write(
+                    {
+                        "type": "footer",
+                        "finished_at": (result.finished_at or datetime.now(UTC)).isoformat(),
+                        "counts": result.counts(),
+                        "aborted": result.aborted,
+                        "requests": dict(result.requests),
+                    }
+                )
+        except JournalWriteError as exc:
+            log.error("%s", exc, extra={"event": "journal_write_failed"})
+            result.aborted = result.aborted or (
+                f"the run journal could not be written ({exc.reason}); "
+                "its record of this run is incomplete"
             )
-        return write_results(result, out)
+        finally:
+            journal.close()
+
+    def _write(self, result: RunResult) -> Path | None:
+        if self._results_target is None:
+            return None
+        return write_results(result, self._results_target)
+
+
+def check_results_path(target: Path) -> Path:
+    """Refuse, before anything is sent, a results path that cannot be written.
+
+    The suffix must be ``.xlsx`` or ``.csv`` (the two formats a person can open), the folder
+    must exist or be creatable, and a file must be creatable in it: a run whose results would be
+    lost after its writes is worse than a run that never starts.
+    """
+    if target.suffix.lower() not in RESULT_SUFFIXES:
+        raise OutputPathError(
+            f"The results file {target} must end in .xlsx or .csv; nothing was sent."
+        )
+    if target.is_dir():
+        raise OutputPathError(f"The results path {target} is a folder; nothing was sent.")
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".segsync-probe-", delete=True):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise OutputPathError(
+            f"Cannot write the results to {target} ({reason}); nothing was sent. "
+            "Choose another --out or output.dir."
+        ) from None
+    return target
 
 
 def _assemble(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -31,6 +32,34 @@ class Credentials:
 
     def __repr__(self) -> str:  # never show the token, even in a debugger or traceback
         return f"Credentials(base_url={self.base_url!r}, token=***)"
+
+
+def api_target(settings: Settings) -> str:
+    """The server a run writes to, as one comparable string.
+
+    The normalised base URL (scheme and host lower-cased, default port and trailing slash
+    dropped), or ``sandbox:<absolute db path>`` for the embedded sandbox, whose state is its
+    database file. The run lock, the journal header and rollback's target check all use it.
+    """
+    if settings.uses_embedded_sandbox:
+        return f"sandbox:{settings.sandbox.db.expanduser().resolve()}"
+    return normalise_base_url(settings.api.base_url)
+
+
+def normalise_base_url(url: str) -> str:
+    """``HTTPS://Host:443/api/`` → ``https://host/api``: one spelling per server."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    default = {"http": 80, "https": 443}.get(scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    if ":" in host:  # IPv6 literal
+        netloc = f"[{host}]" if port in (None, default) else f"[{host}]:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
 def check_credentials(settings: Settings) -> Credentials:

@@ -8,6 +8,12 @@ Abort rules: a 401/403 stops the client at once (no new request leaves); ``abort
 failures`` rows in a row that failed transiently after all retries open the circuit and stop the
 run the same way; ``stop()`` (first Ctrl-C/SIGTERM) lets requests in flight finish, ``cancel()``
 (second Ctrl-C) abandons them. Rows never sent end ``not_attempted``; every row gets one outcome.
+
+The journal is what makes a run undoable, so a run never goes on without it: if the ``planned``
+records cannot be written nothing is sent, and if a later record cannot be written the run stops
+the same way as for a refused token (no new request leaves; exit 3). A row whose PUT was
+answered keeps its true outcome (e.g. ``updated``) even when its ``result`` record is lost: its
+``planned`` record is on disk, which is all rollback needs to undo it.
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from segsync.client import RaiseClient
 from segsync.differ import Plan, RowPlan
 from segsync.errors import (
     FatalApiError,
+    JournalWriteError,
     PermanentApiError,
     RunAborted,
     TransientApiError,
@@ -62,6 +70,8 @@ class Updater:
         #: rows whose request has left (or may have): what a hard stop must call "in flight"
         self._sending: set[int] = set()
         self._workers: list[asyncio.Task[None]] = []
+        #: why the journal stopped accepting records (the run was stopped then), else None
+        self.journal_failure: str | None = None
 
     def stop(self, reason: str) -> None:
         """Graceful stop: send nothing new, let requests in flight finish."""
@@ -80,12 +90,12 @@ class Updater:
     async def run(self, plan: Plan) -> dict[int, RowResult]:
         self.plan = plan
         rows = plan.to_send
-        if self.journal is not None:
-            self.journal.write_many(_planned_record(r) for r in rows)
-        pending = iter(rows)
-        count = max(1, min(self.concurrency, len(rows)))
-        self._workers = [asyncio.create_task(self._worker(pending)) for _ in range(count)]
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        # every PUT must be undoable: its planned record is durable before the first one leaves
+        if self._journal(lambda journal: journal.write_many(_planned_record(r) for r in rows)):
+            pending = iter(rows)
+            count = max(1, min(self.concurrency, len(rows)))
+            self._workers = [asyncio.create_task(self._worker(pending)) for _ in range(count)]
+            await asyncio.gather(*self._workers, return_exceptions=True)
         for row in rows:
             if row.edit.index not in self.results:
                 reason = self.aborted or "the run stopped before this row"
@@ -181,23 +191,49 @@ class Updater:
         )
 
     def _attempt_hook(self, row: RowPlan) -> Any:
-        journal = self.journal
-        if journal is None:
+        if self.journal is None:
             return None
 
         def hook(kind: str, attempt: int, status: int | None, error: str | None) -> None:
-            journal.write(
-                {
-                    "type": "attempt",
-                    "index": row.edit.index,
-                    "id": row.edit.segment_id,
-                    "attempt": attempt,
-                    "status": status,
-                    "error": error,
-                }
-            )
+            # never raises: the answer to this PUT must reach the row whatever the journal does
+            record = {
+                "type": "attempt",
+                "index": row.edit.index,
+                "id": row.edit.segment_id,
+                "attempt": attempt,
+                "status": status,
+                "error": error,
+            }
+            self._journal(lambda journal: journal.write(record))
 
         return hook
+
+    def _journal(self, write: Callable[[Journal], None]) -> bool:
+        """Run one journal write; on failure stop the run. False if nothing could be written.
+
+        True also when there is no journal (a dry run or a test): there is nothing to lose.
+        """
+        if self.journal is None:
+            return True
+        if self.journal_failure is not None:
+            return False  # already stopped; a record after a lost one would mislead
+        try:
+            write(self.journal)
+        except (OSError, JournalWriteError) as exc:
+            why = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+            self.journal_failure = (
+                f"the run journal could not be written ({why}): "
+                "stopped so that every write stays undoable"
+            )
+            log.error(
+                "%s; no new request is sent (journal: %s)",
+                self.journal_failure,
+                self.journal.path,
+                extra={"event": "journal_write_failed", "path": str(self.journal.path)},
+            )
+            self.client.stop(self.journal_failure)
+            return False
+        return True
 
     def _finish(
         self,
@@ -228,9 +264,9 @@ class Updater:
             differences=differences or [],
             extras=row.edit.extras,
         )
-        self.results[row.edit.index] = result
-        if self.journal is not None:
-            self.journal.write(result_record(result, after=segment if answered else None))
+        self.results[row.edit.index] = result  # the true outcome, journaled or not
+        record = result_record(result, after=segment if answered else None)
+        self._journal(lambda journal: journal.write(record))
         if self.progress is not None:
             self.progress.advance()
 

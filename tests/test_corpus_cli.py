@@ -22,21 +22,22 @@ REPO = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
 SEED = REPO / "samples" / "segments.csv"
 
-#: corpus files whose problems are row-level: refused whole under --strict
+#: corpus files whose problems are row-level: refused whole under --strict, before any request
 ROW_LEVEL = [
     "bad_ids.xlsx",
     "clear_required.xlsx",
     "campaign_id_text.xlsx",
-    "long_cell.csv",
-    "long_cell.xlsx",
     "nul_bytes.xlsx",
     "nul_bytes.csv",
-    "odd_text_cells.xlsx",
+    "odd_text_cells.xlsx",  # a date in a code cell: refused whatever the server holds
     "formula_uncached.xlsx",
     "formula_error.xlsx",
     "merged_data.xlsx",
     "ragged.csv",
 ]
+#: content rules (length, line break) hold only for values the user changed, so --strict reads
+#: the server's values first: refused before any write, after the GETs that decide it
+CONTENT_RULES = ["long_cell.csv"]
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +93,15 @@ def test_row_level_problem_under_strict(api: tuple[Any, Path], name: str) -> Non
     assert "--strict" in proc.stderr and "nothing was sent" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert sb.counters.snapshot().total == 0
+
+
+@pytest.mark.parametrize("name", CONTENT_RULES)
+def test_content_rule_problem_under_strict_sends_no_write(api: tuple[Any, Path], name: str) -> None:
+    sb, config = api
+    sb.counters.reset()
+    proc = run_sync(config, name, "--strict")
+    assert proc.returncode == 2, proc.stderr
+    assert "--strict" in proc.stderr and "nothing was sent" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    snap = sb.counters.snapshot()
+    assert snap.count("PUT") == 0 and snap.total == snap.count("GET")

@@ -87,3 +87,8 @@ def test_same_instant() -> None:
     assert same_instant("2026-01-01T10:00:00+01:00", "2026-01-01T09:00:00Z")
     assert same_instant("2026-01-01T09:00:00", "2026-01-01T09:00:00+00:00")
     assert not same_instant("2026-01-01T09:00:00", "later")
+
+
+def test_same_instant_tolerates_a_spreadsheets_millisecond_rounding() -> None:
+    assert same_instant("2026-01-01T10:00:00.123456Z", "2026-01-01T10:00:00.123")
+    assert not same_instant("2026-01-01T10:00:00.123456Z", "2026-01-01T10:00:00.125")

@@ -251,9 +251,8 @@ def test_clear_marker_on_required_fields() -> None:
     [
         (
             "long_cell.csv",
-            "long_cell!B2 (name): is 50,000 characters long; segsync accepts at most",
+            "long_cell!B2 (name): is 50,000 characters long; segsync sends at most 32,767",
         ),
-        ("long_cell.xlsx", "Edits!B2 (name): is 32,767 characters long"),
         ("nul_bytes.xlsx", "Edits!B2 (name): contains a NUL byte (U+0000)"),
         ("nul_bytes.csv", "nul_bytes!B2 (name): contains a NUL byte (U+0000)"),
     ],
@@ -264,6 +263,24 @@ def test_bad_text_cells(name: str, message: str) -> None:
     assert list(errors) == [2]
     assert errors[2][0].startswith(message)
     assert values_by_id(edits)[100002] == {"name": "Short" if "long" in name else "Fine"}
+
+
+def test_a_cell_of_excels_maximum_length_is_accepted() -> None:
+    """32,767 characters is what Excel holds and what an export writes: it can be sent back."""
+    edits = load("long_cell.xlsx")
+    assert errors_by_row(edits) == {}
+    assert len(values_by_id(edits)[100001]["name"]) == 32_767
+
+
+def test_content_rule_errors_carry_the_cell_text_for_the_differ() -> None:
+    """A content rule is soft: the differ lifts it when the server already holds the value."""
+    edits = load("odd_text_cells.xlsx")
+    line_break = edits.rows[1].errors[0]
+    assert line_break.soft and line_break.field == "name" and "\n" in (line_break.held or "")
+    date_in_code = edits.rows[0].errors[0]
+    assert not date_in_code.soft
+    nul = load("nul_bytes.csv").rows[0].errors[0]
+    assert not nul.soft
 
 
 def test_odd_text_cells() -> None:

@@ -7,6 +7,7 @@ the committed bad-input corpus is exercised in test_input_corpus.py.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import math
@@ -239,19 +240,27 @@ def test_text_guards(tmp_path: Path) -> None:
     rows = [
         ["id", "name", "description", "code"],
         [1, "tab\there", "ok\r\nline\rthree", "bell\x07"],
-        [2, "x" * 4000, "y" * 4001, "ok"],
+        [2, "x" * 32_767, "y" * 32_768, "Cafe\u0301"],
     ]
-    edits = load_edits(xlsx(tmp_path / "e.xlsx", rows), SETTINGS)
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    edits = load_edits(csv_file(tmp_path / "e.csv", text.getvalue()), SETTINGS)
     first, second = edits.rows
     assert [str(e) for e in first.errors] == [
-        "Edits!B2 (name): contains a tab character (at position 4)",
-        "Edits!D2 (code): contains the control character U+0007 at position 5; retype the value",
+        "e!B2 (name): contains a tab character (at position 4)",
+        "e!D2 (code): contains the control character U+0007 at position 5; retype the value",
+    ]
+    # soft: each keeps the cell's text, for the differ to compare with the server's value
+    assert [(e.field, e.held) for e in first.errors] == [
+        ("name", "tab\there"),
+        ("code", "bell\x07"),
     ]
     assert first.values == {"description": "ok\nline\nthree"}
     assert [str(e) for e in second.errors] == [
-        "Edits!C3 (description): is 4,001 characters long; segsync accepts at most 4,000"
+        "e!C3 (description): is 32,768 characters long; segsync sends at most 32,767"
     ]
-    assert second.values["name"] == "x" * 4000
+    assert second.values["name"] == "x" * 32_767  # Excel's maximum, what an export writes
+    assert second.values["code"] == "Caf\u00e9"  # sent in NFC
 
 
 def test_modified_date_time(tmp_path: Path) -> None:
