@@ -31,12 +31,12 @@ What it does:
    ========== ============================================== =====================================
    stage      what is timed                                  raw engine it is compared with
    ========== ============================================== =====================================
-   load-xlsx  ``segsync.loader.load_edits(edits.xlsx)``      ``raw-calamine``: ``CalamineWorkbook
+   load-xlsx  ``segsync.input.load_edits(edits.xlsx)``       ``raw-calamine``: ``CalamineWorkbook
                                                              .from_path(p).get_sheet_by_index(0)
                                                              .to_python()``
-   load-csv   ``segsync.loader.load_edits(edits.csv)``       ``raw-csv``: ``list(csv.reader(f))``
+   load-csv   ``segsync.input.load_edits(edits.csv)``        ``raw-csv``: ``list(csv.reader(f))``
    diff       ``segsync.differ.diff(editset, current)``      (none)
-   write      ``segsync.report.write_results(result, p)``    ``raw-xlsxwriter``: the same rows ×
+   write      ``output.report.write_results(result, p)``     ``raw-xlsxwriter``: the same rows ×
                                                              columns of plain cells, no formats,
                                                              ``constant_memory``
    ========== ============================================== =====================================
@@ -91,7 +91,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from segsync.editset import EditSet, RowEdit
+from segsync.input.editset import EditSet, RowEdit
 from segsync.model import EDITABLE_FIELDS, FieldValue, Segment
 
 HEADERS: tuple[str, ...] = ("id", *EDITABLE_FIELDS)
@@ -381,7 +381,7 @@ After = Callable[[Any], dict[str, Any]]
 
 def _setup_load(path: Path, dump: Path) -> tuple[Work, After]:
     from segsync.config import InputSettings
-    from segsync.loader import load_edits
+    from segsync.input.loader import load_edits
 
     settings = InputSettings()
 
@@ -439,7 +439,7 @@ def _setup_diff(workdir: Path) -> tuple[Work, After]:
 
 
 def _setup_write(workdir: Path) -> tuple[Work, After]:
-    from segsync.report import write_results
+    from segsync.output.report import write_results
 
     result = run_result_from_plan(_pickle_load(workdir / F_PLAN))
     target = workdir / F_RESULTS
@@ -516,7 +516,7 @@ def run_result_from_plan(plan: Any) -> Any:
 def results_columns() -> int:
     """Columns of the results sheet (without unknown input columns, of which we have none)."""
     from segsync.model import STAT_FIELDS
-    from segsync.report import CURRENT_HEADERS, FIXED_HEADERS
+    from segsync.output.report import CURRENT_HEADERS, FIXED_HEADERS
 
     return len(FIXED_HEADERS) + len(STAT_FIELDS) + len(CURRENT_HEADERS)
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from segsync.editset import CellRef, EditSet, RowEdit, RowError
+from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
 from segsync.model import (
     EDITABLE_FIELDS,
     FieldValue,

@@ -20,10 +20,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from segsync.client import RaiseClient
+from segsync.api.client import RaiseClient
+from segsync.api.fetch import fetch_current, list_all
+from segsync.api.session import (
+    Credentials,
+    api_target,
+    check_credentials,
+    normalise_base_url,
+    open_client,
+)
 from segsync.config import Settings, load_settings
 from segsync.differ import Plan, diff
-from segsync.editset import EditSet, RowEdit
 from segsync.errors import (
     ApiError,
     FatalApiError,
@@ -34,22 +41,15 @@ from segsync.errors import (
     StrictModeError,
     TargetMismatchError,
 )
-from segsync.fetch import fetch_current, list_all
+from segsync.input.editset import EditSet, RowEdit
+from segsync.input.loader import edits_from_dataframe, load_edits
 from segsync.journal import Journal, find_journal, list_runs, new_run_id, read_journal
 from segsync.journal import RunRecord as RunRecord
-from segsync.loader import edits_from_dataframe, load_edits
 from segsync.model import EDITABLE_FIELDS, Segment
 from segsync.outcomes import Outcome, RowResult, RunResult
+from segsync.output.report import default_results_path, read_outcomes, write_export, write_results
 from segsync.progress import Progress
-from segsync.report import default_results_path, read_outcomes, write_export, write_results
 from segsync.runlock import current_user, run_lock
-from segsync.session import (
-    Credentials,
-    api_target,
-    check_credentials,
-    normalise_base_url,
-    open_client,
-)
 from segsync.updater import Updater, result_record
 
 if TYPE_CHECKING:

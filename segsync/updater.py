@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from segsync.client import RaiseClient
+from segsync.api.client import RaiseClient
 from segsync.differ import Plan, RowPlan
 from segsync.errors import (
     FatalApiError,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from segsync.differ import diff, same_instant
-from segsync.editset import EditSet, RowEdit
+from segsync.input.editset import EditSet, RowEdit
 from segsync.model import Segment
 from segsync.outcomes import Outcome
 

@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from segsync import pipeline
-from segsync.client import RaiseClient
+from segsync.api.client import RaiseClient
+from segsync.api.limiter import RateLimiter
 from segsync.config import Settings
 from segsync.differ import diff
-from segsync.editset import EditSet, RowEdit
+from segsync.input.editset import EditSet, RowEdit
 from segsync.journal import Journal, read_journal
-from segsync.limiter import RateLimiter
 from segsync.model import Segment
 from segsync.pipeline import only_failed_rows, rollback_edits
 from segsync.sandbox import FaultOptions, SandboxOptions, run_sandbox

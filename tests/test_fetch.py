@@ -20,15 +20,15 @@ import httpx
 import pytest
 
 from segsync import pipeline
-from segsync.client import RaiseClient
+from segsync.api.client import RaiseClient
+from segsync.api.fetch import CurrentState, fetch_current, list_all
+from segsync.api.limiter import RateLimiter
+from segsync.api.session import open_client
 from segsync.config import Settings
 from segsync.errors import PermanentApiError, TransientApiError
-from segsync.fetch import CurrentState, fetch_current, list_all
-from segsync.limiter import RateLimiter
 from segsync.model import Segment
 from segsync.sandbox import FaultOptions, Sandbox
 from segsync.secrets import register_secret
-from segsync.session import open_client
 from tests.conftest import MakeSandbox
 from tests.helpers import settings_for, write_csv
 

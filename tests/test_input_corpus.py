@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from segsync.config import InputSettings
-from segsync.editset import EditSet
 from segsync.errors import FileTooLargeError, NoDataError, UnsupportedFileError
-from segsync.loader import load_edits
+from segsync.input.editset import EditSet
+from segsync.input.loader import load_edits
 
 DATA = Path(__file__).resolve().parent / "data"
 SETTINGS = InputSettings()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from segsync.limiter import RateLimiter
+from segsync.api.limiter import RateLimiter
 
 
 class FakeClock:

@@ -22,11 +22,11 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
-from segsync import filetypes
 from segsync.config import InputSettings
-from segsync.editset import EditSet
 from segsync.errors import FileTooLargeError, NoDataError, UnsupportedFileError
-from segsync.loader import edits_from_dataframe, header_to_field, load_edits
+from segsync.input import filetypes
+from segsync.input.editset import EditSet
+from segsync.input.loader import edits_from_dataframe, header_to_field, load_edits
 
 SETTINGS = InputSettings()
 DATA = Path(__file__).resolve().parent / "data"

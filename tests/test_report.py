@@ -22,7 +22,7 @@ from python_calamine import CalamineWorkbook
 
 from segsync.model import STAT_FIELDS, Segment
 from segsync.outcomes import FieldChange, Outcome, RowResult, RunResult
-from segsync.report import (
+from segsync.output.report import (
     CURRENT_HEADERS,
     DRY_RUN_BANNER,
     EXPORT_HEADERS,
@@ -31,7 +31,7 @@ from segsync.report import (
     write_export,
     write_results,
 )
-from segsync.xlsx_safety import (
+from segsync.output.xlsx_safety import (
     EXCEL_MAX_TEXT,
     TRUNCATION_MARK,
     csv_cell,
@@ -402,7 +402,7 @@ def test_export_leaves_unstorable_values_blank(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     long_text = "x" * (EXCEL_MAX_TEXT + 1)
-    with caplog.at_level(logging.WARNING, logger="segsync.report"):
+    with caplog.at_level(logging.WARNING, logger="segsync.output.report"):
         path = write_export([segment(9, description=long_text)], tmp_path / "e.xlsx")
     header, row = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Segments").to_python()
     assert row[header.index("description")] == ""
@@ -410,7 +410,7 @@ def test_export_leaves_unstorable_values_blank(
 
 
 def test_export_csv_is_faithful_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="segsync.report"):
+    with caplog.at_level(logging.WARNING, logger="segsync.output.report"):
         path = write_export(export_segments(), tmp_path / "export.csv")
     with path.open(encoding="utf-8-sig", newline="") as fh:
         header, *rows = list(csv.reader(fh))

@@ -8,8 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
+from segsync.api.retry import Disposition, RetryPolicy, classify, parse_retry_after
 from segsync.config import RetrySettings
-from segsync.retry import Disposition, RetryPolicy, classify, parse_retry_after
 
 TABLE = [
     (200, "PUT", Disposition.SUCCESS),

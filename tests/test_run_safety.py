@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from segsync import pipeline
+from segsync.api.session import api_target
 from segsync.errors import OutputPathError, RunLockedError, TargetMismatchError
 from segsync.runlock import RunLock
 from segsync.sandbox import SandboxOptions, run_sandbox
-from segsync.session import api_target
 from tests.helpers import cli_env, editable, run_cli, segsync_command, settings_for, write_csv
 
 REPO = Path(__file__).parent.parent

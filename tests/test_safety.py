@@ -181,9 +181,9 @@ def test_api_error_text_and_reprs_never_hold_the_token(tmp_path: Path) -> None:
 def test_reprs_of_client_objects_hide_the_token() -> None:
     import asyncio
 
-    from segsync.client import RaiseClient
-    from segsync.limiter import RateLimiter
-    from segsync.session import Credentials
+    from segsync.api.client import RaiseClient
+    from segsync.api.limiter import RateLimiter
+    from segsync.api.session import Credentials
 
     async def reprs() -> list[str]:
         client = RaiseClient(Settings(), "https://x.test", TOKEN, RateLimiter(1))

@@ -1,4 +1,4 @@
-"""Spreadsheet → :class:`~segsync.editset.EditSet`: header mapping, cell normalisation, row errors.
+"""Spreadsheet → ``EditSet``: header mapping, cell normalisation, row errors.
 
 Three sources share one pipeline. A reader turns its input into a :class:`_Table` (header
 row, data rows as raw cell values, where they sit in the sheet, and any cells the reader knows
@@ -6,7 +6,7 @@ more about than their value); :func:`_build_edit_set` maps the header, validates
 one pass and flags duplicates.
 
 * **Workbooks** (``.xlsx``/``.xlsm``, ``.xls``, ``.ods``) are read with python-calamine after
-  :mod:`segsync.filetypes` has checked the file (type by magic bytes, size, zip bombs, sheet
+  :mod:`segsync.input.filetypes` has checked the file (type by magic bytes, size, zip bombs, sheet
   extent, DTDs). The first *visible, non-empty worksheet* is used unless a sheet is named.
   Formula cells give their saved (cached) values. A formula with no saved value, or a saved
   Excel error (``#N/A``), reads as empty in calamine; for ``.xlsx`` the sheet XML scan finds them
@@ -14,7 +14,7 @@ one pass and flags duplicates.
   error values there are not detected.) Cells covered by a merged range, other than its first,
   are errors in editable columns: the user sees the merged value, calamine sees nothing.
 * **Delimited text** (``.csv``/``.tsv``/``.txt``): encoding and delimiter are detected
-  deterministically (see :mod:`segsync.filetypes`); an Excel ``sep=;`` first line is honoured;
+  deterministically (see :mod:`segsync.input.filetypes`); an Excel ``sep=;`` first line is honoured;
   row numbers are record numbers (what Excel shows when it opens the file, also with quoted line
   breaks); ``="00123"`` (Excel's keep-as-text idiom) is unwrapped. Cells past the header's last
   column are row errors: they usually mean a delimiter inside an unquoted value, which shifts
@@ -32,7 +32,7 @@ column without a header (often one under a merged header cell) are ignored with 
 Rows: a fully empty row is skipped (row numbers stay the sheet's); any other row needs an id,
 even one whose only values sit in unknown or read-only columns (a totals row is an error, not
 silently dropped). Identical repeats of an id get ``duplicate_of``; differing repeats are all
-errors. Cell rules live in :mod:`segsync.cells`.
+errors. Cell rules live in :mod:`segsync.input.cells`.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segsync import cells as C
-from segsync import filetypes as F
 from segsync.config import InputSettings
-from segsync.editset import CellRef, EditSet, RowEdit, RowError, column_letter
 from segsync.errors import FileTooLargeError, InputError, NoDataError, UnsupportedFileError
+from segsync.input import cells as C
+from segsync.input import filetypes as F
+from segsync.input.editset import CellRef, EditSet, RowEdit, RowError, column_letter
 from segsync.model import EDITABLE_FIELDS, READ_ONLY_FIELDS
 
 __all__ = ["edits_from_dataframe", "header_to_field", "load_edits", "normalise_header"]

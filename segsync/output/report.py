@@ -6,7 +6,7 @@ decides an outcome. Three properties hold for every file written:
 * **Atomic**: the file is written to a hidden temp file next to the target, fsynced, then
   ``os.replace``-d over it. A crash or an exception mid-write leaves the old file (or none),
   never half a file; a SIGKILL may leave a ``.<name>.<random>.tmp`` behind, never a torn target.
-* **Inert and exact**: see ``segsync.xlsx_safety``. Text is always a text cell, so a segment
+* **Inert and exact**: see ``segsync.output.xlsx_safety``. Text is always a text cell, so a segment
   named ``=HYPERLINK(...)`` is shown, not run; codes keep their leading zeros.
 * **Streaming**: xlsxwriter's ``constant_memory`` mode, rows rendered one at a time and written
   strictly top to bottom, left to right (that mode drops anything written out of order). Memory
@@ -60,7 +60,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from segsync.model import EDITABLE_FIELDS, STAT_FIELDS, FieldValue, Segment
 from segsync.outcomes import Outcome, RowResult, RunResult
-from segsync.xlsx_safety import (
+from segsync.output.xlsx_safety import (
     csv_cell,
     exact_number,
     looks_like_formula,

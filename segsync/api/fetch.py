@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from segsync.client import Page, RaiseClient
+from segsync.api.client import Page, RaiseClient
 from segsync.errors import PermanentApiError, TransientApiError
 from segsync.model import Segment
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import httpx
 
+from segsync.api.limiter import RateLimiter
+from segsync.api.retry import Disposition, RetryPolicy, classify, parse_retry_after
 from segsync.config import Settings
 from segsync.errors import ApiError, FatalApiError, PermanentApiError, RunAborted, TransientApiError
-from segsync.limiter import RateLimiter
 from segsync.model import Segment, SegmentRequest
-from segsync.retry import Disposition, RetryPolicy, classify, parse_retry_after
 from segsync.secrets import redact
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from segsync.client import RaiseClient
+from segsync.api.client import RaiseClient
+from segsync.api.limiter import RateLimiter
 from segsync.config import Settings
-from segsync.limiter import RateLimiter
 from segsync.secrets import check_base_url, read_token, register_secret
 
 
