@@ -4,12 +4,12 @@ The library API (what the CLI calls)::
 
     import segsync
     settings = segsync.load_settings("config.yaml")
-    result = segsync.sync("edits.xlsx", settings, dry_run=True)   # or a pandas DataFrame
+    planned = segsync.plan("edits.xlsx", settings)       # or a pandas DataFrame; sends nothing
+    result = segsync.apply(planned.plan, settings)       # sends exactly that plan
     print(result.counts(), result.results_path)
-    frame = result.to_dataframe()
 
-``sync``, ``validate``, ``export``, ``rollback`` and ``runs`` live in ``segsync.pipeline`` and are
-imported on first use, so ``import segsync.model`` stays light.
+``sync`` (plan and apply in one go), ``plan``, ``apply``, ``validate``, ``export``, ``rollback``,
+``runs`` and ``prune_runs`` live in ``segsync.pipeline`` and are imported on first use.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["export", "load_settings", "rollback", "runs", "sync", "validate"]
+_PIPELINE = ("apply", "export", "plan", "prune_runs", "rollback", "runs", "sync", "validate")
+__all__ = [*_PIPELINE, "load_settings"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"sync", "validate", "export", "rollback", "runs"}:
+    if name in _PIPELINE:
         from segsync import pipeline
 
         return getattr(pipeline, name)

@@ -61,7 +61,6 @@ class ApiPaths(_Section):
 
     segment: str = "/api/Segment/{id}"
     segment_list: str = "/api/Segment/list"
-    campaign_list: str = "/api/Campaign/list"
 
 
 class ApiSettings(_Section):
@@ -127,6 +126,22 @@ class SyncSettings(_Section):
     force: bool = False
 
 
+class GuardrailSettings(_Section):
+    """Limits a nightly run checks before its first write (see README, "A nightly job")."""
+
+    #: refuse a run that would change more segments than this (None: no limit)
+    max_changes: int | None = Field(None, ge=0)
+    #: refuse a run that would change more than this share of the server's segments (0..1)
+    max_change_ratio: float | None = Field(None, ge=0, le=1)
+    #: apply this many rows first, re-read them, and go on only if all were stored exactly
+    canary: int = Field(0, ge=0)
+
+
+class PlanSettings(_Section):
+    #: a saved plan older than this is refused by ``apply`` (unless --force)
+    max_age_hours: float = Field(24.0, gt=0)
+
+
 class OutputSettings(_Section):
     #: folder for results; default: next to the input file
     dir: Path | None = None
@@ -160,6 +175,8 @@ class Settings(_Section):
     abort: AbortSettings = AbortSettings()
     input: InputSettings = InputSettings()
     sync: SyncSettings = SyncSettings()
+    guardrails: GuardrailSettings = GuardrailSettings()
+    plan: PlanSettings = PlanSettings()
     output: OutputSettings = OutputSettings()
     journal: JournalSettings = JournalSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -241,7 +258,7 @@ class _EnvConfig(BaseSettings):
 
 #: the shape of Settings as a BaseSettings class, only so pydantic-settings knows which
 #: nested names exist; it is never instantiated (Settings validates the merged values).
-_EnvShape = create_model(
+_EnvShape = create_model(  # type: ignore[call-overload]
     "_EnvShape",
     __base__=_EnvConfig,
     **{name: (field.annotation, field) for name, field in Settings.model_fields.items()},
@@ -296,7 +313,7 @@ def _env_setting(name: str) -> tuple[str, bool]:
             )
         annotation = field.annotation
         is_section = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        model = annotation if is_section else None
+        model = annotation if is_section else None  # type: ignore[assignment]
     if model is not None:
         raise ConfigError(
             f"The environment variable {name} names the section {'.'.join(parts)}, not a setting: "

@@ -238,7 +238,7 @@ def _duplicate_code_warnings(rows: list[RowPlan], current: dict[int, Segment]) -
     warnings = []
     for (campaign, _), ids in by_key.items():
         if len(ids) > 1:
-            code = sent[ids[0]].code  # type: ignore[union-attr]
+            code = sent[ids[0]].code
             warnings.append(
                 f"campaign {campaign}: segments {', '.join(map(str, sorted(ids)))} "
                 f"would share the code '{code}'"

@@ -10,7 +10,8 @@ The tree::
     │   ├── UnsupportedFileError      wrong type, corrupt, encrypted, legacy .xls
     │   ├── FileTooLargeError         over input.max_file_mb / input.max_rows / a zip bomb
     │   ├── NoDataError               empty file, header only, no id column
-    │   └── StrictModeError           --strict and at least one row is invalid
+    │   ├── StrictModeError           --strict and at least one row is invalid
+    │   └── PlanError                 a saved plan is not a plan, too old, or edited by hand
     ├── ApiError                      an HTTP exchange that did not give a usable answer
     │   ├── PermanentApiError         400/404/409/422: a row outcome, never retried
     │   ├── TransientApiError         429/5xx/connect/timeout after the retry budget ran out
@@ -18,7 +19,8 @@ The tree::
     ├── RunRefused                    refused before the first request; nothing sent  (exit 2)
     │   ├── RunLockedError            another run is writing to the same API
     │   ├── OutputPathError           the results file could not be written
-    │   └── TargetMismatchError       rollback/apply aimed at another server than the run's
+    │   ├── TargetMismatchError       rollback/apply aimed at another server than the run's
+    │   └── GuardrailError            more changes than --max-changes / --max-change-ratio
     ├── RunAborted                    the run stopped early (auth, circuit breaker, signal)
     └── JournalError                  a run journal is missing or unreadable (rollback/resume)
         └── JournalWriteError         a journal record could not be written: the run stops (exit 3)
@@ -131,3 +133,11 @@ class JournalWriteError(JournalError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class PlanError(InputError):
+    """A saved plan cannot be applied as it is: not a plan, too old, or changed since made."""
+
+
+class GuardrailError(RunRefused):
+    """The run would change more than a configured guardrail allows; nothing was sent."""

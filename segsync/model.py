@@ -54,7 +54,7 @@ def comparable(value: FieldValue) -> FieldValue:
     """
     if value.__class__ is not str:
         return value
-    text: str = value.strip()  # type: ignore[union-attr]
+    text = value.strip()
     if not text:
         return None
     if "\r" in text:
@@ -140,7 +140,7 @@ class Segment:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Segment:
-        return cls(**{f: data.get(f) for f in ALL_FIELDS})
+        return cls(**{f: data.get(f) for f in ALL_FIELDS})  # type: ignore[arg-type]
 
     def to_json(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in ALL_FIELDS}

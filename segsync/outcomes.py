@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from segsync.model import STAT_FIELDS, FieldValue, Segment
+from segsync.model import FieldValue, Segment
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,28 +84,6 @@ class RowResult:
     def changed_fields(self) -> list[str]:
         return [c.field for c in self.changes]
 
-    def as_record(self) -> dict[str, Any]:
-        """A flat dict: the shape of a results row and of a DataFrame row."""
-        record: dict[str, Any] = {
-            "source_row": self.source_row,
-            "id": self.segment_id,
-            "outcome": self.outcome.value,
-            "changed_fields": ", ".join(self.changed_fields),
-            "before": "; ".join(f"{c.field}={_show(c.before)}" for c in self.changes),
-            "after": "; ".join(f"{c.field}={_show(c.after)}" for c in self.changes),
-            "http_status": self.http_status,
-            "attempts": self.attempts,
-            "error": self.error or "",
-        }
-        stats = self.segment.stats() if self.segment else dict.fromkeys(STAT_FIELDS)
-        record.update(stats)
-        record.update(self.extras)
-        return record
-
-
-def _show(value: FieldValue) -> str:
-    return "(empty)" if value is None else str(value)
-
 
 @dataclass(slots=True)
 class RunResult:
@@ -166,7 +144,15 @@ class RunResult:
         return ExitCode.OK
 
     def to_dataframe(self) -> pd.DataFrame:
-        """The results rows as a pandas DataFrame (pandas is an optional dependency)."""
+        """The results rows as a pandas DataFrame (pandas is an optional dependency).
+
+        Exactly the Results sheet of the results workbook: the same columns in the same order,
+        and each cell's value (stats that parse as numbers are numbers; None for a blank cell).
+        """
         import pandas as pd
 
-        return pd.DataFrame.from_records([r.as_record() for r in self.rows])
+        from segsync.output.rows import ResultsLayout
+
+        layout = ResultsLayout(self.rows)
+        cells = [layout.cells(r) for r in self.rows]
+        return pd.DataFrame(cells, columns=layout.headers, dtype=object)

@@ -1,68 +1,68 @@
-"""The library API: ``sync``, ``validate``, ``export``, ``rollback``, ``runs``.
+"""The library API: ``sync``, ``plan``, ``apply``, ``validate``, ``export``, ``rollback``, ``runs``.
 
-Each is a plain function returning plain data (``RunResult``, ``EditSet``, a path), usable from a
-nightly Python job without the CLI; ``segsync/cli.py`` only parses flags, calls these and prints.
-The stages run in one order for every command: load → fetch → diff → (stop here for a dry run)
-→ apply → write results. So the dry run and the real run share every step up to the HTTP write.
+Each is a plain function returning plain data, usable from a nightly Python job without the CLI
+(``segsync/cli`` only parses flags, calls these and prints). ``sync`` is ``plan`` kept in memory
+and applied at once; ``apply`` sends a saved plan, refusing what moved since it was made. The dry
+run and the real run share every step up to the HTTP write (``segsync.run``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import hashlib
 import logging
-import signal
-import tempfile
-from collections.abc import Iterator
-from datetime import UTC, datetime
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from segsync.api.client import RaiseClient
-from segsync.api.fetch import fetch_current, list_all
-from segsync.api.session import (
-    Credentials,
-    api_target,
-    check_credentials,
-    normalise_base_url,
-    open_client,
-)
+from segsync.api.fetch import list_all
+from segsync.api.session import api_target, normalise_base_url, open_client
 from segsync.config import Settings, load_settings
-from segsync.differ import Plan, diff
 from segsync.errors import (
-    ApiError,
-    FatalApiError,
     InputError,
-    JournalWriteError,
     OutputPathError,
-    RunAborted,
+    PlanError,
     StrictModeError,
     TargetMismatchError,
 )
-from segsync.input.editset import EditSet, RowEdit
+from segsync.guardrails import Guardrails
+from segsync.input.editset import EditSet
 from segsync.input.loader import edits_from_dataframe, load_edits
-from segsync.journal import Journal, find_journal, list_runs, new_run_id, read_journal
-from segsync.journal import RunRecord as RunRecord
-from segsync.model import EDITABLE_FIELDS, Segment
-from segsync.outcomes import Outcome, RowResult, RunResult
-from segsync.output.report import default_results_path, read_outcomes, write_export, write_results
-from segsync.progress import Progress
-from segsync.runlock import current_user, run_lock
-from segsync.updater import Updater, result_record
+from segsync.journal import (
+    RETRY_OUTCOMES,
+    RunRecord,
+    find_journal,
+    list_runs,
+    read_journal,
+    rollback_edits,
+    rows_to_retry,
+)
+from segsync.model import Segment
+from segsync.outcomes import RunResult
+from segsync.output.report import read_outcomes, write_export
+from segsync.planfile import SavedPlan, plan_rows, read_plan, write_plan
+from segsync.run import Run, RunOptions, check_results_path
+from segsync.runcontrol import RunControl
 
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = [
+    "PlanResult",
+    "RunRecord",
+    "apply",
+    "export",
+    "plan",
+    "prune_runs",
+    "rollback",
+    "runs",
+    "sync",
+    "validate",
+]
+
 log = logging.getLogger(__name__)
-
-#: ``out=False``: write no results file (library use)
-NoResults = Literal[False]
-RESULT_SUFFIXES = (".xlsx", ".csv")
-
-#: outcomes ``--only-failed`` sends again
-RETRY_OUTCOMES = frozenset({Outcome.FAILED.value, Outcome.NOT_ATTEMPTED.value})
 
 
 def validate(
@@ -79,42 +79,154 @@ def sync(
     *,
     dry_run: bool = False,
     strict: bool = False,
-    out: str | Path | NoResults | None = None,
+    out: str | Path | bool | None = None,
     sheet: str | None = None,
     only_failed: str | Path | None = None,
     force: bool | None = None,
+    max_changes: int | None = None,
+    max_change_ratio: float | None = None,
+    canary: int | None = None,
     handle_signals: bool = False,
+    control: RunControl | None = None,
 ) -> RunResult:
     """Apply a sheet of segment edits (or preview them with ``dry_run``).
 
     ``edits`` is a spreadsheet path, a pandas DataFrame with the same columns, or an
-    ``EditSet``. Returns the ``RunResult`` the results workbook was written from (its path in
-    ``results_path``). ``out`` is the results file (``.xlsx`` or ``.csv``); None writes it next
-    to the input (or in ``output.dir``); False writes none. Raises ``InputError`` (nothing sent)
-    for file-level problems and for ``strict`` with invalid rows, and ``RunRefused`` when the
-    results cannot be written or another run holds the API; row problems are outcomes.
+    ``EditSet``. ``out`` is the results file (``.xlsx`` or ``.csv``); None writes it next to
+    the input (or in ``output.dir``); False writes none. The guardrails default to the config's
+    ``guardrails`` section. Raises ``InputError`` (nothing sent) for file-level problems and
+    ``strict`` with invalid rows, and ``RunRefused`` when the results cannot be written, another
+    run holds the API, or a guardrail trips; row problems are outcomes in the ``RunResult``.
     """
     settings = settings or load_settings()
-    editset = edits if isinstance(edits, EditSet) else _load(edits, settings, sheet)
-    if only_failed is not None:
-        editset = only_failed_rows(editset, only_failed, settings)
+    editset = _edits(edits, settings, sheet, only_failed)
     if strict:
-        # rows whose only problems are content rules wait for the server's values (see differ)
-        bad = [r for r in editset.rows if r.errors and not r.checkable]
-        if bad:
-            _refuse_strict(editset.source, len(bad), "; ".join(map(str, bad[0].errors)))
-    force = settings.sync.force if force is None else force
-    run = _Run(settings, "sync", dry_run=dry_run, force=force, check_modified=True)
-    run.strict = strict
-    return run.execute(editset, out=out, handle_signals=handle_signals)
-
-
-def _refuse_strict(source: str, count: int, first: str) -> None:
-    """``--strict``: any invalid row refuses the whole sheet before anything is sent."""
-    raise StrictModeError(
-        f"{count} row(s) of {source} are invalid and --strict refuses the whole "
-        f"sheet; nothing was sent. First: {first}"
+        _refuse_hard_invalid(editset)
+    options = RunOptions(
+        command="sync",
+        dry_run=dry_run,
+        force=settings.sync.force if force is None else force,
+        strict=strict,
+        guardrails=Guardrails.from_settings(
+            settings.guardrails,
+            max_changes=max_changes,
+            max_change_ratio=max_change_ratio,
+            canary=canary,
+        ),
+        handle_signals=handle_signals,
+        progress_bar=control is None,
     )
+    return Run(settings, options, control).execute(editset, out=out)
+
+
+@dataclass
+class PlanResult:
+    """What ``plan`` decided: the preview's ``RunResult`` and the plan ``apply`` will send."""
+
+    result: RunResult
+    plan: SavedPlan
+
+    @property
+    def path(self) -> Path | None:
+        return self.plan.path
+
+
+def plan(
+    edits: str | Path | pd.DataFrame | EditSet,
+    settings: Settings | None = None,
+    *,
+    out: str | Path | bool | None = None,
+    preview: str | Path | bool | None = None,
+    strict: bool = False,
+    sheet: str | None = None,
+    only_failed: str | Path | None = None,
+    force: bool | None = None,
+) -> PlanResult:
+    """Decide what a sync would send, exactly as a dry run, and save it for ``apply``.
+
+    ``out`` is the plan file (default ``<input stem>_plan_<time>.json`` next to the input);
+    ``preview`` the preview workbook (default next to the input, as a dry run's); False writes
+    none. The plan holds, per row to send, the full body and the server state it was computed
+    from; per other row, its outcome; no secret.
+    """
+    settings = settings or load_settings()
+    editset = _edits(edits, settings, sheet, only_failed)
+    if strict:
+        _refuse_hard_invalid(editset)
+    plan_path = _plan_path(editset, settings, out)
+    if plan_path is not None:
+        check_plan_path(plan_path)
+    options = RunOptions(
+        command="plan",
+        dry_run=True,
+        force=settings.sync.force if force is None else force,
+        strict=strict,
+        guardrails=Guardrails.from_settings(settings.guardrails),  # a dry run only warns
+        progress_bar=False,
+    )
+    run = Run(settings, options)
+    result = run.execute(editset, out=preview)
+    assert run.plan is not None  # a dry run that returns has diffed every row
+    saved = SavedPlan(
+        created_at=result.started_at,
+        base_url=settings.api.base_url,
+        target=api_target(settings),
+        source=editset.source,
+        sheet=editset.sheet,
+        sha256=editset.sha256,
+        rows=plan_rows(run.plan),
+        warnings=list(run.plan.warnings),
+        fetch_strategy=result.fetch_strategy,
+        server_total=run.state.total if run.state else None,
+    )
+    if plan_path is not None:
+        write_plan(saved, plan_path)
+    return PlanResult(result, saved)
+
+
+def apply(
+    plan: str | Path | SavedPlan,
+    settings: Settings | None = None,
+    *,
+    out: str | Path | bool | None = None,
+    force: bool = False,
+    max_changes: int | None = None,
+    max_change_ratio: float | None = None,
+    canary: int | None = None,
+    handle_signals: bool = False,
+    control: RunControl | None = None,
+) -> RunResult:
+    """Send exactly a saved plan's bodies, to segments still in the state it was made from.
+
+    A segment that moved since is a ``conflict`` and left alone (``force`` sends anyway). A plan
+    older than ``plan.max_age_hours`` is refused unless ``force``; a plan for another server,
+    or one changed by hand, is always refused. Nothing is sent when anything is refused.
+    """
+    settings = settings or load_settings()
+    saved = plan if isinstance(plan, SavedPlan) else read_plan(plan)
+    _check_plan_target(saved, settings)
+    max_age = timedelta(hours=settings.plan.max_age_hours)
+    if saved.age() > max_age and not force:
+        made = saved.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        raise PlanError(
+            f"The plan {saved.path or ''} was made at {made}, more than "
+            f"{settings.plan.max_age_hours:g} h ago (plan.max_age_hours); the server has likely "
+            "moved on. Nothing was sent: make a new plan, or apply with --force."
+        )
+    options = RunOptions(
+        command="apply",
+        force=force,
+        guardrails=Guardrails.from_settings(
+            settings.guardrails,
+            max_changes=max_changes,
+            max_change_ratio=max_change_ratio,
+            canary=canary,
+        ),
+        handle_signals=handle_signals,
+        progress_bar=control is None,
+        journal_extra={"plan": str(saved.path) if saved.path else None},
+    )
+    return Run(settings, options, control).execute(saved, out=out)
 
 
 def rollback(
@@ -123,9 +235,10 @@ def rollback(
     *,
     dry_run: bool = False,
     force: bool = False,
-    out: str | Path | NoResults | None = None,
+    out: str | Path | bool | None = None,
     handle_signals: bool = False,
     base_url: str | None = None,
+    control: RunControl | None = None,
 ) -> RunResult:
     """Put back the before-state of every segment ``run`` wrote, on the server it wrote to.
 
@@ -137,40 +250,16 @@ def rollback(
     settings = settings or load_settings()
     record = read_journal(find_journal(run, settings.journal.dir))
     settings = _settings_for_run_target(record, settings, base_url)
-    editset = rollback_edits(record)
-    job = _Run(settings, "rollback", dry_run=dry_run, force=force, check_modified=False)
-    job.rollback_of = record.run_id
-    return job.execute(editset, out=out, handle_signals=handle_signals)
-
-
-def _settings_for_run_target(
-    record: RunRecord, settings: Settings, base_url: str | None
-) -> Settings:
-    """``settings`` aimed at the server ``record``'s run wrote to (see ``rollback``)."""
-    header = record.header
-    recorded = header.get("base_url") or header.get("config", {}).get("api.base_url")
-    if not recorded:
-        return settings.with_overrides({"api.base_url": base_url})
-    overrides: dict[str, Any] = {"api.base_url": recorded}
-    if str(recorded).strip().lower() == "sandbox":
-        db = header.get("sandbox_db") or header.get("config", {}).get("sandbox.db")
-        overrides["sandbox.db"] = db
-    run_settings = settings.with_overrides(overrides)
-    if base_url is not None:
-        asked = api_target(settings.with_overrides({"api.base_url": base_url}))
-        if asked != api_target(run_settings):
-            raise TargetMismatchError(
-                f"run {record.run_id} wrote to {_shown_target(run_settings)}, but --base-url "
-                f"names {_shown_target(settings.with_overrides({'api.base_url': base_url}))}; "
-                "a rollback only goes to the server the run changed. Nothing was sent."
-            )
-    return run_settings
-
-
-def _shown_target(settings: Settings) -> str:
-    if settings.uses_embedded_sandbox:
-        return f"the embedded sandbox ({settings.sandbox.db})"
-    return normalise_base_url(settings.api.base_url)
+    options = RunOptions(
+        command="rollback",
+        dry_run=dry_run,
+        force=force,
+        check_modified=False,
+        rollback_of=record.run_id,
+        handle_signals=handle_signals,
+        progress_bar=control is None,
+    )
+    return Run(settings, options, control).execute(rollback_edits(record), out=out)
 
 
 def export(
@@ -214,27 +303,67 @@ def runs(settings: Settings | None = None) -> list[RunRecord]:
     return list_runs(settings.journal.dir)
 
 
-# -- input helpers ------------------------------------------------------------------------------
+def prune_runs(days: float, settings: Settings | None = None) -> list[RunRecord]:
+    """Delete runs that started more than ``days`` ago: their journal folder and results file.
+
+    Returns the runs deleted. A run's rollback and ``--only-failed`` need its journal, so prune
+    only what is settled.
+    """
+    settings = settings or load_settings()
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    pruned = []
+    for record in list_runs(settings.journal.dir):
+        started = _started_at(record)
+        if started is None or started >= cutoff:
+            continue
+        results = (record.footer or {}).get("results")
+        if results and Path(results).is_file():
+            Path(results).unlink()
+        shutil.rmtree(record.path.parent, ignore_errors=True)
+        pruned.append(record)
+    return pruned
+
+
+def _started_at(record: RunRecord) -> datetime | None:
+    try:
+        started = datetime.fromisoformat(str(record.header.get("started_at")))
+    except ValueError:
+        return None
+    return started if started.tzinfo else started.replace(tzinfo=UTC)
+
+
+# -- helpers ------------------------------------------------------------------------------------
 
 
 def _load(edits: Any, settings: Settings, sheet: str | None) -> EditSet:
     if isinstance(edits, str | Path):
-        path = Path(edits)
-        editset = load_edits(path, settings.input, sheet=sheet or settings.input.sheet)
-        if editset.sha256 is None:
-            editset.sha256 = file_sha256(path)
-        return editset
+        return load_edits(Path(edits), settings.input, sheet=sheet or settings.input.sheet)
     if hasattr(edits, "columns") and hasattr(edits, "itertuples"):
         return edits_from_dataframe(edits, settings.input)
     raise InputError(f"Cannot read edits from a {type(edits).__name__}; give a path or DataFrame.")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _edits(
+    edits: Any, settings: Settings, sheet: str | None, only_failed: str | Path | None
+) -> EditSet:
+    editset = edits if isinstance(edits, EditSet) else _load(edits, settings, sheet)
+    if only_failed is not None:
+        editset = only_failed_rows(editset, only_failed, settings)
+    return editset
+
+
+def _refuse_hard_invalid(editset: EditSet) -> None:
+    """``--strict`` before any request: rows invalid whatever the server holds.
+
+    Rows whose only problems are content rules wait for the server's values (see the differ);
+    the run refuses them after reading, still before any write.
+    """
+    bad = [r for r in editset.rows if r.errors and not r.checkable]
+    if bad:
+        raise StrictModeError(
+            f"{len(bad)} row(s) of {editset.source} are invalid and --strict refuses the whole "
+            f"sheet; nothing was sent. First: {'; '.join(map(str, bad[0].errors))}"
+        )
 
 
 def only_failed_rows(editset: EditSet, run_or_results: str | Path, settings: Settings) -> EditSet:
@@ -243,7 +372,15 @@ def only_failed_rows(editset: EditSet, run_or_results: str | Path, settings: Set
     ``run_or_results`` is a run id / journal path, or a results workbook/CSV of that run.
     Rows are matched by their row number in the sheet; the same sheet must be given.
     """
-    wanted, sha256 = _rows_to_retry(run_or_results, settings)
+    path = Path(run_or_results)
+    sha256 = None
+    if path.suffix.lower() in {".xlsx", ".csv"} and path.is_file():
+        wanted: set[int] | None = {
+            row for row, outcome in read_outcomes(path) if outcome in RETRY_OUTCOMES
+        }
+    else:
+        record = read_journal(find_journal(str(run_or_results), settings.journal.dir))
+        wanted, sha256 = rows_to_retry(record), record.header.get("sha256")
     kept = [r for r in editset.rows if wanted is None or r.source_row in wanted]
     warnings = [f"--only-failed: {len(kept)} row(s) selected"]
     if sha256 and editset.sha256 and sha256 != editset.sha256:
@@ -254,418 +391,67 @@ def only_failed_rows(editset: EditSet, run_or_results: str | Path, settings: Set
     return dataclasses.replace(editset, rows=kept, warnings=[*editset.warnings, *warnings])
 
 
-def _rows_to_retry(
-    run_or_results: str | Path, settings: Settings
-) -> tuple[set[int] | None, str | None]:
-    """Row numbers to resend (None: all of them), and the sha256 of the input that run read."""
-    path = Path(run_or_results)
-    if path.suffix.lower() in {".xlsx", ".csv"} and path.is_file():
-        results = read_outcomes(path)
-        return {row for row, outcome in results if outcome in RETRY_OUTCOMES}, None
-    record = read_journal(find_journal(str(run_or_results), settings.journal.dir))
-    if not record.finished and not record.rows and not record.outcomes:
-        # killed before it planned anything (e.g. while reading the current state): redo all
-        return None, record.header.get("sha256")
-    rows = {h.source_row for h in record.rows.values() if (h.outcome or "") in RETRY_OUTCOMES}
-    # planned but no result: the run died with these in flight or queued
-    rows |= {h.source_row for h in record.rows.values() if h.outcome is None}
-    # rows that were never planned because the run stopped before the diff
-    rows |= {
-        int(row) for row, outcome in record.outcomes_by_row.items() if outcome in RETRY_OUTCOMES
-    }
-    return rows, record.header.get("sha256")
-
-
-def rollback_edits(record: RunRecord) -> EditSet:
-    """An ``EditSet`` that restores every segment the run may have written."""
-    rows = []
-    for history in sorted(record.rows.values(), key=lambda h: h.index):
-        if history.outcome == Outcome.NOT_ATTEMPTED.value or history.before is None:
-            continue
-        written = history.after or history.body or {}
-        rows.append(
-            RowEdit(
-                index=len(rows),
-                source_row=history.source_row,
-                segment_id=history.segment_id,
-                values={f: history.before.get(f) for f in EDITABLE_FIELDS},
-                expected_state={f: written.get(f) for f in EDITABLE_FIELDS},
-            )
-        )
+def _settings_for_run_target(
+    record: RunRecord, settings: Settings, base_url: str | None
+) -> Settings:
+    """``settings`` aimed at the server ``record``'s run wrote to (see ``rollback``)."""
     header = record.header
-    return EditSet(
-        source=f"rollback of run {record.run_id} ({header.get('source', '?')})",
-        sheet=str(header.get("sheet", "")),
-        rows=rows,
-        sha256=header.get("sha256"),
-    )
-
-
-# -- the run ------------------------------------------------------------------------------------
-
-
-class _Run:
-    """One execution of a plan: fetch, diff, apply, journal and report."""
-
-    def __init__(
-        self, settings: Settings, command: str, *, dry_run: bool, force: bool, check_modified: bool
-    ) -> None:
-        self.settings = settings
-        self.command = command
-        self.dry_run = dry_run
-        self.force = force
-        self.check_modified = check_modified and settings.sync.conflict_check
-        self.rollback_of: str | None = None
-        #: refuse the whole sheet, before any PUT, if any row is invalid after the diff
-        self.strict = False
-        #: rows whose result record the updater already journaled
-        self._journaled: set[int] = set()
-        self._results_target: Path | None = None
-
-    def execute(
-        self, editset: EditSet, *, out: str | Path | NoResults | None, handle_signals: bool
-    ) -> RunResult:
-        credentials = check_credentials(self.settings)
-        self._results_target = self._check_output(editset, out)
-        started = datetime.now(UTC)
-        result = RunResult(
-            run_id=new_run_id(started),
-            command=self.command,
-            dry_run=self.dry_run,
-            source=editset.source,
-            sheet=editset.sheet,
-            sha256=editset.sha256,
-            started_at=started,
-            config_summary=self.settings.summary(),
-            warnings=list(editset.warnings),
+    recorded = header.get("base_url") or header.get("config", {}).get("api.base_url")
+    if not recorded:
+        return settings.with_overrides({"api.base_url": base_url})
+    overrides: dict[str, Any] = {"api.base_url": recorded}
+    if str(recorded).strip().lower() == "sandbox":
+        overrides["sandbox.db"] = header.get("sandbox_db") or header.get("config", {}).get(
+            "sandbox.db"
         )
-        log.info(
-            "%s %s started: %d rows from %s",
-            self.command,
-            result.run_id,
-            len(editset.rows),
-            editset.source,
-            extra={"event": "run_started", "run_id": result.run_id, "rows": len(editset.rows)},
+    run_settings = settings.with_overrides(overrides)
+    if base_url is not None:
+        asked = settings.with_overrides({"api.base_url": base_url})
+        if api_target(asked) != api_target(run_settings):
+            raise TargetMismatchError(
+                f"run {record.run_id} wrote to {_shown_target(run_settings)}, but --base-url "
+                f"names {_shown_target(asked)}; a rollback only goes to the server the run "
+                "changed. Nothing was sent."
+            )
+    return run_settings
+
+
+def _check_plan_target(saved: SavedPlan, settings: Settings) -> None:
+    if saved.target != api_target(settings):
+        raise TargetMismatchError(
+            f"The plan was made for {saved.target}, but this apply would write to "
+            f"{_shown_target(settings)}. Nothing was sent: apply it with the plan's "
+            "--base-url, or make a new plan for this server."
         )
-        for warning in editset.warnings:
-            log.warning("%s", warning, extra={"event": "input_warning"})
-        target = api_target(self.settings)
-        with run_lock(target, result.run_id, self.command, enabled=not self.dry_run):
-            journal = None
-            if not self.dry_run:
-                journal = Journal.create(self.settings.journal.dir, result.run_id)
-                result.journal_path = str(journal.path)
-                try:
-                    journal.write(self._header(result, target))
-                except JournalWriteError:
-                    journal.close()
-                    raise
-            self._run(editset, result, journal, credentials, handle_signals)
-        return result
-
-    def _run(
-        self,
-        editset: EditSet,
-        result: RunResult,
-        journal: Journal | None,
-        credentials: Credentials,
-        handle_signals: bool,
-    ) -> None:
-        try:
-            try:
-                asyncio.run(self._apply(editset, result, journal, credentials, handle_signals))
-            finally:
-                result.finished_at = datetime.now(UTC)
-                if journal is not None:
-                    self._close_journal(journal, result)
-        finally:
-            written = self._write(result)
-            result.results_path = str(written) if written else None
-            log.info(
-                "%s %s finished: %s",
-                self.command,
-                result.run_id,
-                ", ".join(f"{k} {v}" for k, v in result.counts().items()) or "no rows",
-                extra={
-                    "event": "run_finished",
-                    "run_id": result.run_id,
-                    "command": self.command,
-                    "dry_run": self.dry_run,
-                    "counts": result.counts(),
-                    "requests": dict(result.requests),
-                    "throttled": result.throttled,
-                    "aborted": result.aborted,
-                    "exit_code": result.exit_code,
-                    "results": result.results_path,
-                },
-            )
-
-    def _check_output(self, editset: EditSet, out: str | Path | NoResults | None) -> Path | None:
-        """Where the results go, proven writable before the first request (None: nowhere)."""
-        if out is False:
-            return None
-        if out is None:
-            kind = (
-                "rollback"
-                if self.command == "rollback"
-                else "preview"
-                if self.dry_run
-                else "results"
-            )
-            source = Path(editset.source)  # a DataFrame or a rollback has no file: cwd then
-            target = default_results_path(
-                source if source.is_file() else None,
-                out_dir=self.settings.output.dir,
-                kind=kind,
-                fmt=self.settings.output.format,
-            )
-        else:
-            target = Path(out)
-        return check_results_path(target)
-
-    async def _apply(
-        self,
-        editset: EditSet,
-        result: RunResult,
-        journal: Journal | None,
-        credentials: Credentials,
-        handle_signals: bool,
-    ) -> None:
-        plan: Plan | None = None
-        settings = self.settings
-        async with open_client(settings, credentials) as client:
-            updater = Updater(
-                client,
-                concurrency=settings.rate_limit.max_concurrency,
-                circuit_breaker=settings.abort.consecutive_failures,
-                journal=journal,
-            )
-            try:
-                with _signals(updater, enabled=handle_signals):
-                    plan = await self._fetch_diff_apply(editset, result, client, updater)
-            finally:
-                # whatever happened, every row gets an outcome from what was done so far
-                result.aborted = client.abort_reason if client.abort.is_set() else None
-                result.requests.update(client.log.requests)
-                result.statuses.update(client.log.statuses)
-                result.network_seconds = client.log.span_s
-                if client.limiter.lowest_rate < client.limiter.target:
-                    result.lowest_rate = client.limiter.lowest_rate
-                result.rows = _assemble(
-                    editset,
-                    plan or updater.plan,
-                    updater.results,
-                    dry_run=self.dry_run,
-                    aborted=result.aborted,
-                )
-                self._journaled = set(updater.results)
-
-    async def _fetch_diff_apply(
-        self, editset: EditSet, result: RunResult, client: RaiseClient, updater: Updater
-    ) -> Plan | None:
-        """The network part of a run; returns the plan (None if the run stopped before it)."""
-        settings = self.settings
-        plan: Plan | None = None
-        try:
-            ids = [r.segment_id for r in editset.rows if r.checkable and r.segment_id]
-            state = await fetch_current(
-                client, ids, concurrency=settings.rate_limit.max_concurrency
-            )
-            result.fetch_strategy = state.strategy
-            result.warnings.extend(state.warnings)
-            plan = diff(
-                editset, state.segments, force=self.force, check_modified=self.check_modified
-            )
-            result.warnings.extend(plan.warnings)
-            for warning in plan.warnings:
-                log.warning("%s", warning, extra={"event": "plan_warning"})
-            invalid = [r for r in plan.rows if r.outcome is Outcome.INVALID]
-            if self.strict and invalid:
-                _refuse_strict(editset.source, len(invalid), invalid[0].error or "")
-            if not self.dry_run and plan.to_send:
-                updater.progress = Progress(
-                    len(plan.to_send),
-                    label=self.command,
-                    interval_s=settings.logging.progress_interval_s,
-                )
-                await updater.run(plan)
-        except (RunAborted, FatalApiError):
-            pass  # the reason is on the client; rows become not_attempted
-        except StrictModeError:
-            client.stop("--strict refused the sheet because rows are invalid")
-            raise
-        except ApiError as exc:
-            if plan is not None:
-                raise
-            client.stop(f"could not read the current segments: {exc.message}")
-        except Exception as exc:
-            client.stop(f"internal error ({type(exc).__name__}: {exc})")
-            raise
-        finally:
-            if updater.progress is not None:
-                updater.progress.close()
-        return plan
-
-    def _header(self, result: RunResult, target: str) -> dict[str, Any]:
-        settings = self.settings
-        return {
-            "type": "header",
-            "run_id": result.run_id,
-            "command": self.command,
-            "rollback_of": self.rollback_of,
-            # the server this run writes to: rollback goes back there, whatever the config says
-            "base_url": settings.api.base_url,
-            "target": target,
-            "sandbox_db": str(settings.sandbox.db.expanduser().resolve())
-            if settings.uses_embedded_sandbox
-            else None,
-            "user": current_user(),
-            "source": result.source,
-            "sheet": result.sheet,
-            "sha256": result.sha256,
-            "started_at": result.started_at.isoformat(),
-            "config": result.config_summary,
-        }
-
-    def _close_journal(self, journal: Journal, result: RunResult) -> None:
-        """Results of rows the updater did not journal, then the footer; a failure here marks
-        the run aborted (its record is incomplete) instead of losing the results file."""
-        try:
-            if journal.failed is None:
-                journal.write_many(
-                    result_record(r) for r in result.rows if r.index not in self._journaled
-                )
-                journal.write(
-                    {
-                        "type": "footer",
-                        "finished_at": (result.finished_at or datetime.now(UTC)).isoformat(),
-                        "counts": result.counts(),
-                        "aborted": result.aborted,
-                        "requests": dict(result.requests),
-                    }
-                )
-        except JournalWriteError as exc:
-            log.error("%s", exc, extra={"event": "journal_write_failed"})
-            result.aborted = result.aborted or (
-                f"the run journal could not be written ({exc.reason}); "
-                "its record of this run is incomplete"
-            )
-        finally:
-            journal.close()
-
-    def _write(self, result: RunResult) -> Path | None:
-        if self._results_target is None:
-            return None
-        return write_results(result, self._results_target)
 
 
-def check_results_path(target: Path) -> Path:
-    """Refuse, before anything is sent, a results path that cannot be written.
-
-    The suffix must be ``.xlsx`` or ``.csv`` (the two formats a person can open), the folder
-    must exist or be creatable, and a file must be creatable in it: a run whose results would be
-    lost after its writes is worse than a run that never starts.
-    """
-    if target.suffix.lower() not in RESULT_SUFFIXES:
-        raise OutputPathError(
-            f"The results file {target} must end in .xlsx or .csv; nothing was sent."
-        )
-    if target.is_dir():
-        raise OutputPathError(f"The results path {target} is a folder; nothing was sent.")
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".segsync-probe-", delete=True):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise OutputPathError(
-            f"Cannot write the results to {target} ({reason}); nothing was sent. "
-            "Choose another --out or output.dir."
-        ) from None
-    return target
+def _shown_target(settings: Settings) -> str:
+    if settings.uses_embedded_sandbox:
+        return f"the embedded sandbox ({settings.sandbox.db})"
+    return normalise_base_url(settings.api.base_url)
 
 
-def _assemble(
-    editset: EditSet,
-    plan: Plan | None,
-    sent: dict[int, RowResult],
-    *,
-    dry_run: bool,
-    aborted: str | None,
-) -> list[RowResult]:
-    """Exactly one result per input row, in input order."""
-    results = []
-    planned = {p.edit.index: p for p in plan.rows} if plan else {}
-    for edit in editset.rows:
-        if edit.index in sent:
-            results.append(sent[edit.index])
-            continue
-        row = planned.get(edit.index)
-        if row is None:
-            invalid = bool(edit.errors)
-            results.append(
-                RowResult(
-                    index=edit.index,
-                    source_row=edit.source_row,
-                    segment_id=edit.segment_id,
-                    outcome=Outcome.INVALID if invalid else Outcome.NOT_ATTEMPTED,
-                    error="; ".join(str(e) for e in edit.errors)
-                    if invalid
-                    else f"not sent: {aborted or 'the run stopped before this row'}",
-                    extras=edit.extras,
-                )
-            )
-            continue
-        outcome = row.outcome
-        error = row.error
-        if outcome is None:
-            outcome = Outcome.WOULD_UPDATE if dry_run else Outcome.NOT_ATTEMPTED
-            if not dry_run:
-                error = f"not sent: {aborted or 'the run stopped before this row'}"
-        results.append(
-            RowResult(
-                index=edit.index,
-                source_row=edit.source_row,
-                segment_id=edit.segment_id,
-                outcome=outcome,
-                changes=row.changes,
-                error=error,
-                segment=row.before,
-                extras=edit.extras,
-            )
-        )
-    return results
+def _plan_path(editset: EditSet, settings: Settings, out: str | Path | bool | None) -> Path | None:
+    if out is False:
+        return None
+    if out is not None and out is not True:
+        return Path(out)
+    source = Path(editset.source)
+    if source.is_file():
+        folder, stem = source.parent, source.stem
+    else:
+        folder, stem = Path(settings.output.dir or "."), "segsync"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = folder / f"{stem}_plan_{stamp}.json"
+    n = 2
+    while candidate.exists():
+        candidate = folder / f"{stem}_plan_{stamp}-{n}.json"
+        n += 1
+    return candidate
 
 
-@contextlib.contextmanager
-def _signals(updater: Updater, *, enabled: bool) -> Iterator[None]:
-    """First SIGINT/SIGTERM: graceful stop. Second: abandon requests in flight."""
-    if not enabled:
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    hits = {"count": 0}
-
-    def on_signal(signum: int) -> None:
-        hits["count"] += 1
-        name = signal.Signals(signum).name
-        if hits["count"] == 1:
-            log.warning("%s received: finishing requests in flight, then stopping", name)
-            updater.stop(f"interrupted ({name})")
-        else:
-            log.warning("%s received again: stopping now", name)
-            updater.cancel(f"interrupted ({name})")
-
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):
-            continue
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+def check_plan_path(path: Path) -> None:
+    """A plan file must be ``.json`` in a writable folder (checked before any request)."""
+    if path.suffix.lower() != ".json":
+        raise OutputPathError(f"The plan file {path} must end in .json; nothing was read.")
+    check_results_path(path.with_suffix(".xlsx"))

@@ -1,5 +1,5 @@
-"""Progress for people and for logs: a tqdm bar on a terminal, a log line every few seconds
-otherwise (a nightly job's log should show it is alive without a line per row)."""
+"""How far a run has got: a bar on a terminal, a log line every few seconds otherwise (a nightly
+job's log shows it is alive without a line per row), and numbers the web page polls."""
 
 from __future__ import annotations
 
@@ -12,18 +12,30 @@ log = logging.getLogger("segsync.progress")
 
 
 class Progress:
-    def __init__(self, total: int, *, label: str, interval_s: float = 5.0, enabled: bool = True):
+    """Rows done out of ``total``; ``bar`` allows a tqdm bar when stderr is a terminal."""
+
+    def __init__(self, total: int, *, label: str, interval_s: float = 5.0, bar: bool = True):
         self.total = total
         self.done = 0
         self.label = label
         self.interval_s = interval_s
-        self._started = time.monotonic()
-        self._last_log = self._started
+        self.started = time.monotonic()
+        self._last_log = self.started
         self._bar: Any = None
-        if enabled and total and sys.stderr.isatty():
+        if bar and total and sys.stderr.isatty():
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, desc=label, unit="row", dynamic_ncols=True, leave=False)
+
+    def rate(self) -> float:
+        """Rows per second so far."""
+        elapsed = time.monotonic() - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def eta_s(self) -> float | None:
+        """Seconds left at the rate so far (None before the first row)."""
+        rate = self.rate()
+        return (self.total - self.done) / rate if rate > 0 else None
 
     def advance(self, n: int = 1) -> None:
         self.done += n
@@ -33,16 +45,14 @@ class Progress:
         now = time.monotonic()
         if now - self._last_log >= self.interval_s:
             self._last_log = now
-            elapsed = now - self._started
-            rate = self.done / elapsed if elapsed else 0.0
-            eta = (self.total - self.done) / rate if rate else float("nan")
+            eta = self.eta_s()
             log.info(
-                "%s: %d/%d rows, %.1f rows/s, about %.0fs left",
+                "%s: %d/%d rows, %.1f rows/s, about %s left",
                 self.label,
                 self.done,
                 self.total,
-                rate,
-                eta,
+                self.rate(),
+                f"{eta:.0f}s" if eta is not None else "?",
                 extra={"event": "progress", "done": self.done, "total": self.total},
             )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -49,9 +50,9 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def read_token(settings: Settings, environ: dict[str, str] | None = None) -> str:
+def read_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
     """The API token for ``settings``, from the environment or the token file."""
-    environ = os.environ if environ is None else environ  # type: ignore[assignment]
+    environ = os.environ if environ is None else environ
     api = settings.api
     token: str | None = None
     if api.token_file is not None:

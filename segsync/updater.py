@@ -1,19 +1,11 @@
-"""Run a plan's writes: a fixed pool of workers, the journal, abort rules and row outcomes.
+"""Send a plan's rows: a fixed pool of workers, the journal, the abort rules, one outcome a row.
 
-A fixed pool of ``max_concurrency`` worker coroutines pulls rows from one iterator (measured at
-100k rows: a task per row behind a semaphore cost 1.6 s and 145 MB more than the pool). Pacing
-is the client's shared rate limiter; the pool only caps how many requests are in flight.
-
-Abort rules: a 401/403 stops the client at once (no new request leaves); ``abort.consecutive_
-failures`` rows in a row that failed transiently after all retries open the circuit and stop the
-run the same way; ``stop()`` (first Ctrl-C/SIGTERM) lets requests in flight finish, ``cancel()``
-(second Ctrl-C) abandons them. Rows never sent end ``not_attempted``; every row gets one outcome.
-
-The journal is what makes a run undoable, so a run never goes on without it: if the ``planned``
-records cannot be written nothing is sent, and if a later record cannot be written the run stops
-the same way as for a refused token (no new request leaves; exit 3). A row whose PUT was
-answered keeps its true outcome (e.g. ``updated``) even when its ``result`` record is lost: its
-``planned`` record is on disk, which is all rollback needs to undo it.
+The pool caps requests in flight (a task per row costs far more at 100k rows); pacing is the
+client's shared limiter. A 401/403, ``abort.consecutive_failures`` rows failing in a row after
+every retry, a stop from outside, or a journal that cannot be written all stop the run through
+its ``RunControl``: nothing new leaves, rows never sent end ``not_attempted``. A row whose PUT
+was answered keeps its true outcome even if its result record is lost: its ``planned`` record,
+written before the first PUT, is all rollback needs.
 """
 
 from __future__ import annotations
@@ -25,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from segsync.api.client import RaiseClient
-from segsync.differ import Plan, RowPlan
+from segsync.differ import RowPlan
 from segsync.errors import (
     FatalApiError,
     JournalWriteError,
@@ -33,7 +25,7 @@ from segsync.errors import (
     RunAborted,
     TransientApiError,
 )
-from segsync.journal import Journal
+from segsync.journal import Journal, attempt_record, planned_record, result_record
 from segsync.model import EDITABLE_FIELDS, Segment
 from segsync.outcomes import Outcome, RowResult
 from segsync.progress import Progress
@@ -64,8 +56,6 @@ class Updater:
         self.journal = journal
         self.progress = progress
         self.results: dict[int, RowResult] = {}
-        #: the plan being run (so a crash can still report every row)
-        self.plan: Plan | None = None
         self._consecutive_failures = 0
         #: rows whose request has left (or may have): what a hard stop must call "in flight"
         self._sending: set[int] = set()
@@ -75,27 +65,29 @@ class Updater:
 
     def stop(self, reason: str) -> None:
         """Graceful stop: send nothing new, let requests in flight finish."""
-        self.client.stop(reason)
-
-    def cancel(self, reason: str) -> None:
-        """Hard stop: also abandon requests in flight."""
-        self.client.stop(reason)
-        for task in self._workers:
-            task.cancel()
+        self.client.control.stop(reason)
 
     @property
     def aborted(self) -> str | None:
-        return self.client.abort_reason if self.client.abort.is_set() else None
+        return self.client.control.reason
 
-    async def run(self, plan: Plan) -> dict[int, RowResult]:
-        self.plan = plan
-        rows = plan.to_send
+    @property
+    def retries(self) -> int:
+        """Attempts beyond the first, over the rows finished so far."""
+        return sum(max(0, r.attempts - 1) for r in self.results.values())
+
+    async def run(self, rows: list[RowPlan]) -> dict[int, RowResult]:
+        """Send ``rows`` (rows of a plan with a body); every one ends with a result."""
         # every PUT must be undoable: its planned record is durable before the first one leaves
-        if self._journal(lambda journal: journal.write_many(_planned_record(r) for r in rows)):
+        if self._journal(lambda journal: journal.write_many(planned_record(r) for r in rows)):
             pending = iter(rows)
             count = max(1, min(self.concurrency, len(rows)))
             self._workers = [asyncio.create_task(self._worker(pending)) for _ in range(count)]
-            await asyncio.gather(*self._workers, return_exceptions=True)
+            self.client.control.guard(self._workers)  # a hard stop abandons requests in flight
+            try:
+                await asyncio.gather(*self._workers, return_exceptions=True)
+            finally:
+                self.client.control.release(self._workers)
         for row in rows:
             if row.edit.index not in self.results:
                 reason = self.aborted or "the run stopped before this row"
@@ -104,7 +96,7 @@ class Updater:
 
     async def _worker(self, pending: Any) -> None:
         for row in pending:
-            if self.client.abort.is_set():
+            if self.client.control.stopped:
                 return
             try:
                 await self._send(row)
@@ -167,7 +159,7 @@ class Updater:
         self._consecutive_failures = 0
         sent = row.body.to_json()
         if answer is None:  # confirmed without a body: show what was sent over the old stats
-            shown = dataclasses.replace(row.before, **sent) if row.before else None
+            shown = dataclasses.replace(row.before, **sent) if row.before else None  # type: ignore[arg-type]
             self._finish(row, Outcome.UPDATED, status=200, attempts=attempts, segment=shown)
             return
         segment = answer
@@ -196,14 +188,7 @@ class Updater:
 
         def hook(kind: str, attempt: int, status: int | None, error: str | None) -> None:
             # never raises: the answer to this PUT must reach the row whatever the journal does
-            record = {
-                "type": "attempt",
-                "index": row.edit.index,
-                "id": row.edit.segment_id,
-                "attempt": attempt,
-                "status": status,
-                "error": error,
-            }
+            record = attempt_record(row.edit.index, row.edit.segment_id, attempt, status, error)
             self._journal(lambda journal: journal.write(record))
 
         return hook
@@ -231,7 +216,7 @@ class Updater:
                 self.journal.path,
                 extra={"event": "journal_write_failed", "path": str(self.journal.path)},
             )
-            self.client.stop(self.journal_failure)
+            self.client.control.stop(self.journal_failure)
             return False
         return True
 
@@ -269,31 +254,3 @@ class Updater:
         self._journal(lambda journal: journal.write(record))
         if self.progress is not None:
             self.progress.advance()
-
-
-def _planned_record(row: RowPlan) -> dict[str, Any]:
-    before = row.before.editable() if row.before else None
-    if before is not None and row.before is not None:
-        before["modifiedDateTime"] = row.before.modifiedDateTime
-    return {
-        "type": "planned",
-        "index": row.edit.index,
-        "source_row": row.edit.source_row,
-        "id": row.edit.segment_id,
-        "before": before,
-        "body": row.body.to_json() if row.body else None,
-    }
-
-
-def result_record(result: RowResult, *, after: Segment | None = None) -> dict[str, Any]:
-    return {
-        "type": "result",
-        "index": result.index,
-        "source_row": result.source_row,
-        "id": result.segment_id,
-        "outcome": result.outcome.value,
-        "status": result.http_status,
-        "attempts": result.attempts,
-        "error": result.error,
-        "after": after.to_json() if after else None,
-    }

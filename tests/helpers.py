@@ -12,8 +12,11 @@ from typing import Any
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
+from segsync.api.client import RaiseClient
+from segsync.api.limiter import RateLimiter
 from segsync.config import Settings
 from segsync.model import EDITABLE_FIELDS
+from segsync.runcontrol import RunControl
 
 Cell = str | int | float | None
 REPO = Path(__file__).resolve().parent.parent
@@ -121,3 +124,25 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
 
 def read_summary(path: str | Path) -> list[list[Any]]:
     return CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Summary").to_python()
+
+
+def raise_client(
+    base_url: str,
+    token: str,
+    *,
+    settings: Settings | None = None,
+    transport: Any = None,
+    limiter: RateLimiter | None = None,
+) -> RaiseClient:
+    """A client built as a run builds it, for tests that drive the client directly."""
+    settings = settings or Settings()
+    return RaiseClient(
+        settings.api,
+        settings.retries,
+        base_url,
+        token,
+        limiter or RateLimiter(1000),
+        RunControl(),
+        concurrency=settings.rate_limit.max_concurrency,
+        transport=transport,
+    )

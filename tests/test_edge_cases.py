@@ -13,8 +13,6 @@ import httpx
 import pytest
 
 from segsync import pipeline
-from segsync.api.client import RaiseClient
-from segsync.api.limiter import RateLimiter
 from segsync.config import Settings
 from segsync.differ import diff
 from segsync.input.editset import EditSet, RowEdit
@@ -24,7 +22,7 @@ from segsync.pipeline import only_failed_rows, rollback_edits
 from segsync.sandbox import FaultOptions, SandboxOptions, run_sandbox
 from segsync.secrets import register_secret
 from segsync.updater import Updater
-from tests.helpers import editable, settings_for, write_xlsx
+from tests.helpers import editable, raise_client, settings_for, write_xlsx
 
 SEED = Path(__file__).parent.parent / "samples" / "segments.csv"
 CURRENT = Segment.from_api(
@@ -41,16 +39,13 @@ def one_row_edits(**values: Any) -> EditSet:
 
 
 async def run_with(handler: Any, journal: Journal | None = None) -> Any:
-    client = RaiseClient(
-        Settings(),
-        "http://127.0.0.1:1",
-        "tok-edge-secret",
-        RateLimiter(1000),
-        transport=httpx.MockTransport(handler),
+    client = raise_client(
+        "http://127.0.0.1:1", "tok-edge-secret", transport=httpx.MockTransport(handler)
     )
     async with client:
         plan = diff(one_row_edits(description="new"), {1: CURRENT})
-        return await Updater(client, concurrency=1, circuit_breaker=5, journal=journal).run(plan)
+        updater = Updater(client, concurrency=1, circuit_breaker=5, journal=journal)
+        return await updater.run(plan.to_send)
 
 
 def test_put_confirmed_without_body_is_updated_and_rolls_back(tmp_path: Path) -> None:
@@ -166,12 +161,8 @@ def test_truncated_last_journal_line_is_tolerated(tmp_path: Path) -> None:
 @pytest.mark.parametrize("answer", [httpx.Response(200, json={"items": "nope"})])
 def test_list_answer_of_the_wrong_shape_aborts_with_a_sentence(answer: httpx.Response) -> None:
     async def go() -> str:
-        client = RaiseClient(
-            Settings(),
-            "http://127.0.0.1:1",
-            "t0ken",
-            RateLimiter(1000),
-            transport=httpx.MockTransport(lambda request: answer),
+        client = raise_client(
+            "http://127.0.0.1:1", "t0ken", transport=httpx.MockTransport(lambda request: answer)
         )
         async with client:
             try:

@@ -19,10 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
+import segsync.run
 from segsync import pipeline
-from segsync.api.client import RaiseClient
 from segsync.api.fetch import CurrentState, fetch_current, list_all
-from segsync.api.limiter import RateLimiter
 from segsync.api.session import open_client
 from segsync.config import Settings
 from segsync.errors import PermanentApiError, TransientApiError
@@ -30,7 +29,7 @@ from segsync.model import Segment
 from segsync.sandbox import FaultOptions, Sandbox
 from segsync.secrets import register_secret
 from tests.conftest import MakeSandbox
-from tests.helpers import settings_for, write_csv
+from tests.helpers import raise_client, settings_for, write_csv
 
 LIST_PATH = "/api/Segment/list"
 MISSING = 999_999
@@ -262,9 +261,9 @@ def test_connection_failure_names_host_and_attempts(closed_port: int) -> None:
 
     async def go() -> None:
         base_url = f"http://127.0.0.1:{closed_port}"
-        limiter = RateLimiter(1000)
         transport = httpx.AsyncHTTPTransport()
-        async with RaiseClient(settings, base_url, token, limiter, transport=transport) as client:
+        client = raise_client(base_url, token, settings=settings, transport=transport)
+        async with client:
             await client.get_segment(100001)
 
     with pytest.raises(TransientApiError) as caught:
@@ -320,7 +319,7 @@ def test_sync_updates_a_segment_that_slipped_between_list_pages(
     deleted, slipped, *others = nth(sandbox, 9, 50, 120, 180)
     transport = delete_after_first_page(sandbox, deleted)
     monkeypatch.setattr(
-        pipeline, "open_client", functools.partial(open_client, transport=transport)
+        segsync.run, "open_client", functools.partial(open_client, transport=transport)
     )
     rows = [[slipped, "Renamed"], [others[0], ""], [others[1], ""], [MISSING, "Ghost"]]
     sheet = write_csv(tmp_path / "edits.csv", ["id", "name"], rows)

@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 
 from segsync import pipeline
-from segsync.errors import JournalError
+from segsync.errors import JournalError, JournalWriteError
 from segsync.journal import (
     JOURNAL_NAME,
     Journal,
-    JournalWriteError,
     list_runs,
     new_run_id,
     read_journal,

@@ -7,6 +7,7 @@ the committed bad-input corpus is exercised in test_input_corpus.py.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -24,7 +25,7 @@ import xlsxwriter
 
 from segsync.config import InputSettings
 from segsync.errors import FileTooLargeError, NoDataError, UnsupportedFileError
-from segsync.input import filetypes
+from segsync.input import decoding, delimited, xls
 from segsync.input.editset import EditSet
 from segsync.input.loader import edits_from_dataframe, header_to_field, load_edits
 
@@ -517,22 +518,7 @@ def test_wide_sheet_counts_rows_before_refusing(tmp_path: Path) -> None:
     assert load_edits(path, SETTINGS).rows[0].segment_id == 1
 
 
-def test_entity_bomb_is_harmless_to_calamine_itself() -> None:
-    """Our guard refuses DTDs before calamine; calamine alone also refuses, without expanding."""
-    import psutil
-    from python_calamine import CalamineWorkbook
-
-    process = psutil.Process()
-    before = process.memory_info().rss
-    started = time.perf_counter()
-    with pytest.raises(Exception, match="entity"):
-        workbook = CalamineWorkbook.from_path(str(DATA / "entity_bomb.xlsx"))
-        workbook.get_sheet_by_name(workbook.sheet_names[0]).to_python()
-    assert time.perf_counter() - started < 1
-    assert process.memory_info().rss - before < 50 * 1024 * 1024
-
-
-# ------------------------------------------------------------------------------- filetypes
+# ------------------------------------------------------------------- decoding and containers
 
 
 @pytest.mark.parametrize(
@@ -548,7 +534,7 @@ def test_entity_bomb_is_harmless_to_calamine_itself() -> None:
     ],
 )
 def test_sniff_delimiter(text: str, default: str, expected: str) -> None:
-    assert filetypes.sniff_delimiter(text, default) == expected
+    assert delimited.sniff_delimiter(text, default) == expected
 
 
 @pytest.mark.parametrize(
@@ -562,7 +548,7 @@ def test_sniff_delimiter(text: str, default: str, expected: str) -> None:
     ],
 )
 def test_decode_text(data: bytes, text: str, label: str) -> None:
-    assert filetypes.decode_text(data) == (text, label)
+    assert decoding.decode_text(data) == (text, label)
 
 
 def test_biff_extents_cover_every_cell_record() -> None:
@@ -578,12 +564,41 @@ def test_biff_extents_cover_every_cell_record() -> None:
         + bof
         + record(0x0203, 4, 7, 15, tail=b"\0" * 8)  # NUMBER at H5 on a second sheet
     )
-    assert list(filetypes._biff_extents(stream)) == [(0, 0), (10, 4), (1, 1)]
+    assert list(xls.biff_extents(stream)) == [(0, 0), (10, 4), (1, 1)]
+
+
+def test_cp1252_is_decoded_without_a_global_codec_handler() -> None:
+    assert decoding.decode_cp1252(b"caf\xe9 \x80 \x81") == "café € \x81"
+    with pytest.raises(LookupError):
+        codecs.lookup_error("segsync-c1")
 
 
 def test_legacy_xls_workbook_stream_is_found() -> None:
-    stream = filetypes._ole_stream((DATA / "legacy.xls").read_bytes(), ("Workbook", "Book"))
-    assert stream is not None and stream[:2] == b"\x09\x08"  # BIFF8 BOF
+    (stream,) = xls.read_workbook_streams(DATA / "legacy.xls", "legacy.xls")
+    assert stream[:2] == b"\x09\x08"  # BIFF8 BOF
+
+
+def rename_ole2_stream(path: Path, old: str, new: str, *, mention: bool = False) -> Path:
+    """legacy.xls with its workbook stream renamed (same length) in the OLE2 directory."""
+    data = (DATA / "legacy.xls").read_bytes()
+    assert len(old) == len(new) and data.count(old.encode("utf-16-le")) == 1
+    data = data.replace(old.encode("utf-16-le"), new.encode("utf-16-le"))
+    if mention:  # the old name as content, in a sector no directory entry points to
+        data += old.encode("utf-16-le").ljust(512, b"\0")
+    path.write_bytes(data)
+    return path
+
+
+def test_ole2_container_is_judged_by_its_directory(tmp_path: Path) -> None:
+    path = rename_ole2_stream(tmp_path / "e.xls", "Workbook", "Workbooz", mention=True)
+    with pytest.raises(UnsupportedFileError, match="not an Excel workbook \\(no Workbook stream"):
+        load_edits(path, SETTINGS)
+
+
+def test_extent_guard_reads_a_workbook_stream_named_in_any_case(tmp_path: Path) -> None:
+    path = rename_ole2_stream(tmp_path / "e.xls", "Workbook", "WORKBOOK")
+    (stream,) = xls.read_workbook_streams(path, path.name)
+    assert stream[:2] == b"\x09\x08"
 
 
 def test_zip_directory_caps(tmp_path: Path) -> None:

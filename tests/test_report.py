@@ -1,5 +1,8 @@
 """The results/preview/export files: layout, values, formula safety, atomicity.
 
+The builders here (``segment``, ``every_outcome_rows``, ``run_result``, ``sheet_rows``) are
+shared by the ``test_output_*`` modules.
+
 All offline: RunResults are built by hand and the files are read back with openpyxl (which
 tells a text cell from a formula) and python-calamine (what the loader reads with).
 """
@@ -22,23 +25,11 @@ from python_calamine import CalamineWorkbook
 
 from segsync.model import STAT_FIELDS, Segment
 from segsync.outcomes import FieldChange, Outcome, RowResult, RunResult
-from segsync.output.report import (
-    CURRENT_HEADERS,
-    DRY_RUN_BANNER,
-    EXPORT_HEADERS,
-    FIXED_HEADERS,
-    default_results_path,
-    write_export,
-    write_results,
-)
-from segsync.output.xlsx_safety import (
-    EXCEL_MAX_TEXT,
-    TRUNCATION_MARK,
-    csv_cell,
-    exact_number,
-    repair_text,
-    text_problem,
-)
+from segsync.output.export import EXPORT_HEADERS, write_export
+from segsync.output.results import default_results_path, write_results
+from segsync.output.rows import CURRENT_HEADERS, FIXED_HEADERS
+from segsync.output.summary import DRY_RUN_BANNER
+from segsync.output.xlsx_safety import EXCEL_MAX_TEXT
 
 FORMULA_PAYLOADS = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1)", "=1+1", "\t=1", "\r=1"]
 #: In constant_memory mode xlsxwriter copies "<r>…</r>" strings into the XML unescaped.
@@ -402,7 +393,7 @@ def test_export_leaves_unstorable_values_blank(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     long_text = "x" * (EXCEL_MAX_TEXT + 1)
-    with caplog.at_level(logging.WARNING, logger="segsync.output.report"):
+    with caplog.at_level(logging.WARNING, logger="segsync.output.export"):
         path = write_export([segment(9, description=long_text)], tmp_path / "e.xlsx")
     header, row = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Segments").to_python()
     assert row[header.index("description")] == ""
@@ -410,7 +401,7 @@ def test_export_leaves_unstorable_values_blank(
 
 
 def test_export_csv_is_faithful_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="segsync.output.report"):
+    with caplog.at_level(logging.WARNING, logger="segsync.output.export"):
         path = write_export(export_segments(), tmp_path / "export.csv")
     with path.open(encoding="utf-8-sig", newline="") as fh:
         header, *rows = list(csv.reader(fh))
@@ -447,58 +438,7 @@ def test_default_results_path(tmp_path: Path) -> None:
         default_results_path(edits, out_dir=None, kind="bogus")
 
 
-# --- xlsx_safety -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("=1+1", "'=1+1"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("+cmd", "'+cmd"),
-        ("-1+2", "'-1+2"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("-2", "-2"),
-        ("+3.50", "+3.50"),
-        ("plain", "plain"),
-        ("a=b", "a=b"),
-    ],
-)
-def test_csv_cell(text: str, expected: str) -> None:
-    assert csv_cell(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (5, 5),
-        (-(10**15) + 1, -(10**15) + 1),
-        (10**15, None),
-        (1.5, 1.5),
-        (float("nan"), None),
-        ("1234.50", 1234.5),
-        ("-7", -7),
-        ("1234567890123456", None),
-        ("1e5", None),
-        ("00123", 123),
-        (True, None),
-        (None, None),
-    ],
-)
-def test_exact_number(value: Any, expected: Any) -> None:
-    assert exact_number(value) == expected
-
-
-def test_repair_text() -> None:
-    assert text_problem("fine ✓") is None
-    assert text_problem("bad \ud800") is not None
-    assert repair_text("bad \ud800") == "bad \ufffd"
-    long = "😀" * EXCEL_MAX_TEXT  # two UTF-16 units each
-    assert text_problem(long) is not None
-    repaired = repair_text(long)
-    assert repaired.endswith(TRUNCATION_MARK)
-    assert len(repaired.encode("utf-16-le")) // 2 <= EXCEL_MAX_TEXT
+# --- text a cell cannot hold -------------------------------------------------------------------
 
 
 def test_broken_unicode_does_not_break_the_report(tmp_path: Path) -> None:
@@ -506,4 +446,6 @@ def test_broken_unicode_does_not_break_the_report(tmp_path: Path) -> None:
     path = write_results(run_result([row]), tmp_path / "r.xlsx")
     assert as_dicts(path)[0]["error"] == "server said \ufffd"
     csv_path = write_results(run_result([row]), tmp_path / "r.csv")
-    assert "server said" in csv_path.read_text(encoding="utf-8-sig")
+    with csv_path.open(encoding="utf-8-sig", newline="") as fh:
+        header, record = list(csv.reader(fh))
+    assert record[header.index("error")] == "server said ?"  # unencodable → "?", not a crash

@@ -181,14 +181,14 @@ def test_api_error_text_and_reprs_never_hold_the_token(tmp_path: Path) -> None:
 def test_reprs_of_client_objects_hide_the_token() -> None:
     import asyncio
 
-    from segsync.api.client import RaiseClient
-    from segsync.api.limiter import RateLimiter
     from segsync.api.session import Credentials
+    from tests.helpers import raise_client
 
     async def reprs() -> list[str]:
-        client = RaiseClient(Settings(), "https://x.test", TOKEN, RateLimiter(1))
-        request = client._http.build_request("PUT", "/api/Segment/1", json={})
-        texts = [repr(client._http.headers), repr(request), repr(request.headers)]
+        client = raise_client("https://x.test", TOKEN)
+        http = client._exchange._http
+        request = http.build_request("PUT", "/api/Segment/1", json={})
+        texts = [repr(http.headers), repr(request), repr(request.headers), repr(client)]
         await client.aclose()
         return texts
 

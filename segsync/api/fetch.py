@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from segsync.api.client import Page, RaiseClient
 from segsync.errors import PermanentApiError, TransientApiError
 from segsync.model import Segment
+from segsync.runcontrol import RunControl
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -50,6 +51,8 @@ class CurrentState:
     strategy: str
     #: for the run's warnings (e.g. the list endpoint is missing and every id costs a GET)
     warnings: list[str] = field(default_factory=list)
+    #: how many segments the server holds, when a list page said so (the change-ratio guardrail)
+    total: int | None = None
 
 
 async def fetch_current(
@@ -67,11 +70,11 @@ async def fetch_current(
     wanted = sorted(set(ids))
     if not wanted:
         return CurrentState({}, "nothing to fetch")
-    if not client.settings.api.list_enabled:
+    if not client.api.list_enabled:
         found = await _get_each(client, wanted, concurrency)
         return CurrentState(found, f"per-id GET: {len(wanted)} request(s) (list disabled)")
     try:
-        first = await client.list_page(0, client.settings.api.list_page_size)
+        first = await client.list_page(0, client.api.list_page_size)
     except PermanentApiError as exc:
         if exc.status not in NO_LIST_STATUSES:
             raise
@@ -83,7 +86,7 @@ async def _without_list(
     client: RaiseClient, wanted: list[int], concurrency: int, exc: PermanentApiError
 ) -> CurrentState:
     """Every id by GET, because the list endpoint is not there (the first page was 404/405)."""
-    path = client.settings.api.paths.segment_list
+    path = client.api.paths.segment_list
     warning = (
         f"the segment list endpoint answered {exc.status} ({path}); read each segment by id "
         f"instead ({len(wanted)} request(s)). Set api.paths.segment_list to the right path, "
@@ -100,7 +103,7 @@ async def _with_list(
 ) -> CurrentState:
     """The rest of the list or per-id GETs, whichever costs fewer requests; then re-GET gaps."""
     known = {s.id: s for s in first.items}
-    page = len(first.items) or client.settings.api.list_page_size
+    page = len(first.items) or client.api.list_page_size
     pages_left = max(0, math.ceil((first.total - len(first.items)) / page))
     missing = [i for i in wanted if i not in known]
     if pages_left > len(missing):
@@ -110,17 +113,20 @@ async def _with_list(
             f"per-id GET: {len(missing)} request(s) after 1 list page "
             f"(the list would need {pages_left} more)"
         )
-        return CurrentState(found, strategy)
+        return CurrentState(found, strategy, total=first.total)
 
     skips = range(len(first.items), first.total, page)
-    pages = await _gather_limited(lambda skip: _later_page(client, skip, page), skips, concurrency)
+    pages = await _gather_limited(
+        lambda skip: _later_page(client, skip, page), skips, concurrency, client.control
+    )
     for p in pages:
         if p is not None:
             known.update((s.id, s) for s in p.items)
     unseen = [i for i in wanted if i not in known]
     known.update(await _get_each(client, unseen, concurrency))
     lost = sum(p is None for p in pages)
-    return CurrentState(known, _list_strategy(1 + len(skips), page, first.total, unseen, lost))
+    strategy = _list_strategy(1 + len(skips), page, first.total, unseen, lost)
+    return CurrentState(known, strategy, total=first.total)
 
 
 async def _later_page(client: RaiseClient, skip: int, take: int) -> Page | None:
@@ -157,7 +163,7 @@ async def list_all(client: RaiseClient, campaign_ids: Sequence[int] | None = Non
     (at 0 nothing can have slipped); a list that keeps moving under the read raises
     ``TransientApiError`` after ``MAX_STEP_BACKS`` rather than export a sheet with holes.
     """
-    take = client.settings.api.list_page_size
+    take = client.api.list_page_size
     found: dict[int, Segment] = {}
     skip, anchor, back, step_backs = 0, None, 1, 0
     while True:
@@ -187,17 +193,17 @@ def _moved_left(page: Page, skip: int, anchor: int | None) -> bool:
 async def _get_each(client: RaiseClient, ids: list[int], concurrency: int) -> dict[int, Segment]:
     if not ids:
         return {}
-    results = await _gather_limited(client.get_segment, ids, concurrency)
+    results = await _gather_limited(client.get_segment, ids, concurrency, client.control)
     return {i: seg for i, seg in zip(ids, results, strict=True) if seg is not None}
 
 
 async def _gather_limited(
-    fn: Callable[[T], Awaitable[R]], args: Sequence[T], concurrency: int
+    fn: Callable[[T], Awaitable[R]], args: Sequence[T], concurrency: int, control: RunControl
 ) -> list[R]:
     """``[await fn(a) for a in args]`` with at most ``concurrency`` in flight, results in order.
 
-    A fixed pool of workers (not a task per item): at 100k ids a task per item costs far more
-    memory and scheduling time than the requests it waits for.
+    A fixed pool of workers (not a task per item, which costs far more memory and scheduling at
+    100k ids than the requests it waits for). A hard stop of the run cancels the workers.
     """
     results: list[Any] = [None] * len(args)
     positions = iter(range(len(args)))
@@ -208,6 +214,7 @@ async def _gather_limited(
 
     count = max(1, min(concurrency, len(args)))
     workers = [asyncio.create_task(worker()) for _ in range(count)]
+    control.guard(workers)
     try:
         await asyncio.gather(*workers)
     except BaseException:
@@ -215,4 +222,6 @@ async def _gather_limited(
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         raise
+    finally:
+        control.release(workers)
     return results

@@ -20,6 +20,7 @@ import httpx
 from segsync.api.client import RaiseClient
 from segsync.api.limiter import RateLimiter
 from segsync.config import Settings
+from segsync.runcontrol import RunControl
 from segsync.secrets import check_base_url, read_token, register_secret
 
 
@@ -76,9 +77,16 @@ async def open_client(
     credentials: Credentials | None = None,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
+    control: RunControl | None = None,
 ) -> AsyncIterator[RaiseClient]:
-    """A ready ``RaiseClient`` for ``settings``; closes it (and any embedded sandbox) after."""
+    """A ready ``RaiseClient`` for ``settings``; closes it (and any embedded sandbox) after.
+
+    ``control`` is the run's stop switch (a fresh one when not given); it is bound to the
+    running loop here, so a stop from another thread reaches this run.
+    """
     credentials = credentials or check_credentials(settings)
+    control = control or RunControl()
+    control.attach()
     with contextlib.ExitStack() as stack:
         if credentials.base_url is None:
             base_url, token = _start_embedded_sandbox(settings, stack)
@@ -92,7 +100,16 @@ async def open_client(
             adaptive=rl.adaptive,
             min_rate=rl.min_requests_per_second,
         )
-        client = RaiseClient(settings, base_url, token, limiter, transport=transport)
+        client = RaiseClient(
+            settings.api,
+            settings.retries,
+            base_url,
+            token,
+            limiter,
+            control,
+            concurrency=rl.max_concurrency,
+            transport=transport,
+        )
         async with client:
             yield client
 

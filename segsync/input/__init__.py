@@ -6,7 +6,8 @@ the same rules to a pandas DataFrame.
 """
 
 from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
-from segsync.input.loader import edits_from_dataframe, header_to_field, load_edits
+from segsync.input.headers import header_to_field
+from segsync.input.loader import edits_from_dataframe, load_edits
 
 __all__ = [
     "CellRef",

@@ -1,24 +1,7 @@
-"""Cell normalisation: one raw cell value → the typed value the API wants, or a reason why not.
+"""Cell rules: one raw cell value → the typed value the API wants, or a sentence saying why not.
 
-Raw values are what python-calamine returns (``str``, ``int``, ``float``, ``bool``,
-``datetime``/``date``/``time``/``timedelta``; ``""`` for an empty cell), CSV text, or DataFrame
-values already mapped onto those types. Every cell is treated as *text first*: nothing here
-turns ``"NA"``, ``"null"`` or ``"N/A"`` into a missing value, and text is never re-parsed as a
-number, so ``"00123"`` keeps its zeros.
-
-Each field parser returns :data:`KEEP` for a blank cell (empty or only whitespace: keep the
-current value), ``None`` for the clear marker on a nullable field, or the value; it raises
-:class:`CellError` with a sentence (no cell reference: the loader adds that) for anything odd.
-Content rules (length, tab, line break, control characters) are *soft*: their ``CellError``
-carries the cell's text in ``held``, because they apply only to a value the user changed. A
-value the server already holds (an export fed back) is never refused; the differ decides.
-
-Accepted text is what is sent when the user changes a value: trimmed, ``\\r\\n`` read as ``\\n``
-(description) and in Unicode NFC, the same normalisation ``segsync.model.comparable`` uses.
-
-These functions run once per cell (700,000 times for a 100k × 7 sheet), so they dispatch on the
-exact type first and keep the common path to a ``strip`` and a ``isprintable``; the regex and
-the slow checks only run on the rare cell that fails the cheap test.
+Cells are text first: nothing here turns ``"NA"``, ``"null"`` or ``"N/A"`` into a missing value,
+and text is never re-parsed as a number, so ``"00123"`` keeps its zeros.
 """
 
 from __future__ import annotations
@@ -63,8 +46,9 @@ KEEP: Final = _Keep()
 class CellError(ValueError):
     """A cell's content cannot be used; ``message`` is the sentence shown after the cell ref.
 
-    ``held`` is the cell's text when only a content rule failed: the row is still fine if the
-    server already holds that value (see the module docstring).
+    ``held`` is the cell's text when only a content rule (length, tab, line break, control
+    character) failed. Such rules are soft: they apply only to a value the user changed, and a
+    value the server already holds (an export fed back) is never refused; the differ decides.
     """
 
     def __init__(self, message: str, held: str | None = None) -> None:
@@ -90,8 +74,8 @@ def float_text(value: float) -> str:
 
 def text_of(value: object) -> str:
     """Any raw cell as trimmed text, for headers and carried-through columns (no validation)."""
-    if value.__class__ is str:
-        return value.strip()  # type: ignore[attr-defined]
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -113,7 +97,8 @@ def check_text(text: str, *, multiline: bool = False) -> str:
 
     Tab and line breaks are allowed only where ``multiline`` (description); ``\\r\\n`` and a lone
     ``\\r`` become ``\\n`` there. Other C0/C1 controls are errors too. All of these are soft
-    (``CellError.held``) except NUL and lone surrogates, which no server value can be.
+    (``CellError.held``) except NUL and lone surrogates, which no server value can be. Accepted
+    text is in Unicode NFC: the same normalisation ``segsync.model.comparable`` uses.
     """
     if len(text) > MAX_CELL_CHARS:
         raise CellError(
@@ -156,7 +141,12 @@ def _raise_bad_char(char: str, index: int, text: str) -> str:
 
 # ------------------------------------------------------------------------------- parsers
 
-#: A field parser: raw cell → KEEP, None (clear) or the value; raises CellError.
+#: A field parser. The raw cell is what python-calamine returns (``""`` when empty), CSV text, or a
+#: DataFrame value mapped onto those types. It returns KEEP for a blank cell (empty or only
+#: whitespace: keep the current value), None for the clear marker on a nullable field, or the
+#: value, and raises CellError with a sentence (the loader adds the cell reference). Parsers run
+#: once per cell, so they dispatch on the exact type first and keep the common path to a
+#: ``strip`` and an ``isprintable``; the slow checks only run on a cell that fails those.
 Parser = Callable[[object], object]
 
 
@@ -186,17 +176,16 @@ def make_int_parser(field: str, marker: str, *, what: str) -> Parser:
     )
 
     def parse(raw: object) -> object:
-        cls = raw.__class__
-        if cls is float:
-            if raw.is_integer() and 0 < raw < MAX_EXACT_FLOAT_INT:  # type: ignore[attr-defined]
-                return int(raw)  # type: ignore[call-overload]
-            return _int_from_float(raw, field)  # type: ignore[arg-type]
-        if cls is int:
-            if 0 < raw <= INT64_MAX:  # type: ignore[operator]
+        if type(raw) is float:
+            if raw.is_integer() and 0 < raw < MAX_EXACT_FLOAT_INT:
+                return int(raw)
+            return _int_from_float(raw, field)
+        if type(raw) is int:
+            if 0 < raw <= INT64_MAX:
                 return raw
-            return _check_range(raw, field, str(raw))  # type: ignore[arg-type]
-        if cls is str:
-            text = raw.strip()  # type: ignore[attr-defined]
+            return _check_range(raw, field, str(raw))
+        if type(raw) is str:
+            text = raw.strip()
             if not text:
                 return KEEP
             if text.casefold() == marker_cf:
@@ -207,9 +196,9 @@ def make_int_parser(field: str, marker: str, *, what: str) -> Parser:
     return parse
 
 
-def _int_from_float(value: float, field: str) -> int:
+def _int_from_float(value: float, field: str) -> int | _Keep:
     if math.isnan(value):
-        return KEEP  # type: ignore[return-value]  # a DataFrame NaN is a blank cell
+        return KEEP  # a DataFrame NaN is a blank cell
     if not math.isfinite(value):
         raise CellError(f"{field} must be a whole number, got {value}")
     if not value.is_integer():
@@ -235,9 +224,9 @@ def _int_from_text(text: str, field: str) -> int:
     return _check_range(int(digits), field, repr(text))
 
 
-def _int_from_other(raw: object, field: str, what: str) -> int:
+def _int_from_other(raw: object, field: str, what: str) -> int | _Keep:
     if raw is None or _is_missing_number(raw):
-        return KEEP  # type: ignore[return-value]
+        return KEEP
     if isinstance(raw, bool):
         raise CellError(f"{field} must be a whole number, got {'TRUE' if raw else 'FALSE'}")
     if isinstance(raw, dt.date | dt.time | dt.timedelta):
@@ -269,8 +258,8 @@ def make_text_parser(marker: str, *, nullable: bool, multiline: bool = False) ->
     marker_len = len(marker_cf)
 
     def parse(raw: object) -> object:
-        if raw.__class__ is str:
-            text = raw.strip()  # type: ignore[attr-defined]
+        if type(raw) is str:
+            text = raw.strip()
             if not text:
                 return KEEP
             if len(text) == marker_len and text.casefold() == marker_cf:
@@ -313,8 +302,8 @@ def make_datetime_parser(field: str, marker: str) -> Parser:
     marker_cf = marker.strip().casefold()
 
     def parse(raw: object) -> object:
-        if raw.__class__ is str:
-            text = raw.strip()  # type: ignore[attr-defined]
+        if type(raw) is str:
+            text = raw.strip()
             if not text:
                 return KEEP
             if text.casefold() == marker_cf:

@@ -10,17 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xlsxwriter.utility import xl_col_to_name
+
 from segsync.model import FieldValue
-
-
-def column_letter(index: int) -> str:
-    """0-based column index → spreadsheet letters (0 → A, 27 → AB)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +27,7 @@ class CellRef:
     @property
     def address(self) -> str:
         """``Sheet!C17``, as a spreadsheet names the cell."""
-        return f"{self.sheet}!{column_letter(self.column)}{self.row}"
+        return f"{self.sheet}!{xl_col_to_name(self.column)}{self.row}"
 
     def __str__(self) -> str:
         return f"{self.address} ({self.header})"

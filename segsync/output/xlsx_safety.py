@@ -14,6 +14,9 @@ and the export writer apply one definition:
 * **numbers**: only values Excel stores exactly become number cells (integers up to 15
   digits, finite floats, plain decimal text up to 15 significant digits); anything else stays
   text, so an int64 id never comes back rounded.
+* **cells**: ``text_cell``, ``auto_cell`` and ``number_or_text_cell`` turn a value into what
+  its cell holds (text after ``repair_text``, or an exact number), one rule per kind of column.
+  The workbook writers and ``RunResult.to_dataframe()`` both use them, so they cannot disagree.
 * **CSV**: OWASP's CSV-injection advice, a leading ``'`` on text that starts with ``=``, ``+``,
   ``-``, ``@``, tab or CR. Plain numbers (``-12.50``) are exempt: they cannot run, and a prefix
   would break every machine reading the column.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any, Protocol
 
 #: First characters that make Excel, LibreOffice or Google Sheets treat text as a formula.
@@ -36,8 +40,15 @@ EXCEL_MAX_EXACT_INT = 999_999_999_999_999
 
 TRUNCATION_MARK = "… [truncated]"
 
+#: Text up to this length cannot exceed the cell limit, whatever it holds (a quick pre-check).
+_REPAIR_LENGTH = EXCEL_MAX_TEXT // 2
+
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+#: Turns a value into what its cell holds: text or an exact number (``text_cell`` and co.).
+CellRule = Callable[[Any], str | int | float]
 
 
 class TextSheet(Protocol):
@@ -107,8 +118,15 @@ def write_text(sheet: TextSheet, row: int, col: int, text: str, cell_format: Any
 
     Always a string cell, never a formula, URL or number, whatever ``text`` starts with.
     """
-    if len(text) > EXCEL_MAX_TEXT // 2 or not text.isascii():
+    if len(text) > _REPAIR_LENGTH or not text.isascii():
         text = repair_text(text)
+    write_storable_text(sheet, row, col, text, cell_format)
+
+
+def write_storable_text(
+    sheet: TextSheet, row: int, col: int, text: str, cell_format: Any = None
+) -> None:
+    """``write_text`` for text that already went through ``repair_text`` (a cell value)."""
     if text.startswith("<r>") and text.endswith("</r>"):
         # See the module docstring: split so xlsxwriter escapes it as a rich string.
         args: list[Any] = [text[:1], text[1:2], text[2:]]
@@ -136,3 +154,28 @@ def exact_number(value: Any) -> int | float | None:
             return None
         return int(value) if "." not in value else float(value)
     return None
+
+
+def text_cell(value: Any) -> str:
+    """What a text column's cell holds: ``value`` as text, storable (see ``repair_text``)."""
+    text = value if type(value) is str else str(value)
+    if len(text) > _REPAIR_LENGTH or not text.isascii():
+        return repair_text(text)
+    return text
+
+
+def auto_cell(value: Any) -> str | int | float:
+    """Text stays text (``00123`` too); real numbers become numbers when Excel holds them."""
+    kind = type(value)
+    if kind is str:
+        text: str = value
+        return repair_text(text) if len(text) > _REPAIR_LENGTH or not text.isascii() else text
+    if (kind is int or kind is float) and (number := exact_number(value)) is not None:
+        return number
+    return text_cell(value)
+
+
+def number_or_text_cell(value: Any) -> str | int | float:
+    """Stats: numbers, including decimal text such as ``"1234.50"``; anything else as text."""
+    number = exact_number(value)
+    return number if number is not None else text_cell(value)

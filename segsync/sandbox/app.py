@@ -152,6 +152,7 @@ async def put_segment(request: web.Request) -> web.Response:
     body = await _read_body(request)
     if isinstance(body, web.Response):
         return body
+    state.counters.received(segment_id, body)
     values = _bind(body)
     errors = {**field_errors(values), **_conversion_errors(values)}
     if errors:
@@ -232,7 +233,7 @@ async def list_segments(request: web.Request) -> web.Response:
         query = _list_query(request)
     except _BadQuery as exc:
         return validation_problem(request, exc.errors)
-    items, total = _state(request).store.list(query)
+    items, total = _state(request).store.page(query)
     return _json_response({"items": items, "total": total})
 
 

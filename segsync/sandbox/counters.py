@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
-
-#: ``status`` recorded for a request that got no HTTP answer (connection reset).
-NO_RESPONSE: None = None
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +24,8 @@ class CounterSnapshot:
     puts_by_id: dict[int, int] = field(default_factory=dict)
     #: Segment id → PUTs the store actually applied (200, or 500-after-write).
     writes_by_id: dict[int, int] = field(default_factory=dict)
+    #: Segment id → the JSON bodies of the PUTs that named it, in arrival order.
+    bodies_by_id: dict[int, list[Any]] = field(default_factory=dict)
     #: Fault name (``503``, ``429``, ``500_after_write``, ``reset``, ``stall``) → times injected;
     #: ``rate_limited`` counts the token bucket's 429s.
     faults: dict[str, int] = field(default_factory=dict)
@@ -61,6 +61,7 @@ class Counters:
         self._requests: Counter[tuple[str, int | None]] = Counter()
         self._puts: Counter[int] = Counter()
         self._writes: Counter[int] = Counter()
+        self._bodies: defaultdict[int, list[Any]] = defaultdict(list)
         self._faults: Counter[str] = Counter()
         self._arrivals: deque[float] = deque()
         self._max_per_second = 0
@@ -97,6 +98,11 @@ class Counters:
         with self._lock:
             self._faults[name] += 1
 
+    def received(self, segment_id: int, body: Any) -> None:
+        """The body a PUT carried (so a test can compare it with what was meant to be sent)."""
+        with self._lock:
+            self._bodies[segment_id].append(body)
+
     def write(self, segment_id: int) -> None:
         with self._lock:
             self._writes[segment_id] += 1
@@ -107,6 +113,7 @@ class Counters:
                 requests=dict(self._requests),
                 puts_by_id=dict(self._puts),
                 writes_by_id=dict(self._writes),
+                bodies_by_id={k: list(v) for k, v in self._bodies.items()},
                 faults=dict(self._faults),
                 max_per_second=self._max_per_second,
                 max_in_flight=self._max_in_flight,

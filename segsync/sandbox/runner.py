@@ -225,7 +225,7 @@ def serve(
     """
     say = echo or (lambda line: print(line, flush=True))
     stop = stop or threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()

@@ -193,7 +193,7 @@ class SegmentStore:
             rows = self._conn.execute(_SELECT + "ORDER BY s.id").fetchall()
         return [_to_json(r) for r in rows]
 
-    def list(self, query: ListQuery) -> tuple[list[dict[str, Any]], int]:
+    def page(self, query: ListQuery) -> tuple[list[dict[str, Any]], int]:
         """One page of matching segments and the number of matches before paging."""
         where: list[str] = []
         params: list[Any] = []

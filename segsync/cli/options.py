@@ -1,0 +1,97 @@
+"""Flags shared by several commands, declared once so they read the same everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _all(*options: Decorator) -> Decorator:
+    def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
+
+
+config_option = click.option(
+    "--config", type=click.Path(dir_okay=False), help="Config file (default ./config.yaml)."
+)
+
+#: ``--config --base-url --token-env``: the same on every command that talks to the API
+connection_options = _all(
+    config_option,
+    click.option("--base-url", help="API base URL, or 'sandbox' for the embedded local server."),
+    click.option("--token-env", help="Environment variable that holds the API token."),
+)
+
+log_options = _all(
+    click.option("--log-format", type=click.Choice(["text", "json"]), help="Log line format."),
+    click.option("--log-file", type=click.Path(dir_okay=False), help="Also write logs here."),
+    click.option(
+        "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log level."
+    ),
+)
+
+rate_options = _all(
+    click.option(
+        "--rps", type=click.FloatRange(min=0, min_open=True), help="Requests per second (all)."
+    ),
+    click.option(
+        "--burst", type=click.IntRange(min=1), help="Requests allowed ahead of the steady rate."
+    ),
+    click.option("--concurrency", type=click.IntRange(1, 256), help="Requests in flight at most."),
+)
+
+guardrail_options = _all(
+    click.option(
+        "--max-changes",
+        type=click.IntRange(min=0),
+        help="Refuse the run (exit 2, nothing sent) if it would change more segments.",
+    ),
+    click.option(
+        "--max-change-ratio",
+        type=click.FloatRange(0, 1),
+        help="Refuse the run if it would change more than this share (0..1) of all segments.",
+    ),
+    click.option(
+        "--canary",
+        type=click.IntRange(min=0),
+        help="Apply this many rows first, read them back, go on only if all were stored exactly.",
+    ),
+)
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object on stdout at the end (the summary goes to stderr).",
+)
+
+out_option = click.option(
+    "--out", type=click.Path(dir_okay=False), help="Results file (.xlsx or .csv)."
+)
+
+
+def settings_overrides(opts: dict[str, Any]) -> dict[str, Any]:
+    """Dotted config keys for whichever of the shared flags this command has."""
+    keys = {
+        "base_url": "api.base_url",
+        "token_env": "api.token_env",
+        "rps": "rate_limit.requests_per_second",
+        "burst": "rate_limit.burst",
+        "concurrency": "rate_limit.max_concurrency",
+        "log_format": "logging.format",
+        "log_file": "logging.file",
+        "log_level": "logging.level",
+    }
+    return {dotted: opts.get(flag) for flag, dotted in keys.items() if flag in opts}
+
+
+def log_flags(opts: dict[str, Any]) -> dict[str, Any]:
+    return {key: opts.get(key) for key in ("log_format", "log_file", "log_level")}

@@ -1,0 +1,82 @@
+"""Bytes of a text file → text, the same way every time."""
+
+from __future__ import annotations
+
+import codecs
+from typing import Final
+
+_BOMS: Final[tuple[tuple[bytes, str, str], ...]] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8 with BOM"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+
+
+def _cp1252_with_c1() -> str:
+    """Windows-1252 as a 256-character decoding table, the five bytes it leaves undefined
+    (0x81, 0x8D, 0x8F, 0x90, 0x9D) mapped to the C1 controls U+0081... as Windows maps them."""
+    table = []
+    for byte in range(256):
+        try:
+            table.append(bytes((byte,)).decode("cp1252"))
+        except UnicodeDecodeError:
+            table.append(chr(byte))
+    return "".join(table)
+
+
+_CP1252_TABLE: Final = _cp1252_with_c1()
+
+
+def decode_cp1252(data: bytes) -> str:
+    """Decode Windows-1252 without failing: an undefined byte becomes its C1 control
+    character, so that the loader reports the cell instead of the decoder guessing."""
+    return codecs.charmap_decode(data, "strict", _CP1252_TABLE)[0]
+
+
+def decode_text(data: bytes, *, partial: bool = False) -> tuple[str | None, str]:
+    """Decode a text file deterministically; returns (text, encoding label).
+
+    A BOM wins (UTF-8, UTF-16, UTF-32); then UTF-16 without a BOM (NULs in every other byte);
+    then strict UTF-8; then Windows-1252, which Excel on Western Windows writes for "CSV (Comma
+    delimited)". No statistical charset detection: its guesses vary with sample content, and a
+    sync tool should read a file the same way twice.
+
+    ``partial`` tolerates a multi-byte sequence cut at the end of a sample. Returns
+    ``(None, "")`` when the bytes are UTF-16/32 that do not decode (i.e. not text).
+    """
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            body = data[len(bom) :]
+            try:
+                if partial:
+                    return codecs.getincrementaldecoder(codec)().decode(body, final=False), label
+                return body.decode(codec), label
+            except UnicodeDecodeError:
+                return None, ""
+    guessed = _utf16_without_bom(data)
+    if guessed:
+        try:
+            return codecs.getincrementaldecoder(guessed)().decode(data, final=not partial), "UTF-16"
+        except UnicodeDecodeError:
+            return None, ""
+    try:
+        if partial:
+            return codecs.getincrementaldecoder("utf-8")().decode(data, final=False), "UTF-8"
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        return decode_cp1252(data), "Windows-1252"
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 without a BOM shows as a NUL in every other byte of ASCII text."""
+    sample = data[:4096]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > len(odd) * 0.4 and even.count(0) < len(even) * 0.05:
+        return "utf-16-le"
+    if even.count(0) > len(even) * 0.4 and odd.count(0) < len(odd) * 0.05:
+        return "utf-16-be"
+    return None

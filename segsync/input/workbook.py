@@ -1,0 +1,177 @@
+"""Workbooks (.xlsx/.xlsm, .xls, .ods) → a :class:`Table`, read with python-calamine.
+
+The sheet-size guards run before calamine opens the file. The first visible, non-empty
+worksheet is read unless a sheet is named. Cells calamine reads as empty but that are not
+(a formula without a saved value, an Excel error, a cell covered by a merged range) are flagged
+so that they become row errors instead of a silent "keep".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from segsync.errors import InputError, NoDataError, UnsupportedFileError
+from segsync.input.messages import corrupt_message, password_message, quoted
+from segsync.input.ods import check_ods_extent
+from segsync.input.sniff import FileInfo, FileKind
+from segsync.input.table import Table, has_content
+from segsync.input.xls import check_xls_extent
+from segsync.input.xlsx_scan import SheetScan, is_worksheet_part, scan_xlsx_sheet, xlsx_sheet_parts
+from segsync.input.zipguard import open_zip
+
+
+def read_workbook(info: FileInfo, wanted: str | None) -> Table:
+    """The sheet named ``wanted`` (else the first visible, non-empty one), guards first.
+
+    Only .xlsx sheets are scanned for uncached formulas and error cells; .xls and .ods always
+    store formula results, and error values there are not detected.
+    """
+    from python_calamine import CalamineWorkbook
+
+    parts: dict[str, str] = {}
+    if info.kind is FileKind.XLSX:
+        with open_zip(info.path, info.name) as zf:
+            parts = xlsx_sheet_parts(info.path, zf, info.name)
+            # a worksheet part no sheet points to (as we resolve targets) is scanned too, in
+            # case calamine resolves a target differently: nothing unchecked reaches it
+            for orphan in sorted(
+                {n for n in zf.namelist() if is_worksheet_part(n)} - set(parts.values())
+            ):
+                scan_xlsx_sheet(info.path, zf, info.name, orphan)
+    elif info.kind is FileKind.ODS:
+        with open_zip(info.path, info.name) as zf:
+            check_ods_extent(info.path, zf, info.name)
+    elif info.kind is FileKind.XLS:
+        check_xls_extent(info.path, info.name)
+    with info.path.open("rb") as fh:
+        with _calamine_errors(info.name):
+            workbook = CalamineWorkbook.from_filelike(fh)
+        with workbook:
+            return _pick_sheet(info, workbook, parts, wanted)
+
+
+@contextmanager
+def _calamine_errors(name: str) -> Iterator[None]:
+    """Turn whatever calamine raises (its errors, a Rust panic) into a file-level sentence.
+
+    Only calamine calls run inside this, so a bug in segsync is not disguised as a bad file.
+    pyo3 panics derive from BaseException, hence the wide net and the explicit re-raises.
+    """
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, InputError):
+        raise
+    except BaseException as exc:
+        raise _calamine_error(name, exc) from None
+
+
+def _calamine_error(name: str, exc: BaseException) -> InputError:
+    kind = type(exc).__name__
+    if kind == "PasswordError":
+        return UnsupportedFileError(password_message(name))
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
+    if kind == "ZipError":
+        return UnsupportedFileError(corrupt_message(name, detail))
+    return UnsupportedFileError(
+        f"{name} could not be read as a workbook ({detail}); open it in Excel and save it again."
+    )
+
+
+def _pick_sheet(info: FileInfo, workbook: Any, parts: dict[str, str], wanted: str | None) -> Table:
+    """The named sheet, else the first visible, non-empty worksheet."""
+    from python_calamine import SheetTypeEnum, SheetVisibleEnum
+
+    with _calamine_errors(info.name):
+        names = list(workbook.sheet_names)
+        metadata = list(workbook.sheets_metadata)
+    if wanted is not None:
+        sheet_name = _match_sheet(info.name, names, wanted)
+        table = _read_sheet(info, workbook, parts, sheet_name)
+        if table is None:
+            raise NoDataError(f"{info.name}: sheet '{sheet_name}' is empty.")
+        return table
+    skipped: list[str] = []
+    for meta in metadata:
+        if meta.typ != SheetTypeEnum.WorkSheet:
+            continue
+        if meta.visible != SheetVisibleEnum.Visible:
+            skipped.append(meta.name)
+            continue
+        table = _read_sheet(info, workbook, parts, meta.name)
+        if table is not None:
+            if skipped:
+                table.warnings.append(
+                    f"hidden sheets were skipped ({quoted(skipped)}); read sheet "
+                    f"'{meta.name}'. Name a sheet to read a hidden one."
+                )
+            return table
+    hidden = f" (hidden sheets are skipped: {quoted(skipped)})" if skipped else ""
+    raise NoDataError(f"{info.name} has no data: every visible worksheet is empty{hidden}.")
+
+
+def _match_sheet(name: str, names: list[str], wanted: str) -> str:
+    if wanted in names:
+        return wanted
+    folded = [n for n in names if n.casefold() == wanted.strip().casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    raise NoDataError(f"{name} has no sheet named '{wanted}'; its sheets are {quoted(names)}.")
+
+
+def _read_sheet(
+    info: FileInfo, workbook: Any, parts: dict[str, str], sheet_name: str
+) -> Table | None:
+    scan = None
+    if info.kind is FileKind.XLSX:
+        member = parts.get(sheet_name)
+        if member is None:
+            raise UnsupportedFileError(
+                corrupt_message(info.name, f"sheet '{sheet_name}' has no worksheet part")
+            )
+        with open_zip(info.path, info.name) as zf:
+            scan = scan_xlsx_sheet(info.path, zf, info.name, member, sheet_name)
+    with _calamine_errors(info.name):
+        sheet = workbook.get_sheet_by_name(sheet_name)
+        start = sheet.start
+        values = sheet.to_python() if start is not None else []
+    if start is None:
+        return None
+    header_index = next((k for k, row in enumerate(values) if has_content(row)), None)
+    if header_index is None:
+        return None
+    row0, col0 = start
+    table = Table(
+        name=info.name,
+        source=str(info.path),
+        sheet=sheet_name,
+        header_row=row0 + header_index + 1,
+        header=values[header_index],
+        rows=values[header_index + 1 :],
+        first_row=row0 + header_index + 2,
+        col_offset=col0,
+    )
+    if scan is not None:
+        _add_scan_flags(table, scan)
+    table.merged = _merged_ranges(sheet, row0, col0)
+    return table
+
+
+def _add_scan_flags(table: Table, scan: SheetScan) -> None:
+    uncached = "the formula in this cell has no saved value; open and save the file in Excel"
+    for row0, col in scan.uncached:
+        table.flags.setdefault(row0 + 1, {})[col - table.col_offset] = uncached
+    for (row0, col), error in scan.errors.items():
+        table.flags.setdefault(row0 + 1, {})[col - table.col_offset] = (
+            f"the cell shows the Excel error {error}; fix the formula or type the value"
+        )
+
+
+def _merged_ranges(sheet: Any, row0: int, col0: int) -> list[tuple[int, int, int, int]]:
+    """Merged cells are advisory: a format that does not report them has none here."""
+    try:
+        ranges = sheet.merged_cell_ranges or []
+    except Exception:  # unsupported for some formats
+        return []
+    return [(r1 + 1, c1 - col0, r2 + 1, c2 - col0) for (r1, c1), (r2, c2) in ranges]

@@ -1,0 +1,328 @@
+"""What an .xlsx worksheet's XML says before calamine reads it.
+
+Finds each sheet's worksheet part, then scans that part, streaming, for the extent of its cells
+(calamine allocates the dense rectangle between the first and last one), formulas without a
+saved value and cells holding an Excel error (calamine reports both as empty).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Final
+from xml.parsers import expat
+
+from defusedxml import ElementTree as SafeET
+from xlsxwriter.utility import xl_cell_to_rowcol
+
+from segsync.errors import FileTooLargeError, UnsupportedFileError
+from segsync.input.limits import MAX_SHEET_CELLS, MB
+from segsync.input.messages import corrupt_message
+from segsync.input.zipguard import iter_member, read_member, refuse_dtd
+
+#: A block carried over while no cell ends in it; past this, tags are kept whole and no more.
+_CARRY_LIMIT: Final = 16 * MB
+
+
+def is_worksheet_part(member: str) -> bool:
+    return member.startswith("xl/worksheets/") and member.endswith(".xml")
+
+
+def cell_position(ref: str | bytes) -> tuple[int, int]:
+    """A cell reference such as ``B12`` (any case) → 0-based ``(row, column)``, as calamine's."""
+    text = ref.decode("ascii") if isinstance(ref, bytes) else ref
+    return xl_cell_to_rowcol(text.upper())
+
+
+# ------------------------------------------------------------------------------ sheet parts
+
+
+def xlsx_sheet_parts(path: Path, zf: zipfile.ZipFile, name: str) -> dict[str, str]:
+    """Map sheet name → zip member of its worksheet XML (via workbook.xml and its rels)."""
+    workbook = "xl/workbook.xml"
+    rels_data = read_member(path, zf, name, "_rels/.rels")
+    if rels_data:
+        for rel in _parse_xml(rels_data, name, "_rels/.rels").iter():
+            if _local(rel.tag) == "Relationship" and rel.get("Type", "").endswith(
+                "/officeDocument"
+            ):
+                workbook = _resolve_target("", rel.get("Target", workbook))
+    wb_data = read_member(path, zf, name, workbook)
+    base = str(PurePosixPath(workbook).parent)
+    rels_member = f"{base}/_rels/{PurePosixPath(workbook).name}.rels"
+    rels = read_member(path, zf, name, rels_member)
+    if wb_data is None or rels is None:
+        raise UnsupportedFileError(corrupt_message(name, "workbook part missing"))
+    targets = {
+        rel.get("Id"): _resolve_target(base, rel.get("Target", ""))
+        for rel in _parse_xml(rels, name, rels_member).iter()
+        if _local(rel.tag) == "Relationship"
+    }
+    parts: dict[str, str] = {}
+    for el in _parse_xml(wb_data, name, workbook).iter():
+        if _local(el.tag) != "sheet":
+            continue
+        rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), None)
+        target = targets.get(rid)
+        if target:
+            parts[el.get("name", "")] = target
+    return parts
+
+
+def _local(tag: str) -> str:
+    """An XML name without its ``{namespace}``."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _resolve_target(base: str, target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    parts: list[str] = [p for p in base.split("/") if p]
+    for piece in target.split("/"):
+        if piece == "..":
+            if parts:
+                parts.pop()
+        elif piece and piece != ".":
+            parts.append(piece)
+    return "/".join(parts)
+
+
+def _parse_xml(data: bytes, name: str, member: str) -> Any:
+    try:
+        return SafeET.fromstring(data)
+    except Exception:  # defusedxml raises its own and ParseError; both mean the same here
+        raise UnsupportedFileError(corrupt_message(name, f"{member} is not valid XML")) from None
+
+
+# ------------------------------------------------------------------------------ the scan
+
+#: Fast path: one literal-prefixed regex over a block. A cell tag written exactly as Excel,
+#: xlsxwriter and openpyxl write it -- ``<c r="B12" s="1" t="s">``, known attributes after ``r``,
+#: plain values, a row under a million -- yields its column letters. Any other ``<c`` tag
+#: (other attributes or order, a second ``r``, ``>`` inside a value, no ``r``, a 7-digit row)
+#: yields "" and sends the sheet to the full XML parse, so no cell calamine places can hide.
+_FAST_CELL = re.compile(
+    rb'<c(?: r="([A-Z]{1,3})[0-9]{1,6}"(?: (?:s|t|cm|vm|ph)="[^"<>]{0,16}")*/?>|[\s>/])'
+)
+_FAST_ROW = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,6})"')
+_REF_TEXT = re.compile(r"[A-Za-z]{1,3}[0-9]{1,7}")
+_FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s/>]")
+_ERROR_CELL = re.compile(rb"""<(?:[\w.-]+:)?c\s[^>]*?\bt\s*=\s*["']e["'][^>]*>""")
+_CELL_START = re.compile(rb"<(?:[\w.-]+:)?c\s[^>]*>")
+_CELL_END = re.compile(rb"</(?:[\w.-]+:)?c>")
+_CELL_REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]{1,3}[0-9]{1,7})["']""")
+_V_TAG = re.compile(rb"<(?:[\w.-]+:)?v[\s/>]")
+_V_TEXT = re.compile(rb"<(?:[\w.-]+:)?v(?:\s[^>]*)?>([^<]*)<")
+_TYPE = re.compile(rb"""\bt\s*=\s*["'](\w+)["']""")
+
+
+@dataclass(slots=True)
+class SheetScan:
+    """What a worksheet's XML says that calamine's values do not.
+
+    Positions are 0-based ``(row, column)`` like calamine's.
+    """
+
+    #: formula cells without a saved (cached) value: calamine shows them as empty
+    uncached: set[tuple[int, int]] = field(default_factory=set)
+    #: cells whose saved value is an Excel error (``#N/A``, ``#REF!``): calamine shows them empty
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+def scan_xlsx_sheet(
+    path: Path, zf: zipfile.ZipFile, name: str, member: str, sheet: str | None = None
+) -> SheetScan:
+    """Streaming pass(es) over a worksheet part: extent guard, uncached formulas, error cells.
+
+    calamine allocates rows × columns between the first and last placed cell, so a 5 kB file
+    with values in A1 and XFD1048576 would abort the process. For a sheet in canonical form the
+    first pass knows the column span exactly and every row is under a million; only when the
+    column span times a million could pass the cap does a second pass count rows. Any other
+    spelling, and any sheet about to be refused, gets a full XML parse that places cells
+    exactly as calamine does. So an ordinary sheet costs one inflate and one regex per block.
+    """
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        raise UnsupportedFileError(corrupt_message(name, f"{member} is missing")) from None
+    first = _FirstPass()
+    for block in _blocks(iter_member(path, info, name), name, member):
+        first.feed(block)
+    if not first.unusual:
+        columns = first.extent.column_span()
+        if columns * 1_000_000 <= MAX_SHEET_CELLS:
+            return first.scan
+        _count_rows(_blocks(iter_member(path, info, name), name, member), first.extent)
+        if first.extent.row_span() * columns <= MAX_SHEET_CELLS:
+            return first.scan
+    extent = _parsed_extent(iter_member(path, info, name), name, member)
+    columns, rows = extent.column_span(), extent.row_span()
+    if rows * columns > MAX_SHEET_CELLS:
+        raise FileTooLargeError(
+            f"{name}: sheet '{sheet or member}' spans {rows:,} rows × {columns:,} "
+            f"columns between its first and last filled cell, over the {MAX_SHEET_CELLS:,}-cell "
+            "safety cap. Delete stray cells far below or to the right of the data, or copy the "
+            "data to a new workbook."
+        )
+    return first.scan
+
+
+class _Extent:
+    """Smallest and largest row/column calamine will place a cell at (0-based)."""
+
+    def __init__(self) -> None:
+        self.col_letters: set[bytes] = set()
+        self.min_col = self.min_row = 1 << 40
+        self.max_col = self.max_row = -1
+
+    def add(self, row: int, col: int) -> None:
+        self.min_row, self.max_row = min(self.min_row, row), max(self.max_row, row)
+        self.min_col, self.max_col = min(self.min_col, col), max(self.max_col, col)
+
+    def column_span(self) -> int:
+        cols = [cell_position(letters + b"1")[1] for letters in self.col_letters]
+        low = min([*cols, self.min_col])
+        high = max([*cols, self.max_col])
+        return high - low + 1 if high >= 0 else 0
+
+    def row_span(self) -> int:
+        return self.max_row - self.min_row + 1 if self.max_row >= 0 else 0
+
+
+class _FirstPass:
+    """Column letters of canonical cells, formulas and error cells, block by block."""
+
+    def __init__(self) -> None:
+        self.extent = _Extent()
+        self.scan = SheetScan()
+        self.unusual = False
+
+    def feed(self, block: bytes) -> None:
+        if not self.unusual:
+            letters = set(_FAST_CELL.findall(block))
+            if b"" in letters or b":c" in block:
+                self.unusual = True  # prefixed or non-canonical cell tags: full parse later
+            else:
+                self.extent.col_letters |= letters
+        if b"<f" in block or (b":f" in block and _FORMULA.search(block)):
+            self._formulas(block)
+        if b't="e"' in block or b"t='e'" in block:
+            self._errors(block)
+
+    def _formulas(self, block: bytes) -> None:
+        for match in _FORMULA.finditer(block):
+            start = block.rfind(b"<", 0, match.start())
+            tag = _CELL_START.match(block, start) if start >= 0 else None
+            ref = _CELL_REF.search(tag.group(0)) if tag else None
+            if tag is None or ref is None:
+                continue
+            end = _CELL_END.search(block, match.end())
+            body = block[match.end() : end.start() if end else len(block)]
+            value = _V_TEXT.search(body)
+            if value and value.group(1):
+                continue
+            kind = _TYPE.search(tag.group(0))
+            if _V_TAG.search(body) and kind and kind.group(1) in (b"str", b"s", b"inlineStr"):
+                continue  # a formula whose saved result is the empty string
+            self.scan.uncached.add(cell_position(ref.group(1)))
+
+    def _errors(self, block: bytes) -> None:
+        for match in _ERROR_CELL.finditer(block):
+            ref = _CELL_REF.search(match.group(0))
+            if ref is None:
+                continue
+            end = _CELL_END.search(block, match.end())
+            body = block[match.end() : end.start() if end else len(block)]
+            value = _V_TEXT.search(body)
+            text = value.group(1).decode("utf-8", "replace") if value else "#ERROR"
+            self.scan.errors[cell_position(ref.group(1))] = text
+
+
+def _parsed_extent(chunks: Iterator[bytes], name: str, member: str) -> _Extent:
+    """Place every cell the way calamine does, with a real (expat) XML parser.
+
+    Used for sheets whose cell tags are not in the canonical form, and to confirm before
+    refusing a canonical one (the regex pass also counts empty, formatted-only cells, which
+    calamine skips). Expat handles quoting, whitespace, prefixes and ``>`` inside values
+    exactly; what it rejects (duplicate attributes, ``<`` in a value, DTDs) is refused rather
+    than guessed at. calamine reads the unprefixed ``r`` attribute (the last one, if repeated)
+    and places a cell without one right after the previous cell; a row without ``r`` follows
+    the previous row.
+    """
+    extent = _Extent()
+    position = [-1, -1]  # row, col of the last placed cell
+    pending: list[tuple[int, int]] = []  # a cell not yet known to hold anything
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        local = tag.rpartition(":")[2]
+        if local == "row":
+            ref = attrs.get("r")
+            if ref is not None and not (ref.isascii() and ref.isdigit()):
+                raise ValueError(f"row reference {ref!r}")
+            position[:] = [int(ref) - 1 if ref else position[0] + 1, -1]
+            pending.clear()
+        elif local == "c":
+            ref = attrs.get("r")
+            if ref is None:
+                position[1] += 1
+            else:
+                if _REF_TEXT.fullmatch(ref) is None:
+                    raise ValueError(f"cell reference {ref!r}")
+                position[:] = cell_position(ref)
+            pending[:] = [(max(position[0], 0), max(position[1], 0))]
+        elif pending and local in ("v", "is", "f"):
+            extent.add(*pending.pop())  # calamine skips cells with no content at all
+
+    def refuse(*_: object) -> None:
+        raise ValueError("document type declaration")
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        for chunk in chunks:
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except (expat.ExpatError, ValueError) as exc:
+        raise UnsupportedFileError(
+            corrupt_message(name, f"{member} is not well-formed XML: {exc}")
+        ) from None
+    return extent
+
+
+def _blocks(chunks: Iterator[bytes], name: str, member: str) -> Iterator[bytes]:
+    """Re-cut inflated chunks at row (or cell) ends so that no tag is split across blocks."""
+    carry = b""
+    first = True
+    for chunk in chunks:
+        if first:
+            refuse_dtd(chunk, name, member)
+            first = False
+        buf = carry + chunk if carry else chunk
+        cut = buf.rfind(b"row>")
+        cut = cut + 4 if cut >= 0 else buf.rfind(b"c>") + 2
+        if cut < 2:
+            if len(buf) < _CARRY_LIMIT:
+                carry = buf
+                continue
+            cut = buf.rfind(b"<")  # no cell ends in 16 MB: at least keep tags whole
+            if cut <= 0:
+                raise UnsupportedFileError(
+                    corrupt_message(name, f"{member} holds a single XML tag over 16 MB")
+                )
+        yield buf[:cut]
+        carry = buf[cut:]
+    if carry:
+        yield carry
+
+
+def _count_rows(blocks: Iterator[bytes], extent: _Extent) -> None:
+    """Second pass, only for wide canonical sheets: the rows of their cells."""
+    for block in blocks:
+        for match in _FAST_ROW.finditer(block):
+            row = int(match.group(1)) - 1
+            extent.min_row, extent.max_row = min(extent.min_row, row), max(extent.max_row, row)

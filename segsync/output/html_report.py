@@ -1,0 +1,69 @@
+"""The HTML report of a run (``--report FILE.html``): one self-contained file a browser opens.
+
+The report is ``segsync/templates/report.html`` rendered from a ``RunView``
+(``segsync.output.views``); the web page renders the same partials (``partials/summary.html``,
+``problems.html``, ``changes.html``, ``unchanged.html``) from the same view, through
+``template_env``. Jinja2 escapes every value (autoescape on for every template), and an
+undefined name is an error rather than a blank, so a typo in a template fails the tests.
+
+The file has no script and loads nothing: styles are inline, the only links are ``#section``
+anchors, and a Content-Security-Policy forbids every fetch, so it opens from disk, from a mail
+attachment or a file share the same way, and prints cleanly.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from segsync.outcomes import RunResult
+from segsync.output.atomic import atomic_file
+from segsync.output.views import RunView, build_view
+
+__all__ = ["render_report", "template_env", "write_html_report"]
+
+REPORT_TEMPLATE = "report.html"
+
+
+def template_env() -> Environment:
+    """A new Jinja2 environment over ``segsync/templates``: autoescaped, strict undefined.
+
+    The web page builds its own from this (e.g. adding a loader for its pages) and includes
+    the partials, each of which needs only ``view``, a ``RunView``.
+    """
+    return Environment(
+        loader=PackageLoader("segsync", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+
+
+@cache
+def _shared_env() -> Environment:
+    return template_env()
+
+
+def render_report(view: RunView) -> str:
+    """The report of ``view`` as one HTML document."""
+    return _shared_env().get_template(REPORT_TEMPLATE).render(view=view)
+
+
+def write_html_report(
+    result: RunResult, path: str | Path, *, plan_path: str | Path | None = None
+) -> Path:
+    """Write the HTML report of ``result`` to ``path`` atomically; returns the path.
+
+    ``plan_path`` is the plan file a ``plan`` run saved (named in "what to do next").
+    """
+    target = Path(path)
+    view = build_view(result, plan_path=plan_path)
+    html = render_report(view)
+    with atomic_file(target) as handle:
+        handle.write(html.encode("utf-8"))
+    return target

@@ -1,0 +1,692 @@
+"""A run as people read it: the view models behind the HTML report, the web page and the workbook.
+
+``build_view(result)`` turns a ``RunResult`` into a ``RunView``: plain, immutable data (text and
+numbers, already worded for a person) that the templates in ``segsync/templates`` render and the
+results workbook writes. Every decision about *what* a person is told lives here, once: the
+labels of the outcomes, what to do next, each problem's cell, reason and advice, and the
+character-level diff of each changed field. *How* it looks lives in the templates (or the
+workbook's styles). Pure: no I/O, no template engine, no xlsxwriter.
+
+Values are text as they came from the sheet or the API, never escaped or clipped here (the
+template engine escapes, a template may clip visually); ``None`` is shown as ``(empty)``.
+Free text that segsync itself wrote (reasons, warnings, the abort reason) is redacted of
+secrets and kept on one line.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Literal
+
+from segsync.model import FieldValue
+from segsync.outcomes import PROBLEM_OUTCOMES, Outcome, RowResult, RunResult
+from segsync.secrets import redact
+
+__all__ = [
+    "EMPTY",
+    "ChangeView",
+    "CountView",
+    "FactView",
+    "NextStep",
+    "Part",
+    "ProblemView",
+    "RunView",
+    "UnchangedView",
+    "build_view",
+    "diff_parts",
+]
+
+#: How a missing value (None) is shown.
+EMPTY = "(empty)"
+
+#: ok: done as asked; neutral: nothing to do; problem: needs a person; preview: a dry run's plan.
+CountKind = Literal["ok", "neutral", "problem", "preview"]
+StepKind = Literal["problem", "action", "info", "ok"]
+
+#: Outcome → (label in plain words, kind). The order is the order of the counts table:
+#: problems first (what needs a person), then what was done, then what needed nothing.
+OUTCOME_LABELS: dict[Outcome, tuple[str, CountKind]] = {
+    Outcome.INVALID: ("invalid: fix in the sheet", "problem"),
+    Outcome.NOT_FOUND: ("segment not found", "problem"),
+    Outcome.CONFLICT: ("changed by someone else: not sent", "problem"),
+    Outcome.FAILED: ("failed", "problem"),
+    Outcome.UPDATED_WITH_DIFFERENCES: ("updated, but stored differently", "problem"),
+    Outcome.NOT_ATTEMPTED: ("not sent: the run stopped", "problem"),
+    Outcome.WOULD_UPDATE: ("would update", "preview"),
+    Outcome.UPDATED: ("updated", "ok"),
+    Outcome.UNCHANGED: ("unchanged: already as in the sheet", "neutral"),
+    Outcome.DUPLICATE: ("repeated row: sent once", "neutral"),
+}
+assert set(OUTCOME_LABELS) == set(Outcome), "every outcome needs a label"
+
+#: What to do about each problem outcome: one fixed sentence per outcome.
+ADVICE: dict[Outcome, str] = {
+    Outcome.INVALID: (
+        "Correct the cell in the spreadsheet and run it again; the other rows are not affected."
+    ),
+    Outcome.NOT_FOUND: (
+        "Check the id; the segment may have been deleted or belong to another organisation."
+    ),
+    Outcome.CONFLICT: (
+        "Someone changed this segment after it was read. Export it again, redo your edit on "
+        "the fresh copy and run again (or run with --force to overwrite their change)."
+    ),
+    Outcome.FAILED: (
+        "Read the reason: if it names a value, correct the cell; otherwise try again later. "
+        "Check the segment in Raise first: a failed write may or may not have been saved."
+    ),
+    Outcome.UPDATED_WITH_DIFFERENCES: (
+        "The change was saved, but Raise stored a different value (see the reason). Check the "
+        "segment in Raise and adjust the value in the sheet if it matters."
+    ),
+    Outcome.NOT_ATTEMPTED: (
+        "Nothing was sent for this row because the run stopped early. Run again to send it."
+    ),
+}
+assert set(ADVICE) == PROBLEM_OUTCOMES, "every problem outcome needs advice"
+
+#: Why a row has a problem when the run recorded no reason of its own.
+DEFAULT_REASON: dict[Outcome, str] = {
+    Outcome.INVALID: "The row is not valid.",
+    Outcome.NOT_FOUND: "No segment with this id.",
+    Outcome.CONFLICT: "The segment changed on the server after it was read.",
+    Outcome.FAILED: "The API did not accept the change.",
+    Outcome.UPDATED_WITH_DIFFERENCES: "The API stored different values than were sent.",
+    Outcome.NOT_ATTEMPTED: "Not sent: the run stopped before this row.",
+}
+
+STATUS_LABELS = {
+    "ok": "Done",
+    "problems": "Needs attention",
+    "aborted": "Stopped early",
+    "preview": "Preview",
+}
+
+_TITLES = {"sync": "Sync", "plan": "Plan", "apply": "Apply", "rollback": "Rollback"}
+
+#: A leading ``Sheet!C17`` in an error text (the loader's ``CellRef``), and what follows it.
+_CELL_AT_START = re.compile(r"^(?P<sheet>[^!\s][^!]{0,30})!(?P<a1>\$?[A-Z]{1,3}\$?[1-9][0-9]*)\b")
+#: Changed stretches up to this long (both sides) are compared character by character.
+_CHAR_DIFF_MAX = 400
+#: Longer ones sentence by sentence, then word by word (each piece keeps what follows or
+#: precedes it, so the pieces join back into the text) ...
+_SPLITS = (re.compile(r"[^.!?;\n]+[.!?;\n]*|[.!?;\n]+"), re.compile(r"\s*\S+|\s+"))
+#: ... unless there are more pieces than this (product of the two counts): then all changed.
+_SPLIT_DIFF_LIMIT = 250_000
+#: An unchanged run this short between two changes is shown as changed (easier to read).
+_MIN_KEPT_RUN = 3
+#: Values less alike than this (share of unchanged characters, as ``SequenceMatcher.ratio``)
+#: are shown as wholly changed: the letters two unrelated names share are noise.
+_MIN_SIMILARITY = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A piece of a value in a diff; ``changed`` pieces are highlighted."""
+
+    text: str
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CountView:
+    """One line of the counts table."""
+
+    outcome: str
+    label: str
+    count: int
+    kind: CountKind
+
+
+@dataclass(frozen=True, slots=True)
+class NextStep:
+    """What to do next: a sentence, optionally followed by a command to type."""
+
+    text: str
+    command: str | None = None
+    kind: StepKind = "info"
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.text} {self.command}" if self.command else self.text
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+@dataclass(frozen=True, slots=True)
+class FactView:
+    """One fact of the run (``Run id``, ``Duration``, …) as a label and display text."""
+
+    label: str
+    value: str
+    #: numbers are right-aligned
+    numeric: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemView:
+    """One row that needs a person."""
+
+    source_row: int
+    segment_id: int | None
+    #: the segment's name as the API last showed it ("" when unknown)
+    segment_name: str
+    #: ``Edits!C17`` when known
+    cell: str | None
+    outcome: str
+    label: str
+    #: why, in one line
+    reason: str
+    #: what to do about it
+    advice: str
+    http_status: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeView:
+    """One changed field of one row, with the changed characters marked on both sides."""
+
+    source_row: int
+    segment_id: int | None
+    segment_name: str
+    field: str
+    #: the values as sent/received (None for none) and as shown (``(empty)`` for none)
+    before_value: FieldValue
+    after_value: FieldValue
+    before: str
+    after: str
+    before_empty: bool
+    after_empty: bool
+    before_parts: tuple[Part, ...]
+    after_parts: tuple[Part, ...]
+    outcome: str
+    label: str
+    kind: CountKind
+    #: what the API stored instead of ``after`` (``updated_with_differences`` only)
+    stored: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnchangedView:
+    source_row: int
+    segment_id: int | None
+    segment_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """Everything a person is shown about one run; see the module docstring."""
+
+    #: ``Sync results``, ``Sync preview``, ``Plan``, ``Apply results``, ``Rollback preview``
+    title: str
+    command: str
+    dry_run: bool
+    run_id: str
+    #: the input file (spreadsheet, plan or run) and the sheet read
+    source: str
+    sheet: str
+    sha256: str | None
+    started: str
+    finished: str | None
+    duration_s: float
+    duration: str
+    requests: int
+    requests_by_kind: tuple[tuple[str, int], ...]
+    rate: float
+    throttled: int
+    aborted: str | None
+    warnings: tuple[str, ...]
+    #: ok | problems | aborted | preview
+    status: str
+    #: the status in a word or two: ``Done``, ``Needs attention``, ``Stopped early``, ``Preview``
+    status_label: str
+    #: one sentence: the state of the run at a glance
+    headline: str
+    counts: tuple[CountView, ...]
+    total_rows: int
+    next_steps: tuple[NextStep, ...]
+    problems: tuple[ProblemView, ...]
+    changes: tuple[ChangeView, ...]
+    #: rows whose changes are listed (a row may change several fields)
+    changed_rows: int
+    unchanged_count: int
+    unchanged: tuple[UnchangedView, ...]
+    #: the run's facts for the summary, in display order
+    facts: tuple[FactView, ...]
+    results_path: str | None
+    journal_path: str | None
+    plan_path: str | None
+    exit_code: int
+
+    @property
+    def problem_count(self) -> int:
+        return len(self.problems)
+
+
+def build_view(result: RunResult, *, plan_path: str | Path | None = None) -> RunView:
+    """The ``RunView`` of ``result``; ``plan_path`` is the plan a ``plan`` run saved."""
+    plan = str(plan_path) if plan_path is not None else None
+    counts = _counts(result.rows)
+    problems = tuple(
+        _problem(r, result.sheet) for r in result.rows if r.outcome in PROBLEM_OUTCOMES
+    )
+    changes = tuple(c for r in result.rows for c in _changes(r))
+    unchanged = tuple(
+        UnchangedView(r.source_row, r.segment_id, _name(r))
+        for r in result.rows
+        if r.outcome is Outcome.UNCHANGED
+    )
+    aborted = _one_line(result.aborted) if result.aborted else None
+    status = _status(aborted, len(problems), result.dry_run)
+    duration_s = max(result.duration_s, 0.0)
+    started = _when(result.started_at)
+    finished = _when(result.finished_at) if result.finished_at else None
+    return RunView(
+        title=_title(result),
+        command=result.command or "sync",
+        dry_run=result.dry_run,
+        run_id=result.run_id,
+        source=result.source,
+        sheet=result.sheet,
+        sha256=result.sha256,
+        started=started,
+        finished=finished,
+        duration_s=duration_s,
+        duration=_duration(duration_s),
+        requests=result.total_requests,
+        requests_by_kind=tuple(sorted(result.requests.items())),
+        rate=round(result.achieved_rate, 1),
+        throttled=result.throttled,
+        aborted=aborted,
+        warnings=tuple(_one_line(w) for w in result.warnings),
+        status=status,
+        status_label=STATUS_LABELS[status],
+        headline=_headline(result, len(problems), status),
+        counts=counts,
+        total_rows=len(result.rows),
+        next_steps=tuple(_next_steps(result, len(problems), plan)),
+        problems=problems,
+        changes=changes,
+        changed_rows=len({(c.source_row, c.segment_id) for c in changes}),
+        unchanged_count=len(unchanged),
+        unchanged=unchanged,
+        results_path=result.results_path,
+        journal_path=result.journal_path,
+        plan_path=plan,
+        facts=tuple(_facts(result, plan, started, finished)),
+        exit_code=result.exit_code,
+    )
+
+
+# -- counts, headline, next steps -------------------------------------------------------------
+
+
+def _counts(rows: Sequence[RowResult]) -> tuple[CountView, ...]:
+    tally: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+    for row in rows:
+        tally[row.outcome] += 1
+    return tuple(
+        CountView(outcome.value, label, tally[outcome], kind)
+        for outcome, (label, kind) in OUTCOME_LABELS.items()
+        if tally[outcome]
+    )
+
+
+def _status(aborted: str | None, problems: int, dry_run: bool) -> str:
+    if aborted:
+        return "aborted"
+    if problems:
+        return "problems"
+    return "preview" if dry_run else "ok"
+
+
+def _title(result: RunResult) -> str:
+    name = _TITLES.get(result.command, (result.command or "sync").capitalize())
+    if result.command == "plan":
+        return "Plan (preview)"
+    return f"{name} {'preview' if result.dry_run else 'results'}"
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
+
+
+def _headline(result: RunResult, problems: int, status: str) -> str:
+    tally = dict.fromkeys(Outcome, 0)
+    for row in result.rows:
+        tally[row.outcome] += 1
+    written = tally[Outcome.UPDATED] + tally[Outcome.UPDATED_WITH_DIFFERENCES]
+    verb = "needs" if problems == 1 else "need"
+    need = f"{_rows(problems)} {verb} attention (see Problems)"
+    if status == "aborted":
+        text = f"The run stopped early: {_rows(written)} updated before it stopped."
+        return f"{text} {need[0].upper()}{need[1:]}." if problems else text
+    if result.dry_run:
+        text = f"Preview: {_rows(tally[Outcome.WOULD_UPDATE])} would be updated; nothing was sent."
+        return f"{text} {need[0].upper()}{need[1:]}." if problems else text
+    if problems:
+        return f"{_rows(tally[Outcome.UPDATED])} updated; {need}."
+    if written:
+        return f"All done: {_rows(written)} updated, nothing needs fixing."
+    return "Nothing to change: every row already matches Raise."
+
+
+def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list[NextStep]:
+    steps: list[NextStep] = []
+    outcomes = {r.outcome for r in result.rows}
+    if result.aborted:
+        steps.append(
+            NextStep(f"The run stopped early: {_one_line(result.aborted)}", kind="problem")
+        )
+    if problems:
+        verb = "needs" if problems == 1 else "need"
+        steps.append(NextStep(f"{_rows(problems)} {verb} fixing: see Problems.", kind="problem"))
+    retry = outcomes & {Outcome.FAILED, Outcome.NOT_ATTEMPTED}
+    if retry and not result.dry_run and result.journal_path and result.command == "sync":
+        steps.append(
+            NextStep(
+                "To send only the failed and unsent rows again:",
+                f"segsync sync {_q(result.source)} --only-failed {_q(result.run_id)}",
+                kind="action",
+            )
+        )
+    if result.dry_run:
+        if result.command == "plan":
+            command = f"segsync apply {_q(plan_path) if plan_path else '<plan file>'}"
+        elif result.command == "rollback":
+            command = "the same segsync rollback command without --dry-run"
+        else:
+            command = f"segsync sync {_q(result.source)}"
+        if Outcome.WOULD_UPDATE in outcomes:
+            steps.append(
+                NextStep("Nothing was sent: this is a preview. To send it:", command, "action")
+            )
+        else:
+            steps.append(NextStep("Nothing was sent: this is a preview.", kind="info"))
+    wrote = outcomes & {Outcome.UPDATED, Outcome.UPDATED_WITH_DIFFERENCES}
+    if wrote and result.journal_path and not result.dry_run:
+        steps.append(NextStep("Undo with:", f"segsync rollback {_q(result.run_id)}", "info"))
+    if not steps:
+        steps.append(NextStep("Nothing to do: no row needs fixing.", kind="ok"))
+    return steps
+
+
+def _q(text: str) -> str:
+    return shlex.quote(text)
+
+
+# -- problems ---------------------------------------------------------------------------------
+
+
+def _problem(row: RowResult, sheet: str) -> ProblemView:
+    error = _one_line(row.error) if row.error else ""
+    cell = getattr(row, "cell", None) or None
+    reason = error
+    found = _leading_cell(error, sheet)
+    if found is not None:
+        address, rest = found
+        cell = cell or address
+        if address == cell:
+            reason = _tidy_reason(rest)
+    return ProblemView(
+        source_row=row.source_row,
+        segment_id=row.segment_id,
+        segment_name=_name(row),
+        cell=cell,
+        outcome=row.outcome.value,
+        label=OUTCOME_LABELS[row.outcome][0],
+        reason=reason.rstrip("; ") or DEFAULT_REASON[row.outcome],
+        advice=ADVICE[row.outcome],
+        http_status=row.http_status,
+    )
+
+
+def _leading_cell(error: str, sheet: str) -> tuple[str, str] | None:
+    """``("Edits!C17", "(name): contains a tab")`` from ``Edits!C17 (name): contains a tab``."""
+    if sheet and error.startswith(f"{sheet}!"):
+        match = re.match(r"\$?[A-Z]{1,3}\$?[1-9][0-9]*\b", error[len(sheet) + 1 :])
+        if match:
+            end = len(sheet) + 1 + match.end()
+            return error[:end], error[end:]
+    match = _CELL_AT_START.match(error)
+    if match:
+        return match.group(0), error[match.end() :]
+    return None
+
+
+def _tidy_reason(rest: str) -> str:
+    """``(name): contains a tab`` → ``name: contains a tab``."""
+    rest = rest.strip()
+    match = re.match(r"^\(([^()]{1,80})\)\s*:\s*", rest)
+    if match:
+        return f"{match.group(1)}: {rest[match.end() :]}"
+    return rest.lstrip(":").strip()
+
+
+def _one_line(text: str) -> str:
+    return redact(" ".join(text.split()))
+
+
+# -- changes ----------------------------------------------------------------------------------
+
+
+def _changes(row: RowResult) -> Iterable[ChangeView]:
+    label, kind = OUTCOME_LABELS[row.outcome]
+    name = _name(row)
+    stored_values = row.segment.editable() if row.segment is not None else {}
+    for change in row.changes:
+        before_parts, after_parts = diff_parts(change.before, change.after)
+        stored: str | None = None
+        if change.field in row.differences:
+            stored = _show(stored_values.get(change.field))
+        yield ChangeView(
+            source_row=row.source_row,
+            segment_id=row.segment_id,
+            segment_name=name,
+            field=change.field,
+            before_value=change.before,
+            after_value=change.after,
+            before=_show(change.before),
+            after=_show(change.after),
+            before_empty=_is_empty(change.before),
+            after_empty=_is_empty(change.after),
+            before_parts=before_parts,
+            after_parts=after_parts,
+            outcome=row.outcome.value,
+            label=label,
+            kind=kind,
+            stored=stored,
+        )
+
+
+def _name(row: RowResult) -> str:
+    """The new name when the row changes it, else the segment's name as last seen."""
+    for change in row.changes:
+        if change.field == "name" and not _is_empty(change.after):
+            return str(change.after)
+    if row.segment is not None and row.segment.name:
+        return row.segment.name
+    return ""
+
+
+def _is_empty(value: FieldValue) -> bool:
+    return value is None or value == ""
+
+
+def _show(value: FieldValue) -> str:
+    return EMPTY if _is_empty(value) else str(value)
+
+
+def diff_parts(before: FieldValue, after: FieldValue) -> tuple[tuple[Part, ...], tuple[Part, ...]]:
+    """Both values cut into unchanged and changed pieces, character by character.
+
+    An empty value is one changed ``(empty)`` piece opposite a wholly changed value; so is a
+    value less than half like the other (two unrelated names share letters by chance). Unchanged
+    runs shorter than three characters between two changes count as changed, so that a changed
+    word reads as one piece rather than a scatter of letters.
+
+    Fast on long text: the common start and end are cut off first, and a long middle is
+    compared word by word, then character by character inside each changed stretch of words.
+    """
+    a = "" if _is_empty(before) else str(before)
+    b = "" if _is_empty(after) else str(after)
+    if not a or not b:
+        return (Part(a or EMPTY, True),), (Part(b or EMPTY, True),)
+    ops = _opcodes(a, b)
+    same = sum(len(left) for equal, left, _ in ops if equal)
+    if 2 * same / (len(a) + len(b)) < _MIN_SIMILARITY:
+        return (Part(a, True),), (Part(b, True),)
+    last = len(ops) - 1
+    marked = [
+        (equal and not (0 < n < last and len(left) < _MIN_KEPT_RUN), left, right)
+        for n, (equal, left, right) in enumerate(ops)
+    ]
+    return (
+        _merge([(left, not equal) for equal, left, _ in marked]),
+        _merge([(right, not equal) for equal, _, right in marked]),
+    )
+
+
+#: ``(unchanged?, text on the left, text on the right)``
+_Op = tuple[bool, str, str]
+
+
+def _opcodes(a: str, b: str) -> list[_Op]:
+    if len(a) + len(b) <= _CHAR_DIFF_MAX:
+        return _diff(a, b, SequenceMatcher(None, a, b, autojunk=False))
+    # long text: keep the common start and end (cut where a word ends), diff the middle
+    prefix = _common_start(a, b)
+    while prefix and not (_boundary(a, prefix) and _boundary(b, prefix)):
+        prefix -= 1
+    room = min(len(a), len(b)) - prefix
+    suffix = _common_start(a[::-1][:room], b[::-1][:room])
+    while suffix and not (_boundary(a, len(a) - suffix) and _boundary(b, len(b) - suffix)):
+        suffix -= 1
+    ops: list[_Op] = [(True, a[:prefix], a[:prefix])] if prefix else []
+    ops += _middle(a[prefix : len(a) - suffix], b[prefix : len(b) - suffix])
+    if suffix:
+        ops.append((True, a[len(a) - suffix :], a[len(a) - suffix :]))
+    return ops
+
+
+def _boundary(text: str, at: int) -> bool:
+    """Whether ``at`` is between words (or at an end) in ``text``."""
+    if at <= 0 or at >= len(text):
+        return True
+    return not (text[at - 1].isalnum() and text[at].isalnum())
+
+
+def _common_start(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _middle(a: str, b: str) -> list[_Op]:
+    if not a or not b:
+        return [(False, a, b)] if a or b else []
+    return _refine(a, b, 0)
+
+
+def _refine(a: str, b: str, level: int) -> list[_Op]:
+    """Diff character by character if short, else sentence by sentence, then word by word."""
+    if len(a) + len(b) <= _CHAR_DIFF_MAX:
+        return _diff(a, b, SequenceMatcher(None, a, b, autojunk=False))
+    if level == len(_SPLITS):
+        return [(False, a, b)]
+    left, right = _SPLITS[level].findall(a), _SPLITS[level].findall(b)
+    if len(left) * len(right) > _SPLIT_DIFF_LIMIT:
+        return [(False, a, b)]
+    ops: list[_Op] = []
+    for equal, ta, tb in _diff(left, right, SequenceMatcher(None, left, right, autojunk=False)):
+        if equal or not ta or not tb:
+            ops.append((equal, ta, tb))
+        else:
+            ops += _refine(ta, tb, level + 1)
+    return ops
+
+
+def _diff(a: Sequence[str], b: Sequence[str], matcher: SequenceMatcher[str]) -> list[_Op]:
+    return [
+        (tag == "equal", "".join(a[i1:i2]), "".join(b[j1:j2]))
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+    ]
+
+
+def _merge(pieces: list[tuple[str, bool]]) -> tuple[Part, ...]:
+    """Join neighbouring pieces of the same kind; drop empty ones."""
+    merged: list[Part] = []
+    for text, changed in pieces:
+        if not text:
+            continue
+        if merged and merged[-1].changed == changed:
+            merged[-1] = Part(merged[-1].text + text, changed)
+        else:
+            merged.append(Part(text, changed))
+    return tuple(merged)
+
+
+# -- facts ------------------------------------------------------------------------------------
+
+
+def _facts(
+    result: RunResult, plan_path: str | None, started: str, finished: str | None
+) -> list[FactView]:
+    command = result.command or "sync"
+    facts = [
+        FactView("Run id", result.run_id),
+        FactView("Command", f"segsync {command}" + (" (preview)" if result.dry_run else "")),
+        FactView("Input", result.source),
+    ]
+    if result.sheet:
+        facts.append(FactView("Sheet", result.sheet))
+    facts += [
+        FactView("Started", started),
+        FactView("Finished", finished or "did not finish"),
+        FactView("Duration", _duration(max(result.duration_s, 0.0)), numeric=True),
+        FactView("Requests sent", f"{result.total_requests:,}", numeric=True),
+        FactView("Rate achieved", f"{result.achieved_rate:,.1f} per second", numeric=True),
+        FactView("Slowed down by Raise (HTTP 429)", f"{result.throttled:,}", numeric=True),
+    ]
+    if result.lowest_rate is not None:
+        facts.append(
+            FactView("Lowest rate used", f"{result.lowest_rate:,.1f} per second", numeric=True)
+        )
+    if result.results_path:
+        kind = "Preview" if result.dry_run else "Results"
+        facts.append(FactView(f"{kind} file", result.results_path))
+    if plan_path:
+        facts.append(FactView("Plan file", plan_path))
+    if result.journal_path:
+        facts.append(FactView("Journal (for undo)", result.journal_path))
+    return facts
+
+
+def _when(moment: datetime) -> str:
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    offset = moment.utcoffset()
+    if offset is None:
+        return text
+    if not offset:
+        return f"{text} UTC"
+    return f"{text} {moment.strftime('%z')}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
