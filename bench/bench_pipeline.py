@@ -36,7 +36,7 @@ What it does:
                                                              .to_python()``
    load-csv   ``segsync.input.load_edits(edits.csv)``        ``raw-csv``: ``list(csv.reader(f))``
    diff       ``segsync.differ.diff(editset, current)``      (none)
-   write      ``output.report.write_results(result, p)``     ``raw-xlsxwriter``: the same rows ×
+   write      ``output.results.write_results(result, p)``    ``raw-xlsxwriter``: the same rows ×
                                                              columns of plain cells, no formats,
                                                              ``constant_memory``
    ========== ============================================== =====================================
@@ -439,7 +439,7 @@ def _setup_diff(workdir: Path) -> tuple[Work, After]:
 
 
 def _setup_write(workdir: Path) -> tuple[Work, After]:
-    from segsync.output.report import write_results
+    from segsync.output.results import write_results
 
     result = run_result_from_plan(_pickle_load(workdir / F_PLAN))
     target = workdir / F_RESULTS
@@ -516,7 +516,7 @@ def run_result_from_plan(plan: Any) -> Any:
 def results_columns() -> int:
     """Columns of the results sheet (without unknown input columns, of which we have none)."""
     from segsync.model import STAT_FIELDS
-    from segsync.output.report import CURRENT_HEADERS, FIXED_HEADERS
+    from segsync.output.rows import CURRENT_HEADERS, FIXED_HEADERS
 
     return len(FIXED_HEADERS) + len(STAT_FIELDS) + len(CURRENT_HEADERS)
 

@@ -79,6 +79,8 @@ class RowResult:
     #: fields whose PUT response differs from what was sent
     differences: list[str] = field(default_factory=list)
     extras: dict[str, str] = field(default_factory=dict)
+    #: the cell a person should look at (``Edits!C17``), when the row has a problem
+    cell: str | None = None
 
     @property
     def changed_fields(self) -> list[str]:

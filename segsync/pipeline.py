@@ -41,7 +41,8 @@ from segsync.journal import (
 )
 from segsync.model import Segment
 from segsync.outcomes import RunResult
-from segsync.output.report import read_outcomes, write_export
+from segsync.output.export import write_export
+from segsync.output.read_back import read_outcomes
 from segsync.planfile import SavedPlan, plan_rows, read_plan, write_plan
 from segsync.run import Run, RunOptions, check_results_path
 from segsync.runcontrol import RunControl
@@ -86,6 +87,7 @@ def sync(
     max_changes: int | None = None,
     max_change_ratio: float | None = None,
     canary: int | None = None,
+    report: str | Path | None = None,
     handle_signals: bool = False,
     control: RunControl | None = None,
 ) -> RunResult:
@@ -93,7 +95,8 @@ def sync(
 
     ``edits`` is a spreadsheet path, a pandas DataFrame with the same columns, or an
     ``EditSet``. ``out`` is the results file (``.xlsx`` or ``.csv``); None writes it next to
-    the input (or in ``output.dir``); False writes none. The guardrails default to the config's
+    the input (or in ``output.dir``); False writes none; ``report`` adds an HTML report. The
+    guardrails default to the config's
     ``guardrails`` section. Raises ``InputError`` (nothing sent) for file-level problems and
     ``strict`` with invalid rows, and ``RunRefused`` when the results cannot be written, another
     run holds the API, or a guardrail trips; row problems are outcomes in the ``RunResult``.
@@ -116,7 +119,7 @@ def sync(
         handle_signals=handle_signals,
         progress_bar=control is None,
     )
-    return Run(settings, options, control).execute(editset, out=out)
+    return Run(settings, options, control).execute(editset, out=out, report=report)
 
 
 @dataclass
@@ -141,6 +144,7 @@ def plan(
     sheet: str | None = None,
     only_failed: str | Path | None = None,
     force: bool | None = None,
+    report: str | Path | None = None,
 ) -> PlanResult:
     """Decide what a sync would send, exactly as a dry run, and save it for ``apply``.
 
@@ -165,7 +169,7 @@ def plan(
         progress_bar=False,
     )
     run = Run(settings, options)
-    result = run.execute(editset, out=preview)
+    result = run.execute(editset, out=preview, report=report, plan_path=plan_path)
     assert run.plan is not None  # a dry run that returns has diffed every row
     saved = SavedPlan(
         created_at=result.started_at,
@@ -193,6 +197,7 @@ def apply(
     max_changes: int | None = None,
     max_change_ratio: float | None = None,
     canary: int | None = None,
+    report: str | Path | None = None,
     handle_signals: bool = False,
     control: RunControl | None = None,
 ) -> RunResult:
@@ -226,7 +231,7 @@ def apply(
         progress_bar=control is None,
         journal_extra={"plan": str(saved.path) if saved.path else None},
     )
-    return Run(settings, options, control).execute(saved, out=out)
+    return Run(settings, options, control).execute(saved, out=out, report=report)
 
 
 def rollback(
@@ -238,6 +243,7 @@ def rollback(
     out: str | Path | bool | None = None,
     handle_signals: bool = False,
     base_url: str | None = None,
+    report: str | Path | None = None,
     control: RunControl | None = None,
 ) -> RunResult:
     """Put back the before-state of every segment ``run`` wrote, on the server it wrote to.
@@ -259,7 +265,7 @@ def rollback(
         handle_signals=handle_signals,
         progress_bar=control is None,
     )
-    return Run(settings, options, control).execute(rollback_edits(record), out=out)
+    return Run(settings, options, control).execute(rollback_edits(record), out=out, report=report)
 
 
 def export(

@@ -35,11 +35,12 @@ from segsync.errors import (
     StrictModeError,
 )
 from segsync.guardrails import Guardrails, canary_problem, check_guardrails
-from segsync.input.editset import EditSet
+from segsync.input.editset import EditSet, RowEdit
 from segsync.journal import Journal, footer_record, header_record, new_run_id, result_record
 from segsync.model import EDITABLE_FIELDS
-from segsync.outcomes import Outcome, RowResult, RunResult
-from segsync.output.report import default_results_path, write_results
+from segsync.outcomes import PROBLEM_OUTCOMES, Outcome, RowResult, RunResult
+from segsync.output.html_report import write_html_report
+from segsync.output.results import default_results_path, write_results
 from segsync.planfile import SavedPlan
 from segsync.progress import Progress
 from segsync.runcontrol import RunControl
@@ -88,20 +89,33 @@ class Run:
         self._updater: Updater | None = None
         self._journaled: set[int] = set()
         self._results_target: Path | None = None
+        self._report_target: Path | None = None
+        self._plan_path: Path | None = None
+        #: where the HTML report was written (None: not asked for)
+        self.report_path: Path | None = None
 
     # -- the whole run -----------------------------------------------------------------------
 
     def execute(
-        self, work: EditSet | SavedPlan, *, out: str | Path | bool | None = None
+        self,
+        work: EditSet | SavedPlan,
+        *,
+        out: str | Path | bool | None = None,
+        report: str | Path | None = None,
+        plan_path: Path | None = None,
     ) -> RunResult:
-        """Run on a sheet's edits or a saved plan; ``out``: results path, None default, False none.
+        """Run on a sheet's edits or a saved plan.
 
+        ``out`` is the results file (None: the default path, False: none), ``report`` an HTML
+        report to write beside it, ``plan_path`` the plan a ``plan`` run saves (for the report).
         Raises (nothing sent) for a bad config, token, results path, lock or guardrail.
         """
         settings, opts = self.settings, self.options
         editset = work.editset() if isinstance(work, SavedPlan) else work
         credentials = check_credentials(settings)
         self._results_target = self._check_output(editset, out)
+        self._report_target = check_report_path(Path(report)) if report else None
+        self._plan_path = plan_path
         started = datetime.now(UTC)
         result = RunResult(
             run_id=new_run_id(started),
@@ -186,12 +200,12 @@ class Run:
                 if journal is not None:
                     self._close_journal(journal, result)
         finally:
-            written = (
-                None
-                if self._results_target is None
-                else write_results(result, self._results_target)
-            )
+            target = self._results_target
+            written = None if target is None else write_results(result, target)
             result.results_path = str(written) if written else None
+            if self._report_target is not None:
+                write_html_report(result, self._report_target, plan_path=self._plan_path)
+                self.report_path = self._report_target
             log.info(
                 "%s %s finished: %s",
                 self.options.command,
@@ -435,6 +449,14 @@ def check_results_path(target: Path) -> Path:
     return target
 
 
+def check_report_path(target: Path) -> Path:
+    """An HTML report path, proven writable before the first request (like the results)."""
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise OutputPathError(f"The report {target} must end in .html; nothing was sent.")
+    check_results_path(target.with_suffix(".xlsx"))
+    return target
+
+
 def _moved(row: RowPlan, now: Any) -> str:
     """How the server's state differs from the one the row was planned from ('' if not)."""
     planned = row.before
@@ -498,7 +520,29 @@ def assemble(
                 extras=edit.extras,
             )
         )
+    for edit, row_result in zip(editset.rows, results, strict=True):
+        if row_result.outcome in PROBLEM_OUTCOMES and row_result.cell is None:
+            row_result.cell = problem_cell(editset, edit, row_result)
     return results
+
+
+def problem_cell(editset: EditSet, edit: RowEdit, row: RowResult) -> str | None:
+    """The cell a person should look at for a problem row, in the sheet's own terms."""
+    for error in edit.errors:
+        if error.cell is not None and (row.outcome is Outcome.INVALID or not error.soft):
+            return error.cell.address
+    if row.outcome is Outcome.NOT_FOUND:
+        field_name = "id"
+    elif row.outcome is Outcome.CONFLICT and "modifiedDateTime" in editset.cells:
+        field_name = "modifiedDateTime"
+    elif row.differences:
+        field_name = row.differences[0]
+    elif row.changes:
+        field_name = row.changes[0].field
+    else:
+        field_name = "id"
+    ref = editset.cell(field_name, edit.source_row)
+    return ref.address if ref is not None else None
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from segsync.cli.options import (
     log_options,
     out_option,
     rate_options,
+    report_option,
     settings_overrides,
 )
 from segsync.cli.output import Stdout, echo, print_result
@@ -88,7 +89,10 @@ def load(opts: dict[str, Any]) -> Settings:
 
 def finish(result: RunResult, opts: dict[str, Any], plan_path: str | None = None) -> int:
     code = int(result.exit_code)
-    print_result(result, code, as_json=opts.get("as_json", False), plan_path=plan_path)
+    report = opts.get("report")
+    print_result(
+        result, code, as_json=opts.get("as_json", False), plan_path=plan_path, report_path=report
+    )
     return code
 
 
@@ -97,6 +101,7 @@ class LazyGroup(click.Group):
 
     lazy: ClassVar[dict[str, str]] = {
         "sandbox": "segsync.sandbox.command:sandbox",
+        "web": "segsync.web.command:web",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -105,7 +110,12 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
             module, _, name = self.lazy[cmd_name].partition(":")
-            command: click.Command = getattr(importlib.import_module(module), name)
+            try:
+                command: click.Command = getattr(importlib.import_module(module), name)
+            except ModuleNotFoundError as exc:
+                if exc.name is None or not module.startswith(exc.name):
+                    raise
+                return None  # not part of this installation
             return command
         return super().get_command(ctx, cmd_name)
 
@@ -136,6 +146,7 @@ only_failed_option = click.option(
 @rate_options
 @guardrail_options
 @json_option
+@report_option
 @log_options
 def sync(edits: str, **opts: Any) -> None:
     """Apply the segment edits in EDITS (.xlsx, .xlsm, .xls, .ods or .csv)."""
@@ -153,6 +164,7 @@ def sync(edits: str, **opts: Any) -> None:
             max_changes=opts["max_changes"],
             max_change_ratio=opts["max_change_ratio"],
             canary=opts["canary"],
+            report=opts["report"],
             handle_signals=True,
         )
         return finish(result, opts)
@@ -173,6 +185,7 @@ def sync(edits: str, **opts: Any) -> None:
 @connection_options
 @rate_options
 @json_option
+@report_option
 @log_options
 def plan(edits: str, **opts: Any) -> None:
     """Decide what syncing EDITS would send and save it as a plan; send nothing."""
@@ -187,6 +200,7 @@ def plan(edits: str, **opts: Any) -> None:
             sheet=opts["sheet"],
             only_failed=opts["only_failed"],
             force=opts["force"] or None,
+            report=opts["report"],
         )
         return finish(planned.result, opts, plan_path=str(planned.path) if planned.path else None)
 
@@ -203,6 +217,7 @@ def plan(edits: str, **opts: Any) -> None:
 @rate_options
 @guardrail_options
 @json_option
+@report_option
 @log_options
 def apply(plan_file: str, **opts: Any) -> None:
     """Send exactly the changes of a saved PLAN; segments that moved since are conflicts."""
@@ -216,6 +231,7 @@ def apply(plan_file: str, **opts: Any) -> None:
             max_changes=opts["max_changes"],
             max_change_ratio=opts["max_change_ratio"],
             canary=opts["canary"],
+            report=opts["report"],
             handle_signals=True,
         )
         return finish(result, opts)
@@ -297,6 +313,7 @@ def export(campaigns: tuple[int, ...], out: str | None, **opts: Any) -> None:
 @out_option
 @connection_options
 @json_option
+@report_option
 @log_options
 def rollback(run_id: str, **opts: Any) -> None:
     """Put back the before-values of every segment a past RUN changed.
@@ -314,6 +331,7 @@ def rollback(run_id: str, **opts: Any) -> None:
             out=opts["out"],
             handle_signals=True,
             base_url=base_url,
+            report=opts["report"],
         )
         return finish(result, opts)
 

@@ -17,8 +17,10 @@ from segsync.secrets import RedactingFilter, redact
 
 log = logging.getLogger("segsync")
 
-#: run events the terminal summary already shows; not repeated as text log lines on stderr
-SUMMARY_EVENTS = frozenset({"run_started", "run_finished"})
+#: events the terminal summary already shows; not repeated as text log lines on stderr
+SUMMARY_EVENTS = frozenset(
+    {"run_started", "run_finished", "input_warning", "plan_warning", "list_unavailable"}
+)
 #: the event of the one record a fatal error writes (see ``fail``)
 FATAL_EVENT = "fatal"
 

@@ -95,3 +95,10 @@ def settings_overrides(opts: dict[str, Any]) -> dict[str, Any]:
 
 def log_flags(opts: dict[str, Any]) -> dict[str, Any]:
     return {key: opts.get(key) for key in ("log_format", "log_file", "log_level")}
+
+
+report_option = click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    help="Also write a one-file HTML report of the run (open it in a browser, print it).",
+)

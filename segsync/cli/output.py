@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from segsync.outcomes import PROBLEM_OUTCOMES, RunResult
+from segsync.outcomes import PROBLEM_OUTCOMES, RowResult, RunResult
+from segsync.output.views import problem_view
 from segsync.secrets import redact
 
 #: problems listed in the terminal before "... and N more"
@@ -66,7 +67,7 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     if problems:
         lines.append("  problems:")
         for row in problems[:SHOWN_PROBLEMS]:
-            lines.append(f"    {problem_text(row)}")
+            lines.append(f"    {problem_text(row, result.sheet)}")
         if len(problems) > SHOWN_PROBLEMS:
             more = len(problems) - SHOWN_PROBLEMS
             lines.append(f"    ... and {more:,} more in the Problems sheet")
@@ -90,11 +91,12 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     return [redact(line) for line in lines]
 
 
-def problem_text(row: Any) -> str:
-    """``row 17 id 100021 invalid: Edits!C17 (name): contains a tab ...`` on one line."""
-    reason = " ".join((row.error or row.outcome.value).split())
+def problem_text(row: RowResult, sheet: str) -> str:
+    """``Edits!C17 id 100021: name: contains a tab ...`` on one line (row number if no cell)."""
+    view = problem_view(row, sheet)
+    where = view.cell or f"row {row.source_row}"
     ident = f"id {row.segment_id}" if row.segment_id is not None else "no id"
-    return f"row {row.source_row} {ident} {row.outcome.value}: {reason}"
+    return f"{where} {ident}: {view.reason}"
 
 
 def result_json(
@@ -129,8 +131,9 @@ def result_json(
             {
                 "row": r.source_row,
                 "id": r.segment_id,
+                "cell": (view := problem_view(r, result.sheet)).cell,
                 "outcome": r.outcome.value,
-                "reason": " ".join((r.error or "").split()),
+                "reason": view.reason,
             }
             for r in problems[:SHOWN_PROBLEMS]
         ],

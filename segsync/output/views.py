@@ -20,12 +20,12 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Literal
 
 from segsync.model import FieldValue
 from segsync.outcomes import PROBLEM_OUTCOMES, Outcome, RowResult, RunResult
+from segsync.output.textdiff import EMPTY, Part, diff_parts, is_empty
 from segsync.secrets import redact
 
 __all__ = [
@@ -40,10 +40,8 @@ __all__ = [
     "UnchangedView",
     "build_view",
     "diff_parts",
+    "problem_view",
 ]
-
-#: How a missing value (None) is shown.
-EMPTY = "(empty)"
 
 #: ok: done as asked; neutral: nothing to do; problem: needs a person; preview: a dry run's plan.
 CountKind = Literal["ok", "neutral", "problem", "preview"]
@@ -112,26 +110,6 @@ _TITLES = {"sync": "Sync", "plan": "Plan", "apply": "Apply", "rollback": "Rollba
 
 #: A leading ``Sheet!C17`` in an error text (the loader's ``CellRef``), and what follows it.
 _CELL_AT_START = re.compile(r"^(?P<sheet>[^!\s][^!]{0,30})!(?P<a1>\$?[A-Z]{1,3}\$?[1-9][0-9]*)\b")
-#: Changed stretches up to this long (both sides) are compared character by character.
-_CHAR_DIFF_MAX = 400
-#: Longer ones sentence by sentence, then word by word (each piece keeps what follows or
-#: precedes it, so the pieces join back into the text) ...
-_SPLITS = (re.compile(r"[^.!?;\n]+[.!?;\n]*|[.!?;\n]+"), re.compile(r"\s*\S+|\s+"))
-#: ... unless there are more pieces than this (product of the two counts): then all changed.
-_SPLIT_DIFF_LIMIT = 250_000
-#: An unchanged run this short between two changes is shown as changed (easier to read).
-_MIN_KEPT_RUN = 3
-#: Values less alike than this (share of unchanged characters, as ``SequenceMatcher.ratio``)
-#: are shown as wholly changed: the letters two unrelated names share are noise.
-_MIN_SIMILARITY = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """A piece of a value in a diff; ``changed`` pieces are highlighted."""
-
-    text: str
-    changed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +253,7 @@ def build_view(result: RunResult, *, plan_path: str | Path | None = None) -> Run
     plan = str(plan_path) if plan_path is not None else None
     counts = _counts(result.rows)
     problems = tuple(
-        _problem(r, result.sheet) for r in result.rows if r.outcome in PROBLEM_OUTCOMES
+        problem_view(r, result.sheet) for r in result.rows if r.outcome in PROBLEM_OUTCOMES
     )
     changes = tuple(c for r in result.rows for c in _changes(r))
     unchanged = tuple(
@@ -425,7 +403,8 @@ def _q(text: str) -> str:
 # -- problems ---------------------------------------------------------------------------------
 
 
-def _problem(row: RowResult, sheet: str) -> ProblemView:
+def problem_view(row: RowResult, sheet: str) -> ProblemView:
+    """One problem row as a person reads it: cell, reason in words, what to do."""
     error = _one_line(row.error) if row.error else ""
     cell = getattr(row, "cell", None) or None
     reason = error
@@ -495,8 +474,8 @@ def _changes(row: RowResult) -> Iterable[ChangeView]:
             after_value=change.after,
             before=_show(change.before),
             after=_show(change.after),
-            before_empty=_is_empty(change.before),
-            after_empty=_is_empty(change.after),
+            before_empty=is_empty(change.before),
+            after_empty=is_empty(change.after),
             before_parts=before_parts,
             after_parts=after_parts,
             outcome=row.outcome.value,
@@ -509,131 +488,15 @@ def _changes(row: RowResult) -> Iterable[ChangeView]:
 def _name(row: RowResult) -> str:
     """The new name when the row changes it, else the segment's name as last seen."""
     for change in row.changes:
-        if change.field == "name" and not _is_empty(change.after):
+        if change.field == "name" and not is_empty(change.after):
             return str(change.after)
     if row.segment is not None and row.segment.name:
         return row.segment.name
     return ""
 
 
-def _is_empty(value: FieldValue) -> bool:
-    return value is None or value == ""
-
-
 def _show(value: FieldValue) -> str:
-    return EMPTY if _is_empty(value) else str(value)
-
-
-def diff_parts(before: FieldValue, after: FieldValue) -> tuple[tuple[Part, ...], tuple[Part, ...]]:
-    """Both values cut into unchanged and changed pieces, character by character.
-
-    An empty value is one changed ``(empty)`` piece opposite a wholly changed value; so is a
-    value less than half like the other (two unrelated names share letters by chance). Unchanged
-    runs shorter than three characters between two changes count as changed, so that a changed
-    word reads as one piece rather than a scatter of letters.
-
-    Fast on long text: the common start and end are cut off first, and a long middle is
-    compared word by word, then character by character inside each changed stretch of words.
-    """
-    a = "" if _is_empty(before) else str(before)
-    b = "" if _is_empty(after) else str(after)
-    if not a or not b:
-        return (Part(a or EMPTY, True),), (Part(b or EMPTY, True),)
-    ops = _opcodes(a, b)
-    same = sum(len(left) for equal, left, _ in ops if equal)
-    if 2 * same / (len(a) + len(b)) < _MIN_SIMILARITY:
-        return (Part(a, True),), (Part(b, True),)
-    last = len(ops) - 1
-    marked = [
-        (equal and not (0 < n < last and len(left) < _MIN_KEPT_RUN), left, right)
-        for n, (equal, left, right) in enumerate(ops)
-    ]
-    return (
-        _merge([(left, not equal) for equal, left, _ in marked]),
-        _merge([(right, not equal) for equal, _, right in marked]),
-    )
-
-
-#: ``(unchanged?, text on the left, text on the right)``
-_Op = tuple[bool, str, str]
-
-
-def _opcodes(a: str, b: str) -> list[_Op]:
-    if len(a) + len(b) <= _CHAR_DIFF_MAX:
-        return _diff(a, b, SequenceMatcher(None, a, b, autojunk=False))
-    # long text: keep the common start and end (cut where a word ends), diff the middle
-    prefix = _common_start(a, b)
-    while prefix and not (_boundary(a, prefix) and _boundary(b, prefix)):
-        prefix -= 1
-    room = min(len(a), len(b)) - prefix
-    suffix = _common_start(a[::-1][:room], b[::-1][:room])
-    while suffix and not (_boundary(a, len(a) - suffix) and _boundary(b, len(b) - suffix)):
-        suffix -= 1
-    ops: list[_Op] = [(True, a[:prefix], a[:prefix])] if prefix else []
-    ops += _middle(a[prefix : len(a) - suffix], b[prefix : len(b) - suffix])
-    if suffix:
-        ops.append((True, a[len(a) - suffix :], a[len(a) - suffix :]))
-    return ops
-
-
-def _boundary(text: str, at: int) -> bool:
-    """Whether ``at`` is between words (or at an end) in ``text``."""
-    if at <= 0 or at >= len(text):
-        return True
-    return not (text[at - 1].isalnum() and text[at].isalnum())
-
-
-def _common_start(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def _middle(a: str, b: str) -> list[_Op]:
-    if not a or not b:
-        return [(False, a, b)] if a or b else []
-    return _refine(a, b, 0)
-
-
-def _refine(a: str, b: str, level: int) -> list[_Op]:
-    """Diff character by character if short, else sentence by sentence, then word by word."""
-    if len(a) + len(b) <= _CHAR_DIFF_MAX:
-        return _diff(a, b, SequenceMatcher(None, a, b, autojunk=False))
-    if level == len(_SPLITS):
-        return [(False, a, b)]
-    left, right = _SPLITS[level].findall(a), _SPLITS[level].findall(b)
-    if len(left) * len(right) > _SPLIT_DIFF_LIMIT:
-        return [(False, a, b)]
-    ops: list[_Op] = []
-    for equal, ta, tb in _diff(left, right, SequenceMatcher(None, left, right, autojunk=False)):
-        if equal or not ta or not tb:
-            ops.append((equal, ta, tb))
-        else:
-            ops += _refine(ta, tb, level + 1)
-    return ops
-
-
-def _diff(a: Sequence[str], b: Sequence[str], matcher: SequenceMatcher[str]) -> list[_Op]:
-    return [
-        (tag == "equal", "".join(a[i1:i2]), "".join(b[j1:j2]))
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
-    ]
-
-
-def _merge(pieces: list[tuple[str, bool]]) -> tuple[Part, ...]:
-    """Join neighbouring pieces of the same kind; drop empty ones."""
-    merged: list[Part] = []
-    for text, changed in pieces:
-        if not text:
-            continue
-        if merged and merged[-1].changed == changed:
-            merged[-1] = Part(merged[-1].text + text, changed)
-        else:
-            merged.append(Part(text, changed))
-    return tuple(merged)
+    return EMPTY if is_empty(value) else str(value)
 
 
 # -- facts ------------------------------------------------------------------------------------
