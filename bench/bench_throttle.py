@@ -2,9 +2,10 @@
 
 The sandbox enforces ``--server-rps`` (token bucket, burst 2) while the client is configured
 for ``--client-rps``: the situation of a config written for a bigger plan, or a shared
-organisation limit. The same sheet is synced twice, once with the adaptive limiter (AIMD on
-429) and once at a fixed rate, and the share of 429s, the achieved rate and the duration of
-each are printed. Every row must end ``updated`` in both runs.
+organisation limit. The same sheet is synced twice, once with the adaptive limiter (a 429 cuts
+the rate, 429-free seconds win it back) and once at a fixed rate, and the share of 429s, the
+lowest rate the limiter went down to, the achieved rate and the duration of each are printed.
+Every row must end ``updated`` in both runs.
 
     python bench/bench_throttle.py [--rows 80] [--server-rps 10] [--client-rps 40]
 """
@@ -64,6 +65,7 @@ def run_once(rows: int, server_rps: float, client_rps: float, adaptive: bool) ->
         "requests": snap.total,
         "429s": throttled,
         "share": throttled / snap.total,
+        "lowest": result.lowest_rate,
         "rate": result.achieved_rate,
         "seconds": elapsed,
     }
@@ -80,13 +82,16 @@ def main() -> None:
         f"client configured for {args.client_rps:g}/s"
     )
     print(
-        f"{'mode':9} {'updated':>7} {'requests':>8} {'429s':>5} {'share':>6} {'req/s':>6} {'s':>6}"
+        f"{'mode':9} {'updated':>7} {'requests':>8} {'429s':>5} {'share':>6} {'lowest':>6} "
+        f"{'req/s':>6} {'s':>6}"
     )
     for adaptive in (True, False):
         r = run_once(args.rows, args.server_rps, args.client_rps, adaptive)
+        lowest = f"{r['lowest']:>6.1f}" if r["lowest"] is not None else f"{'-':>6}"
         print(
             f"{r['mode']:9} {r['updated']:>7} {r['requests']:>8} {r['429s']:>5} "
-            f"{r['share']:>6.1%} {r['rate']:>6.1f} {r['seconds']:>6.1f}"
+            f"{r['share']:>6.1%} {lowest} {r['rate']:>6.1f} {r['seconds']:>6.1f}",
+            flush=True,
         )
 
 

@@ -1,29 +1,6 @@
-"""One validated, frozen settings object from config.yaml, then the environment, then flags.
-
-Precedence (later wins): built-in defaults → the YAML file → ``SEGSYNC_<SECTION>__<KEY>``
-environment variables (e.g. ``SEGSYNC_RATE_LIMIT__REQUESTS_PER_SECOND=5``) → command-line
-flags. Unknown keys anywhere are errors, so a typo never silently falls back to a default.
-Relative paths in the file are resolved against the file's own folder, so a config works
-from any working directory. The token itself is never part of the settings (see
-``segsync.secrets``).
-
-Environment variables are read by pydantic-settings (prefix ``SEGSYNC_``, nested delimiter
-``__``, names case-insensitive) and are *not* parsed as YAML or JSON:
-
-- A text setting gets the value exactly as given: ``SEGSYNC_INPUT__CLEAR_MARKER=#CLEAR`` is the
-  text ``#CLEAR``, ``SEGSYNC_INPUT__SHEET=2024`` the sheet named ``2024``, ``00123`` keeps its
-  zeros and surrounding spaces are kept. Numbers, booleans and choices are converted by the
-  setting's type as pydantic does (``5`` → 5.0, ``false``/``0``/``no`` → False).
-- An empty value (``SEGSYNC_OUTPUT__DIR=``) counts as not set: the file's value or the default
-  stays. (An empty path would otherwise silently mean "the working directory".)
-- ``null`` unsets a setting that may be empty (``SEGSYNC_API__TOKEN_FILE=null``,
-  ``SEGSYNC_OUTPUT__DIR=null``, ``SEGSYNC_INPUT__SHEET=null``), as ``null`` does in the file.
-  For a setting that must hold text it stays the text ``null``.
-- Relative paths from the environment or flags are relative to the working directory.
-- Each variable names one setting; a variable naming an unknown setting, or a whole section,
-  is an error naming the variable. Variables without ``__`` after the prefix (``SEGSYNC_HOME``)
-  are not settings and are ignored. A token-like key (``SEGSYNC_API__TOKEN``) is refused
-  without repeating its value.
+"""One validated, frozen settings object: built-in defaults, then config.yaml, then the
+``SEGSYNC_<SECTION>__<KEY>`` environment, then flags. Unknown keys anywhere are errors, so a
+typo never silently falls back to a default; the token itself is never a setting.
 """
 
 from __future__ import annotations
@@ -57,7 +34,7 @@ class _Section(BaseModel):
 
 
 class ApiPaths(_Section):
-    """Paths are configuration because only the PUT is documented (shared/raise-api.md)."""
+    """Paths are configuration: the Raise reference documents only the PUT."""
 
     segment: str = "/api/Segment/{id}"
     segment_list: str = "/api/Segment/list"
@@ -325,7 +302,26 @@ def _env_setting(name: str) -> tuple[str, bool]:
 
 def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The settings given by ``SEGSYNC_<SECTION>__<KEY>`` variables as a nested dict, and the
-    variable name behind each dotted key (for messages). Values are never printed."""
+    variable name behind each dotted key (for messages). Values are never printed.
+
+    Environment variables are read by pydantic-settings (prefix ``SEGSYNC_``, nested delimiter
+    ``__``, names case-insensitive) and are *not* parsed as YAML or JSON:
+
+    - A text setting gets the value exactly as given: ``SEGSYNC_INPUT__CLEAR_MARKER=#CLEAR`` is the
+      text ``#CLEAR``, ``SEGSYNC_INPUT__SHEET=2024`` the sheet named ``2024``, ``00123`` keeps its
+      zeros and surrounding spaces are kept. Numbers, booleans and choices are converted by the
+      setting's type as pydantic does (``5`` → 5.0, ``false``/``0``/``no`` → False).
+    - An empty value (``SEGSYNC_OUTPUT__DIR=``) counts as not set: the file's value or the default
+      stays. (An empty path would otherwise silently mean "the working directory".)
+    - ``null`` unsets a setting that may be empty (``SEGSYNC_API__TOKEN_FILE=null``,
+      ``SEGSYNC_OUTPUT__DIR=null``, ``SEGSYNC_INPUT__SHEET=null``), as ``null`` does in the file.
+      For a setting that must hold text it stays the text ``null``.
+    - Relative paths from the environment or flags are relative to the working directory.
+    - Each variable names one setting; a variable naming an unknown setting, or a whole section,
+      is an error naming the variable. Variables without ``__`` after the prefix (``SEGSYNC_HOME``)
+      are not settings and are ignored. A token-like key (``SEGSYNC_API__TOKEN``) is refused
+      without repeating its value.
+    """
     chosen: dict[str, str] = {}
     names: dict[str, str] = {}
     unset: list[str] = []

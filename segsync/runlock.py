@@ -1,17 +1,7 @@
-"""One run at a time per API on this machine: a lock per API target, naming its holder.
+"""One run at a time per API on this machine: an OS file lock per API target, naming its holder.
 
-Two runs writing to one server at once would send every write twice, at twice the rate the
-API allows, and journal interleaved before-states that no rollback can untangle. ``sync``,
-``apply`` and ``rollback`` (CLI and web alike) take this lock before the first request; a dry
-run takes none. The lock is an OS file lock (``filelock``: ``flock`` on POSIX, ``LockFileEx`` on
-Windows), so the kernel releases it when its process dies, however it dies. Beside it, a small
-JSON file names the holder (run id, pid, command, start time, user): a second run reads it to
-say who holds the lock, and a run that finds it left behind by a process that is gone takes the
-lock over with a warning.
-
-Lock files live in a per-user folder under the system temp directory (``segsync-<user>/locks``),
-one per target: the target is the normalised base URL, or ``sandbox:<db path>`` for the
-embedded sandbox, so runs in different folders against one server still exclude each other.
+Two runs writing to one server at once would send every write twice, at twice the allowed
+rate, and journal interleaved before-states no rollback can untangle.
 """
 
 from __future__ import annotations
@@ -72,7 +62,17 @@ def current_user() -> str:
 
 
 class RunLock:
-    """The lock for one API target; use as a context manager or ``acquire``/``release``."""
+    """The lock for one API target (``acquire``/``release``, or ``run_lock`` as a context).
+
+    ``sync``, ``apply`` and ``rollback`` (CLI and web alike) take it before the first request; a
+    dry run takes none. It is an OS file lock (``filelock``: ``flock`` on POSIX, ``LockFileEx``
+    on Windows), so the kernel releases it when its process dies, however it dies. Beside it a
+    small JSON file names the holder (run id, pid, command, start time, user): a second run
+    reads it to say who holds the lock, and a run that finds it left by a process that is gone
+    takes the lock over with a warning. Lock files live in a per-user folder under the system
+    temp directory, one per target (the normalised base URL, or ``sandbox:<db path>``), so runs
+    from different folders against one server still exclude each other.
+    """
 
     def __init__(self, target: str, *, folder: Path | None = None) -> None:
         self.target = target

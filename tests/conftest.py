@@ -8,6 +8,8 @@ starts one with other options, e.g. ``make_sandbox(p_503=...)`` is spelled
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,35 @@ from typing import Any
 import httpx
 import pytest
 
+from segsync import secrets
 from segsync.sandbox import Sandbox, SandboxOptions, run_sandbox
 
 SAMPLES_CSV = Path(__file__).resolve().parent.parent / "samples" / "segments.csv"
 
 MakeSandbox = Callable[..., Sandbox]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_global_state() -> Iterator[None]:
+    """Each test starts from the same process state: environment, known secrets, log handlers.
+
+    The CLI installs root log handlers and the client registers tokens for redaction; a test
+    that leaked either would change what the next test sees.
+    """
+    environ = dict(os.environ)
+    known_secrets = set(secrets._secrets)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    os.environ.clear()
+    os.environ.update(environ)
+    secrets._secrets.clear()
+    secrets._secrets.update(known_secrets)
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +35,57 @@ def segsync_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "segsync", *args]
 
 
-def run_cli(
+@dataclass(frozen=True)
+class CliRun:
+    """What a command did: like ``subprocess.CompletedProcess`` (exit code, stdout, stderr)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliRun:
+    """Run the real command in this process (click's ``CliRunner``) and wait for it.
+
+    In-process is several times faster than a new interpreter per call. The environment is
+    this one without segsync/Raise settings plus ``env``; the working folder and the root log
+    handlers the command installs are put back afterwards. Use ``run_cli_process`` where a
+    separate process matters (entry points, signals, kills, closed pipes).
+    """
+    from click.testing import CliRunner
+
+    from segsync.cli import cli
+
+    clean: dict[str, str | None] = {
+        k: None for k in os.environ if k.startswith(("SEGSYNC_", "RAISE_"))
+    }
+    clean.update(env or {})
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    folder = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = CliRunner().invoke(
+            cli, list(args), env=clean, catch_exceptions=False, prog_name="segsync"
+        )
+    finally:
+        os.chdir(folder)
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)
+    return CliRun(result.exit_code, result.stdout, result.stderr)
+
+
+def run_cli_process(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real command in a subprocess and wait for it."""
+    """Run the real command in a new process and wait for it."""
     return subprocess.run(
         segsync_command(*args),
         cwd=cwd,

@@ -13,7 +13,7 @@ import yaml
 
 from segsync import pipeline
 from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox
-from tests.helpers import editable, read_results, run_cli, settings_for, write_xlsx
+from tests.helpers import editable, read_results, run_cli, run_cli_process, settings_for, write_xlsx
 
 REPO = Path(__file__).parent.parent
 SEED = REPO / "samples" / "segments.csv"
@@ -47,6 +47,7 @@ def test_demo_sync_against_embedded_sandbox_twice(tmp_path: Path) -> None:
     assert "PUT" not in second.stdout.split("requests:")[1].split("\n")[0]
 
 
+@pytest.mark.slow
 def test_rate_is_held_without_bursting(tmp_path: Path) -> None:
     """Server enforces 20/s (bucket 2); 200 changed rows at --rps 20 --burst 1."""
     options = SandboxOptions(seed_csv=SEED, rate_limit=RateLimitOptions(rps=20, burst=2))
@@ -182,5 +183,5 @@ def _config_for(sb: Any, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("flag", ["--help", "--version"])
 def test_entry_points(flag: str, tmp_path: Path) -> None:
-    proc = run_cli(flag, cwd=tmp_path)
+    proc = run_cli_process(flag, cwd=tmp_path)
     assert proc.returncode == 0

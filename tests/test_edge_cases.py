@@ -111,6 +111,7 @@ def test_rows_caught_in_backoff_by_an_abort_are_failed_and_rolled_back(tmp_path:
         assert {s["id"]: editable(s) for s in sb.segments()} == seed
 
 
+@pytest.mark.slow
 def test_retry_after_is_capped_and_the_total_time_bound_holds(tmp_path: Path) -> None:
     with run_sandbox(SandboxOptions(seed_csv=SEED)) as sb:
         sheet = write_xlsx(tmp_path / "e.xlsx", ["id", "name"], [[100001, "x"]])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -156,7 +155,9 @@ def test_token_from_file_and_missing_token(tmp_path: Path) -> None:
         read_token(bare, environ={})
 
 
-def test_api_error_text_and_reprs_never_hold_the_token(tmp_path: Path) -> None:
+def test_api_error_text_and_reprs_never_hold_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Failures during a run: the messages users see and exception reprs are clean."""
     with run_sandbox(SandboxOptions(seed_csv=SEED, token=TOKEN)) as sb:
         settings = Settings().with_overrides(
@@ -167,12 +168,9 @@ def test_api_error_text_and_reprs_never_hold_the_token(tmp_path: Path) -> None:
                 "output.dir": str(tmp_path),
             }
         )
-        os.environ["SEGSYNC_TEST_TOKEN"] = TOKEN + "x"
-        try:
-            sheet = write_xlsx(tmp_path / "e.xlsx", ["id", "name"], [[100001, "x"]])
-            result = pipeline.sync(sheet, settings)
-        finally:
-            del os.environ["SEGSYNC_TEST_TOKEN"]
+        monkeypatch.setenv("SEGSYNC_TEST_TOKEN", TOKEN + "x")
+        sheet = write_xlsx(tmp_path / "e.xlsx", ["id", "name"], [[100001, "x"]])
+        result = pipeline.sync(sheet, settings)
     assert result.exit_code == 3
     texts: list[Any] = [result.aborted, *(r.error for r in result.rows), repr(result)]
     assert all(TOKEN not in str(t) for t in texts)

@@ -585,6 +585,7 @@ def test_reset_is_a_transport_error_and_logs_nothing(
     assert noisy == []
 
 
+@pytest.mark.slow
 def test_stall_outlasts_a_client_timeout(
     make_sandbox: MakeSandbox, make_client: MakeClient
 ) -> None:
@@ -600,6 +601,7 @@ def test_stall_outlasts_a_client_timeout(
     assert time.perf_counter() - started >= 0.5
 
 
+@pytest.mark.slow
 def test_stall_fires_at_its_configured_rate(
     make_sandbox: MakeSandbox, make_client: MakeClient
 ) -> None:
@@ -616,6 +618,7 @@ def test_stall_fires_at_its_configured_rate(
     assert slow >= stalled  # every stalled request took at least stall_s
 
 
+@pytest.mark.slow
 def test_latency_and_jitter_are_measurable(
     make_sandbox: MakeSandbox, make_client: MakeClient
 ) -> None:
@@ -728,6 +731,7 @@ def test_generated_rows_are_deterministic() -> None:
         assert len(a.campaigns()) >= 2
 
 
+@pytest.mark.slow
 def test_shutdown_is_fast_even_with_a_stalled_request(make_client: MakeClient) -> None:
     with run_sandbox(faults=FaultOptions(p_stall=1.0, stall_s=30)) as sb:
         with pytest.raises(httpx.ReadTimeout):

@@ -1,21 +1,6 @@
-"""Read the current state of the segments a sheet names, in as few requests as possible.
-
-Two ways: the paged list endpoint (everything, ``ceil(total / page)`` requests) or one GET per
-id. The first list page is asked for anyway when the list is enabled: it tells the total, and
-its rows are kept whichever way wins. The rest of the pages are then fetched concurrently (the
-rate limiter still paces them). The chosen strategy is reported in the summary.
-
-Pages are read by offset (``Skip``), and offsets are not stable: a segment deleted on the
-server while the pages are read moves every later row one place left, so one row slips
-between two pages; one added moves rows right, past the total the first page announced. A
-list read is therefore never proof that a segment is gone: every wanted id the list did not
-return is read once more by id, and only a 404 there makes it ``not_found``. When the list
-returned every wanted id this costs nothing.
-
-The list endpoint itself is an assumption (shared/raise-api.md): when it answers 404 or 405 on
-the first page, the segments are read by id instead, with one warning. ``list_all`` reads every
-segment for ``export``, where there are no wanted ids to re-read, so it overlaps its pages
-instead (see there).
+"""Read the current state of the segments a sheet names in as few requests as possible (the
+paged list, or one GET per id, whichever costs less), and never call a segment that exists
+``not_found`` because the list's offsets moved while it was read.
 """
 
 from __future__ import annotations
@@ -66,6 +51,23 @@ async def fetch_current(
     while reading (some servers answer 404 rather than an empty page). That page counts as
     empty, the strategy sentence says so, and its ids are re-read by id like any other id the
     list did not return. Any other error propagates.
+
+    Two ways: the paged list endpoint (everything, ``ceil(total / page)`` requests) or one GET per
+    id. The first list page is asked for anyway when the list is enabled: it tells the total, and
+    its rows are kept whichever way wins. The rest of the pages are then fetched concurrently (the
+    rate limiter still paces them). The chosen strategy is reported in the summary.
+
+    Pages are read by offset (``Skip``), and offsets are not stable: a segment deleted on the
+    server while the pages are read moves every later row one place left, so one row slips
+    between two pages; one added moves rows right, past the total the first page announced. A
+    list read is therefore never proof that a segment is gone: every wanted id the list did not
+    return is read once more by id, and only a 404 there makes it ``not_found``. When the list
+    returned every wanted id this costs nothing.
+
+    The list endpoint itself is an assumption (the Raise reference documents only the PUT):
+    when it answers 404 or 405 on the first page, the segments are read by id instead, with one
+    warning. ``list_all`` reads every segment for ``export``, where there are no wanted ids to
+    re-read, so it overlaps its pages instead (see there).
     """
     wanted = sorted(set(ids))
     if not wanted:

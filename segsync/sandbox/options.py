@@ -1,6 +1,6 @@
 """The sandbox's knobs, as frozen dataclasses with explicit, documented defaults.
 
-Everything the Raise reference leaves open (shared/raise-api.md, "assumed") is a switch here, so a
+Everything the Raise reference leaves open is a switch here, so a
 test can run the client against each plausible server behaviour. Options are frozen: the running
 sandbox swaps whole objects (``Sandbox.set_faults``), which keeps a handler from ever seeing a
 half-updated set of probabilities.
@@ -104,6 +104,27 @@ class SandboxOptions:
     Seeding: ``seed_csv`` wins over ``seed_rows``; a db file that already holds segments is not
     reseeded (state survives a restart) unless ``reset`` is true. ``seed`` drives generated rows,
     the per-segment statistics and the fault draws, so one number reproduces a whole session.
+
+    Where the Raise reference is silent the sandbox decides as follows (switch in brackets):
+
+    - ``Take`` defaults to 25 and is clamped to 100 [``default_take``, ``max_take``]; a negative
+      ``Skip``/``Take`` or a non-number is a 400; ``Take=0`` returns only ``total``. Query names are
+      PascalCase only; ``SortBy`` and ``Descending`` values match case-insensitively.
+    - ``Filter`` is a Unicode case-insensitive substring of name or code; ``CampaignId`` may repeat.
+    - PUT binds JSON property names case-insensitively (ASP.NET web defaults), ignores unknown and
+      read-only properties, nulls omitted ones, and needs ``Content-Type: application/json`` (else
+      415). Validation (400) comes before the existence check (404), as with ``[ApiController]``.
+    - A type mismatch reads "The JSON value could not be converted to System.Int64." (or String);
+      a numeric string for ``campaignId`` is refused (ASP.NET's web defaults would accept it).
+    - ``modifiedDateTime`` moves only when a stored value changes, always forward, in UTC with
+      microseconds; ``createdDateTime`` never moves.
+    - Moving a segment to another existing campaign is allowed [``allow_campaign_move``]; to an
+      unknown campaign it is a 400 on ``campaignId``. Duplicate codes in a campaign are accepted
+      [``reject_duplicate_codes``: 400 on ``code``, compared case-insensitively].
+    - 401 has an empty body and ``WWW-Authenticate: Bearer`` (``error="invalid_token"`` for a wrong
+      one); ``forbidden`` turns every authenticated request into a 403 ProblemDetails.
+    - Order of checks: auth, then the rate limit (every authenticated request), then faults (segment
+      endpoints only). A throttled request takes no token and no fault draw.
     """
 
     host: str = "127.0.0.1"
