@@ -109,7 +109,15 @@ class SegmentRequest:
 
     @classmethod
     def from_values(cls, values: dict[str, FieldValue]) -> SegmentRequest:
-        return cls(**{f: values.get(f) for f in EDITABLE_FIELDS})  # type: ignore[arg-type]
+        """The body from a complete editable dict (spelled out: this runs once per change)."""
+        get = values.get
+        return cls(
+            get("campaignId"),  # type: ignore[arg-type]
+            get("name"),  # type: ignore[arg-type]
+            get("code"),  # type: ignore[arg-type]
+            get("description"),  # type: ignore[arg-type]
+            get("externalIdentifier"),  # type: ignore[arg-type]
+        )
 
 
 @dataclass(frozen=True, slots=True)

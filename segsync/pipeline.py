@@ -24,6 +24,7 @@ from segsync.errors import (
     InputError,
     OutputPathError,
     PlanError,
+    RunAborted,
     StrictModeError,
     TargetMismatchError,
 )
@@ -170,7 +171,8 @@ def plan(
     )
     run = Run(settings, options)
     result = run.execute(editset, out=preview, report=report, plan_path=plan_path)
-    assert run.plan is not None  # a dry run that returns has diffed every row
+    if run.plan is None:  # the server could not be read (token refused, API down)
+        raise RunAborted(result.aborted or "the current segments could not be read")
     saved = SavedPlan(
         created_at=result.started_at,
         base_url=settings.api.base_url,

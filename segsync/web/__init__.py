@@ -1,0 +1,29 @@
+"""``segsync web``: the upload page for ops staff, a small aiohttp app over the library API.
+
+One page per step: upload a sheet, read its preview (a ``plan``: nothing sent), confirm, watch
+the run, read the outcome; a runs page lists past runs from the journal, each with its downloads
+and a rollback that previews itself first. The pages are server-rendered from the Jinja2
+partials of the HTML report (``segsync/templates/partials``), so the page and the report say
+the same things; the only script is ``static/progress.js``, which polls a run's status.
+
+Modules, one job each:
+
+``options``   what the command line decides (host, port, password, TLS)
+``sessions``  the signed session cookie, CSRF tokens and the password check
+``security``  middlewares: Host/Origin refusal, sessions, CSRF, login, security headers
+``uploads``   receiving a file into the private folder, size limit, names, sheets
+``jobs``      plans, applies and rollbacks in worker threads, each with its ``RunControl``
+``state``     the app's state: settings, private folder, uploads, previews, jobs
+``render``    the Jinja2 environment (the report's templates plus the web's), the page's view
+``responses`` a page from a template, a refusal, a redirect after a POST, a download
+``pages``     the upload, preview and apply handlers
+``runpages``  the progress, done and runs handlers, downloads
+``app``       the application factory and its routes
+``server``    serving it: blocking for the command, in a thread for tests
+``command``   the ``segsync web`` click command
+"""
+
+from segsync.web.app import create_app
+from segsync.web.options import WebOptions
+
+__all__ = ["WebOptions", "create_app"]

@@ -1,0 +1,380 @@
+"""The upload, preview and apply pages: from a file to a run that sends exactly its preview.
+
+1. ``/`` — the upload form. ``POST /upload`` streams the file into the private folder, loads
+   it with the CLI's loader (its guards and sentences), and on success starts the preview.
+2. ``/previews/<id>`` — while the server is read, a page that waits for it; then the preview:
+   the counts, problems first (cell and reason), the changes as a diff, unchanged rows folded,
+   the preview workbook to download, and a sheet choice when the workbook has several.
+3. ``/previews/<id>/apply`` — the confirmation ("Update 37 segments in Raise at ..."), with
+   the number typed when the change is over a guardrail; its POST starts the run with the
+   previewed plan itself, so a segment that moved since the preview becomes a ``conflict``.
+
+Rollbacks use the same preview and confirmation pages (``runpages`` starts their previews).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from segsync import pipeline
+from segsync.config import Settings
+from segsync.errors import InputError, RunAborted, RunLockedError
+from segsync.guardrails import Guardrails
+from segsync.input.editset import EditSet
+from segsync.outcomes import PROBLEM_OUTCOMES, Outcome
+from segsync.output.results import default_results_path
+from segsync.web.jobs import Job, JobKind
+from segsync.web.render import web_view
+from segsync.web.responses import (
+    download,
+    download_name,
+    page,
+    refusal,
+    see_other,
+    session_id,
+)
+from segsync.web.state import STATE, Preview, WebState
+from segsync.web.uploads import (
+    ACCEPT,
+    Upload,
+    UploadRefused,
+    UploadTooLarge,
+    file_problem,
+    receive,
+    renamed,
+    visible_sheets,
+)
+
+# -- 1. upload -----------------------------------------------------------------------------------
+
+
+async def upload_page(request: web.Request) -> web.StreamResponse:
+    return await _upload_form(request)
+
+
+async def _upload_form(
+    request: web.Request, *, status: int = 200, error: str | None = None
+) -> web.Response:
+    settings = request.app[STATE].settings
+    return await page(
+        request,
+        "upload.html",
+        status=status,
+        step=1,
+        error=error,
+        accept=ACCEPT,
+        max_mb=f"{settings.input.max_file_mb:g}",
+        clear_marker=settings.input.clear_marker,
+    )
+
+
+async def upload_submit(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    state.sweep()
+    sid = session_id(request)
+    limit = state.settings.input.max_file_mb
+    try:
+        upload = await receive(
+            request, state.uploads_dir, limit, lambda token: state.codec.check_csrf(sid, token)
+        )
+    except UploadTooLarge:
+        return await _upload_form(
+            request,
+            status=413,
+            error=f"The file is larger than the {limit:g} MB limit (input.max_file_mb); nothing "
+            "was stored or sent. Split it into smaller files.",
+        )
+    except UploadRefused as exc:
+        if exc.status == 403:
+            return await refusal(request, 403, "Refused", str(exc))
+        return await _upload_form(request, status=exc.status, error=str(exc))
+    loop = asyncio.get_running_loop()
+    try:
+        editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
+    except InputError as exc:
+        upload.remove()
+        return await _upload_form(request, status=400, error=file_problem(exc, upload))
+    upload.sheets = sheets
+    if len(sheets) > 1:
+        state.add_upload(upload)  # kept for another sheet until applied or expired
+    else:
+        upload.remove()  # read once, nothing more to read from it
+    preview = start_sheet_preview(state, upload, editset)
+    return see_other(f"/previews/{preview.id}")
+
+
+def _read(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSet, list[str]]:
+    """Load with the CLI's loader (its guards, its sentences); list the sheets on success."""
+    editset = renamed(pipeline.validate(upload.path, settings, sheet=sheet), upload)
+    return editset, visible_sheets(upload.path)
+
+
+def start_sheet_preview(state: WebState, upload: Upload, editset: EditSet) -> Preview:
+    """Start the plan of ``editset`` (a dry run: nothing sent, the server read once)."""
+    folder, workbook = preview_folder(state)
+    settings = state.settings
+
+    def work(_control: Any) -> pipeline.PlanResult:
+        try:
+            return pipeline.plan(editset, settings, out=False, preview=workbook)
+        except AssertionError:
+            # pipeline.plan asserts that the server was read; a refused token or an unreachable
+            # API ends it there (the run logged why)
+            raise RunAborted(
+                "the current segments could not be read from Raise (the log says why)"
+            ) from None
+
+    job = state.jobs.start(JobKind.PLAN, upload.name, work)
+    preview = Preview(
+        id=folder.name,
+        kind="sheet",
+        job=job,
+        folder=folder,
+        workbook=workbook,
+        subject=upload.name,
+        target=state.target,
+        target_label=state.target_label,
+        upload=upload,
+        sheet=editset.sheet,
+    )
+    state.add_preview(preview)
+    return preview
+
+
+def preview_folder(state: WebState) -> tuple[Path, Path]:
+    """A new private folder for one preview, and where its workbook goes."""
+    pid = secrets.token_urlsafe(12)
+    folder = state.previews_dir / pid
+    folder.mkdir(mode=0o700)
+    return folder, folder / f"preview.{state.settings.output.format}"
+
+
+# -- 2. preview ----------------------------------------------------------------------------------
+
+
+def _preview(request: web.Request) -> Preview:
+    preview = request.app[STATE].previews.get(request.match_info["pid"])
+    if preview is None:
+        raise web.HTTPNotFound
+    return preview
+
+
+def to_send(preview: Preview) -> int:
+    result = preview.job.result
+    if result is None:
+        return 0
+    return sum(1 for r in result.rows if r.outcome is Outcome.WOULD_UPDATE)
+
+
+async def preview_page(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    preview = _preview(request)
+    job = preview.job
+    if job.running:
+        return await page(
+            request,
+            "reading.html",
+            step=2,
+            preview=preview,
+            poll_ms=int(state.options.poll_interval_s * 1000),
+        )
+    if job.result is None:
+        return await page(request, "preview_failed.html", step=2, preview=preview, job=job)
+    upload = preview.upload if preview.upload and preview.upload.id in state.uploads else None
+    return await page(
+        request,
+        "preview.html",
+        step=2,
+        preview=preview,
+        view=web_view(job.result),
+        to_send=to_send(preview),
+        sheets=upload.sheets if upload is not None and not preview.applied else [],
+        # a CSV has no sheet of its own (the loader names it after the stored file)
+        sheet_name=job.result.sheet if preview.upload and preview.upload.sheets else None,
+    )
+
+
+async def preview_status(request: web.Request) -> web.StreamResponse:
+    return web.json_response(_preview(request).job.status())
+
+
+async def preview_workbook(request: web.Request) -> web.StreamResponse:
+    preview = _preview(request)
+    if preview.job.running or not preview.workbook.is_file():
+        raise web.HTTPNotFound
+    return download(preview.workbook, download_name(preview.subject, "preview", preview.workbook))
+
+
+async def choose_sheet(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    preview = _preview(request)
+    upload = preview.upload
+    form = await request.post()
+    sheet = form.get("sheet")
+    if upload is None or upload.id not in state.uploads or preview.applied:
+        return await refusal(
+            request, 409, "Upload the file again", "This file is no longer kept; upload it again."
+        )
+    if not isinstance(sheet, str) or sheet not in upload.sheets:
+        return await refusal(request, 400, "No such sheet", "Choose one of the workbook's sheets.")
+    loop = asyncio.get_running_loop()
+    try:
+        editset, _ = await loop.run_in_executor(None, _read, upload, state.settings, sheet)
+    except InputError as exc:
+        return await refusal(request, 400, "This sheet cannot be used", file_problem(exc, upload))
+    return see_other(f"/previews/{start_sheet_preview(state, upload, editset).id}")
+
+
+# -- 3. apply ------------------------------------------------------------------------------------
+
+
+def _confirmation(state: WebState, preview: Preview) -> dict[str, Any]:
+    """What the confirmation says, and whether the number must be typed."""
+    n = to_send(preview)
+    plural = "segment" if n == 1 else "segments"
+    if preview.kind == "rollback":
+        action = (
+            f"Put back {n:,} {plural} in Raise at {preview.target_label} as they were before "
+            f"run {preview.rollback_of}"
+        )
+        button = f"Roll back {n:,} {plural}"
+    else:
+        action = f"Update {n:,} {plural} in Raise at {preview.target_label}"
+        button = f"Update {n:,} {plural}"
+    rails = Guardrails.from_settings(state.settings.guardrails)
+    total = preview.job.plan.server_total if preview.job.plan is not None else None
+    over = []
+    if rails.max_changes is not None and n > rails.max_changes:
+        over.append(f"the limit of {rails.max_changes:,} changes (guardrails.max_changes)")
+    if rails.max_change_ratio is not None and total and n / total > rails.max_change_ratio:
+        over.append(
+            f"{rails.max_change_ratio:.0%} of the server's {total:,} segments "
+            "(guardrails.max_change_ratio)"
+        )
+    result = preview.job.result
+    problems = sum(1 for r in result.rows if r.outcome in PROBLEM_OUTCOMES) if result else 0
+    rps = state.settings.rate_limit.requests_per_second
+    return {
+        "n": n,
+        "action": action,
+        "button": button,
+        "typed": bool(over),
+        "over": " and ".join(over),
+        "problems": problems,
+        "rps": f"{rps:g}",
+        "eta_s": n / rps if rps else None,
+    }
+
+
+async def confirm_page(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    preview = _preview(request)
+    if preview.applied is not None:
+        return see_other(f"/jobs/{preview.applied.id}")
+    if preview.job.running or preview.job.result is None:
+        return see_other(f"/previews/{preview.id}")
+    return await page(
+        request,
+        "confirm.html",
+        step=3,
+        preview=preview,
+        error=None,
+        **_confirmation(state, preview),
+    )
+
+
+async def apply_submit(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    preview = _preview(request)
+    form = await request.post()
+    if preview.applied is not None:
+        job = preview.applied
+        return await refusal(
+            request,
+            409,
+            "Already applied",
+            "This preview was already applied; it is not sent twice.",
+            link=(f"/jobs/{job.id}", "See that run"),
+        )
+    if preview.job.running or preview.job.result is None:
+        return await refusal(
+            request, 409, "Not ready", "This preview has no plan to apply; nothing was sent."
+        )
+    confirm = _confirmation(state, preview)
+    n = confirm["n"]
+    if n == 0:
+        return await refusal(request, 409, "Nothing to send", "This preview changes nothing.")
+    typed = str(form.get("confirm") or "").strip().replace(",", "").replace(" ", "")
+    if confirm["typed"] and typed != str(n):
+        return await page(
+            request,
+            "confirm.html",
+            status=400,
+            step=3,
+            preview=preview,
+            error=f"Type the number of changes, {n}, to confirm; nothing was sent.",
+            **confirm,
+        )
+    try:
+        state.check_lock(preview.target)
+    except RunLockedError as exc:
+        return await refusal(
+            request,
+            409,
+            "Another run is writing to this API",
+            str(exc),
+            link=(f"/previews/{preview.id}/apply", "Back to the confirmation"),
+        )
+    job = start_run(state, preview, override=n if confirm["typed"] else None)
+    preview.applied = job
+    state.drop_upload(preview.upload)
+    return see_other(f"/jobs/{job.id}")
+
+
+def start_run(state: WebState, preview: Preview, *, override: int | None) -> Job:
+    """Start the run that sends ``preview``: the saved plan itself, or the rollback."""
+    settings = state.settings
+    kind = "rollback" if preview.kind == "rollback" else "results"
+    results = default_results_path(
+        None, out_dir=state.results_dir, kind=kind, fmt=settings.output.format
+    )
+    report = results.with_suffix(".html")
+    if preview.kind == "rollback":
+        run_id = str(preview.rollback_of)
+
+        def rollback(control: Any) -> Any:
+            return pipeline.rollback(run_id, settings, out=results, report=report, control=control)
+
+        return state.jobs.start(JobKind.ROLLBACK, preview.subject, rollback, target=preview.target)
+    saved = preview.job.plan
+    assert saved is not None
+
+    def apply(control: Any) -> Any:
+        return pipeline.apply(
+            saved,
+            settings,
+            out=results,
+            report=report,
+            control=control,
+            max_changes=override,
+            max_change_ratio=1.0 if override is not None else None,
+        )
+
+    return state.jobs.start(JobKind.APPLY, preview.subject, apply, target=preview.target)
+
+
+__all__ = [
+    "apply_submit",
+    "choose_sheet",
+    "confirm_page",
+    "preview_page",
+    "preview_status",
+    "preview_workbook",
+    "upload_page",
+    "upload_submit",
+]

@@ -1,0 +1,263 @@
+"""What guards every request: the app's own Host and Origin only, a session, a login where a
+password is set, a CSRF token on every state-changing request, and strict security headers.
+
+Refusals are pages with a 4xx status (403 unless said otherwise), never redirects, so a script
+or a test sees them for what they are.
+
+- **Host and Origin** (DNS rebinding, cross-site requests): the ``Host`` header must name the
+  address the connection arrived on (or, on loopback, ``localhost``), with this port; an
+  ``Origin`` or a ``Referer``, when sent, must be this app's; ``Sec-Fetch-Site``, when sent on a
+  state-changing request, must be ``same-origin``.
+- **Sessions**: every visitor gets a signed session cookie (``HttpOnly``, ``SameSite=Strict``,
+  ``Secure`` under TLS); see ``segsync.web.sessions``.
+- **CSRF**: every POST carries the session's token in a ``csrf_token`` form field. The upload
+  form is streamed, so its handler checks the token itself, before the file (``uploads``).
+- **Headers**: a Content-Security-Policy with no inline script or style and
+  ``frame-ancestors 'none'``, ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``,
+  ``Referrer-Policy: same-origin`` (not ``no-referrer``: with it, browsers send ``Origin: null``
+  on form posts), and ``Cache-Control: no-store`` on everything but static files.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from segsync.secrets import is_loopback
+from segsync.web.responses import SESSION, page, refusal, see_other, session_id
+from segsync.web.sessions import COOKIE_NAME, CSRF_FIELD
+from segsync.web.state import STATE, WebState
+
+log = logging.getLogger("segsync.web")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: paths open before a login (the login page itself and the styles it needs)
+OPEN_PATHS = ("/login", "/static/")
+#: the route whose handler checks the CSRF token itself (a streamed multipart form)
+STREAMED_ROUTES = frozenset({"upload"})
+
+
+def allowed_hosts(request: web.Request, state: WebState) -> set[str]:
+    """The ``Host`` values that name this app: the address the connection arrived on."""
+    names: set[str] = set()
+    port = state.options.port
+    sock = request.transport.get_extra_info("sockname") if request.transport else None
+    if sock:
+        ip, port = str(sock[0]), int(sock[1])
+        names.add(_literal(ip))
+        try:
+            address = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            address = None
+        mapped = getattr(address, "ipv4_mapped", None)
+        if mapped is not None:
+            names.add(str(mapped))
+        if is_loopback(ip) or (mapped is not None and mapped.is_loopback):
+            names |= {"localhost", "127.0.0.1", "[::1]"}
+    host = state.options.host.strip().lower()
+    if host not in ("", "0.0.0.0", "::", "[::]"):
+        names.add(_literal(host))
+    hosts = {f"{name}:{port}" for name in names}
+    if port == (443 if state.options.tls else 80):
+        hosts |= names
+    return hosts
+
+
+def _literal(host: str) -> str:
+    host = host.lower()
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def foreign_request(request: web.Request, state: WebState) -> str | None:
+    """Why the request does not come from this app's own pages (None when it does)."""
+    hosts = allowed_hosts(request, state)
+    host = (request.headers.get("Host") or "").strip().lower()
+    if host not in hosts:
+        return f"it was addressed to '{host or '(no Host)'}', not to this app"
+    origins = {f"{state.options.scheme}://{h}" for h in hosts}
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.strip().lower() not in origins:
+        return f"it came from the page of another site ({origin.strip()[:100]})"
+    unsafe = request.method not in SAFE_METHODS
+    referer = request.headers.get("Referer")
+    if unsafe and origin is None and referer:
+        parts = urlsplit(referer)
+        if f"{parts.scheme}://{parts.netloc}".lower() not in origins:
+            return "it came from the page of another site"
+    site = request.headers.get("Sec-Fetch-Site")
+    if unsafe and site is not None and site not in ("same-origin", "none"):
+        return f"the browser says it came from a {site} page"
+    return None
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's own errors (404, 405, 413 ...) as pages, with their status."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        title = {404: "Not found", 405: "Not allowed", 413: "Too large"}.get(exc.status, exc.reason)
+        message = {
+            404: "There is no such page here (a preview or run may have expired).",
+            405: "This address does not take that kind of request.",
+            413: "The request was larger than this app accepts.",
+        }.get(exc.status, exc.reason)
+        response = await refusal(request, exc.status, title, message)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Host/Origin, session, login and CSRF, in that order; see the module docstring."""
+    state = request.app[STATE]
+    why = foreign_request(request, state)
+    if why is not None:
+        log.warning("refused %s %s: %s", request.method, request.path, why)
+        return await refusal(
+            request, 403, "Refused", f"This request was refused because {why}; nothing was done."
+        )
+    sid = state.codec.read(request.cookies.get(COOKIE_NAME))
+    fresh: str | None = None
+    if sid is None:
+        sid, fresh = state.codec.new()
+    request[SESSION] = sid
+    unsafe = request.method not in SAFE_METHODS
+    if unsafe and fresh is not None:
+        return await refusal(
+            request,
+            403,
+            "Refused",
+            "Your session has expired (or cookies are blocked): nothing was done. Reload the "
+            "page and try again.",
+        )
+    if not request.path.startswith(OPEN_PATHS) and not state.gate.allows(sid):
+        if not unsafe:
+            response: web.StreamResponse = see_other(f"/login?next={_next_param(request)}")
+        else:
+            response = await refusal(request, 403, "Refused", "Sign in first; nothing was done.")
+        return _with_cookie(response, fresh, state)
+    if unsafe and _route_name(request) not in STREAMED_ROUTES:
+        form = await request.post()
+        token = form.get(CSRF_FIELD)
+        if not state.codec.check_csrf(sid, token if isinstance(token, str) else None):
+            return await refusal(
+                request,
+                403,
+                "Refused",
+                "The form did not carry this page's security token (it may be from an old "
+                "page, or from another site); nothing was done. Reload the page and try again.",
+            )
+    response = await handler(request)
+    return _with_cookie(response, fresh, state)
+
+
+def _route_name(request: web.Request) -> str | None:
+    route = request.match_info.route
+    return route.name if route is not None else None
+
+
+def _next_param(request: web.Request) -> str:
+    from urllib.parse import quote
+
+    return quote(request.path_qs, safe="")
+
+
+def _with_cookie(
+    response: web.StreamResponse, cookie: str | None, state: WebState
+) -> web.StreamResponse:
+    if cookie is not None:
+        set_session_cookie(response, cookie, state)
+    return response
+
+
+def set_session_cookie(response: web.StreamResponse, cookie: str, state: WebState) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        cookie,
+        max_age=int(state.codec.lifetime_s),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=state.options.tls,
+    )
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the same headers on every response (pages, files, errors)."""
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
+
+
+# -- the login (only with --password-env) ------------------------------------------------------
+
+
+def safe_next(value: str | None) -> str:
+    """A path on this app to go to after the login (never another site)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    if not state.gate.required:
+        return see_other("/")
+    return await page(request, "login.html", next=safe_next(request.query.get("next")))
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    if not state.gate.required:
+        return see_other("/")
+    form = await request.post()
+    target = safe_next(str(form.get("next") or ""))
+    if state.gate.throttled():
+        return await page(
+            request,
+            "login.html",
+            status=429,
+            next=target,
+            error="Too many wrong passwords: wait a minute, then try again.",
+        )
+    password = form.get("password")
+    if not isinstance(password, str) or not state.gate.check(password):
+        log.warning("wrong password for the web page from %s", request.remote)
+        return await page(
+            request, "login.html", status=403, next=target, error="That password is not right."
+        )
+    state.gate.sign_out(session_id(request))
+    sid, cookie = state.codec.new()  # a new session id at login: no fixation
+    state.gate.sign_in(sid)
+    response = see_other(target)
+    set_session_cookie(response, cookie, state)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    state.gate.sign_out(session_id(request))
+    response = see_other("/login" if state.gate.required else "/")
+    response.del_cookie(COOKIE_NAME, path="/")
+    return response
