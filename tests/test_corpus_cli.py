@@ -17,6 +17,7 @@ import yaml
 from segsync.sandbox import SandboxOptions, run_sandbox
 from tests.helpers import run_cli
 from tests.test_input_corpus import FILE_LEVEL
+from tests.test_real_files import REFUSALS as REAL_REFUSALS
 
 REPO = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
@@ -105,3 +106,16 @@ def test_content_rule_problem_under_strict_sends_no_write(api: tuple[Any, Path],
     assert "Traceback" not in proc.stderr
     snap = sb.counters.snapshot()
     assert snap.count("PUT") == 0 and snap.total == snap.count("GET")
+
+
+@pytest.mark.parametrize("name", sorted(REAL_REFUSALS))
+def test_real_file_refusal_sends_nothing(api: tuple[Any, Path], name: str) -> None:
+    """The shapes of real files from other programs (tests/data/real/): one line, nothing sent."""
+    sb, config = api
+    sb.counters.reset()
+    proc = run_sync(config, f"real/{name}")
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("segsync: "), proc.stderr
+    assert re.search(REAL_REFUSALS[name][1], lines[0].removeprefix("segsync: "))
+    assert sb.counters.snapshot().total == 0

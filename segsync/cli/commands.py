@@ -41,6 +41,7 @@ from segsync.errors import (
     RunRefused,
     SegsyncError,
 )
+from segsync.input.messages import shown
 from segsync.outcomes import RunResult
 
 log = logging.getLogger("segsync")
@@ -262,7 +263,7 @@ def validate(edits: str, **opts: Any) -> None:
                 echo(str(error), err=as_json)
         valid = len(editset.rows) - len(bad)
         echo(
-            f"{editset.source} [{editset.sheet}]: {len(editset.rows)} rows, "
+            f"{editset.source} [{shown(editset.sheet)}]: {len(editset.rows)} rows, "
             f"{valid} valid, {len(bad)} invalid.",
             err=as_json,
         )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
 
+from segsync.input.messages import shown
 from segsync.model import INT64_MAX
 
 #: Longest changed value segsync sends: Excel's own cell limit, which is also the longest value
@@ -183,7 +184,7 @@ def make_int_parser(field: str, marker: str, *, what: str) -> Parser:
         if type(raw) is int:
             if 0 < raw <= INT64_MAX:
                 return raw
-            return _check_range(raw, field, str(raw))
+            return _check_range(raw, field)
         if type(raw) is str:
             text = raw.strip()
             if not text:
@@ -208,7 +209,7 @@ def _int_from_float(value: float, field: str) -> int | _Keep:
             f"{field} {float_text(value)} is too large to be stored exactly as an Excel number; "
             "format the column as Text and type the id again"
         )
-    return _check_range(int(value), field, str(int(value)))
+    return _check_range(int(value), field)
 
 
 def _int_from_text(text: str, field: str) -> int:
@@ -219,9 +220,9 @@ def _int_from_text(text: str, field: str) -> int:
             digits = head
     if not (digits.isascii() and digits.isdigit()):
         if digits[:1] == "-" and digits[1:].isascii() and digits[1:].isdigit():
-            raise CellError(f"{field} must be a positive whole number, got {text!r}")
-        raise CellError(f"{field} must be a whole number, got {text!r}")
-    return _check_range(int(digits), field, repr(text))
+            raise CellError(f"{field} must be a positive whole number, got {_quote(text)}")
+        raise CellError(f"{field} must be a whole number, got {_quote(text)}")
+    return _check_range(int(digits), field, text)
 
 
 def _int_from_other(raw: object, field: str, what: str) -> int | _Keep:
@@ -235,18 +236,25 @@ def _int_from_other(raw: object, field: str, what: str) -> int | _Keep:
             "and type the value again"
         )
     if isinstance(raw, numbers.Integral):
-        return _check_range(int(raw), field, str(raw))
+        return _check_range(int(raw), field)
     if isinstance(raw, numbers.Real):
         return _int_from_float(float(raw), field)
     return _int_from_text(str(raw).strip(), field)
 
 
-def _check_range(value: int, field: str, shown: str) -> int:
+def _check_range(value: int, field: str, text: str | None = None) -> int:
+    """``value`` if it can be an id; ``text`` is the cell as typed, quoted in the error."""
+    if 0 < value <= INT64_MAX:
+        return value
+    got = str(value) if text is None else _quote(text)
     if value <= 0:
-        raise CellError(f"{field} must be a positive whole number, got {shown}")
-    if value > INT64_MAX:
-        raise CellError(f"{field} {shown} is larger than any possible id ({INT64_MAX:,})")
-    return value
+        raise CellError(f"{field} must be a positive whole number, got {got}")
+    raise CellError(f"{field} {got} is larger than any possible id ({INT64_MAX:,})")
+
+
+def _quote(text: str) -> str:
+    """Cell text as an error quotes it: on one line, cut when long (see ``messages.shown``)."""
+    return f"'{shown(text)}'"
 
 
 def make_text_parser(marker: str, *, nullable: bool, multiline: bool = False) -> Parser:
@@ -313,7 +321,7 @@ def make_datetime_parser(field: str, marker: str) -> Parser:
             except ValueError:
                 raise CellError(
                     f"{field} must be an ISO date-time as exported (e.g. 2024-03-01T10:15:00Z), "
-                    f"got {text!r}"
+                    f"got {_quote(text)}"
                 ) from None
             return text
         if raw is None or _is_missing_number(raw):
@@ -322,6 +330,6 @@ def make_datetime_parser(field: str, marker: str) -> Parser:
             return raw.isoformat()
         if isinstance(raw, dt.date):
             return dt.datetime(raw.year, raw.month, raw.day).isoformat()
-        raise CellError(f"{field} must be an ISO date-time as exported, got {text_of(raw)!r}")
+        raise CellError(f"{field} must be an ISO date-time as exported, got {_quote(text_of(raw))}")
 
     return parse

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from typing import Final
 
 _BOMS: Final[tuple[tuple[bytes, str, str], ...]] = (
@@ -80,3 +81,30 @@ def _utf16_without_bom(data: bytes) -> str | None:
     if even.count(0) > len(even) * 0.4 and odd.count(0) < len(odd) * 0.05:
         return "utf-16-be"
     return None
+
+
+#: A word: three or more letters (no digits or underscores).
+_WORD: Final = re.compile(r"[^\W\d_]{3,}")
+
+
+def foreign_word(text: str, sample: int = 65536) -> str | None:
+    """A word suggesting ``text`` is another alphabet read as Windows-1252, or None.
+
+    Western European text read as Windows-1252 mixes ASCII letters with the odd accented one
+    (Café, Größe, ação): under three in four letters of a word are accented. Greek, Cyrillic,
+    Hebrew or Arabic text saved in its own legacy encoding (ISO-8859-7, Windows-1251 …) reads
+    as words made almost entirely of accented Latin letters (``Ëåùíßäáò``). Two or more such
+    words, and most of the accented words being such, is the signal; it decides only a warning,
+    and it reads the same file the same way every time.
+    """
+    accented = foreign = 0
+    first: str | None = None
+    for match in _WORD.finditer(text, 0, sample):
+        word = match.group(0)
+        if word.isascii():
+            continue
+        accented += 1
+        if sum(not ch.isascii() for ch in word) * 4 >= len(word) * 3:
+            foreign += 1
+            first = first or word
+    return first if foreign >= 2 and foreign * 2 > accented else None

@@ -12,7 +12,8 @@ import io
 from typing import Final
 
 from segsync.errors import NoDataError, UnsupportedFileError
-from segsync.input.decoding import decode_text
+from segsync.input.decoding import decode_text, foreign_word
+from segsync.input.messages import shown
 from segsync.input.sniff import FileInfo
 from segsync.input.table import Table, has_content
 
@@ -26,8 +27,14 @@ def read_text(info: FileInfo) -> Table:
         raise UnsupportedFileError(f"{info.name} is not a text file segsync can decode.")
     warnings = []
     if encoding == "Windows-1252":
+        word = foreign_word(text)
         warnings.append(
             f"{info.name} is not UTF-8; it was read as Windows-1252 (Excel's 'CSV' on Windows)."
+            if word is None
+            else f"{info.name} is not UTF-8; it was read as Windows-1252, but words such as "
+            f"'{shown(word, 20)}' suggest another alphabet (Greek, Cyrillic …) saved in an older "
+            "encoding: check the accented letters in the preview, and if they are wrong, save "
+            "the file as 'CSV UTF-8' in Excel and run again."
         )
     text, delimiter = excel_sep_line(text)
     if delimiter is None:
@@ -103,7 +110,7 @@ def parse_csv(text: str, delimiter: str, name: str) -> list[list[str]]:
             'a quoted value as ""'
         )
         raise UnsupportedFileError(
-            f"{name} is not valid CSV near line {reader.line_num}: {exc} ({hint})."
+            f"{name} is not valid CSV near line {reader.line_num}: {shown(exc, 80)} ({hint})."
         ) from None
     if '="' in text:
         rows = [[unwrap_excel_text(cell) for cell in row] for row in rows]

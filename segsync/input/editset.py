@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from xlsxwriter.utility import xl_col_to_name
 
+from segsync.input.messages import shown
 from segsync.model import FieldValue
 
 
@@ -30,7 +31,9 @@ class CellRef:
         return f"{self.sheet}!{xl_col_to_name(self.column)}{self.row}"
 
     def __str__(self) -> str:
-        return f"{self.address} ({self.header})"
+        """``Sheet!C17 (header)``, on one line whatever the sheet name and header hold."""
+        where = f"{shown(self.sheet, 31)}!{xl_col_to_name(self.column)}{self.row}"
+        return f"{where} ({shown(self.header, 60)})"
 
 
 @dataclass(frozen=True, slots=True)

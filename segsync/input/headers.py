@@ -18,7 +18,7 @@ from segsync.input.cells import (
     make_text_parser,
     text_of,
 )
-from segsync.input.messages import quoted
+from segsync.input.messages import quoted, shown
 from segsync.input.table import Table
 from segsync.model import EDITABLE_FIELDS, READ_ONLY_FIELDS
 
@@ -107,22 +107,22 @@ def map_columns(table: Table, marker: str) -> Columns:
     for j in range(len(texts) if not table.strict_width else width):
         text = texts[j]
         if not text:
-            headerless[j] = _merged_header_reason(table, j)
+            headerless[j] = _headerless_reason(table, j)
             continue
         name = header_to_field(text)
         if name is None:
             key = text if text not in {k for _, k in extras} else f"{text} ({table.letter(j)})"
             extras.append((j, key))
             warnings.append(
-                f"column '{text}' ({table.letter(j)}) is not a segment field; it is ignored "
+                f"column '{shown(text)}' ({table.letter(j)}) is not a segment field; it is ignored "
                 "and carried through to the results."
             )
             continue
         if name in seen and (name in parsers):
             first_j, first_text = seen[name]
             raise NoDataError(
-                f"{table.where()} has two columns for {name}: '{first_text}' (column "
-                f"{table.letter(first_j)}) and '{text}' (column {table.letter(j)}); "
+                f"{table.where()} has two columns for {name}: '{shown(first_text)}' (column "
+                f"{table.letter(first_j)}) and '{shown(text)}' (column {table.letter(j)}); "
                 "delete one of them."
             )
         seen.setdefault(name, (j, text))
@@ -151,7 +151,9 @@ def map_columns(table: Table, marker: str) -> Columns:
     )
 
 
-def _merged_header_reason(table: Table, j: int) -> str:
+def _headerless_reason(table: Table, j: int) -> str:
+    if j in table.flags.get(table.header_row, {}):
+        return "its header cell shows an Excel error or a formula without a saved value"
     for r1, c1, r2, c2 in table.merged:
         if r1 <= table.header_row <= r2 and c1 <= j <= c2 and (r1, c1) != (table.header_row, j):
             span = f"{table.letter(c1)}{r1}:{table.letter(c2)}{r2}"
@@ -160,7 +162,11 @@ def _merged_header_reason(table: Table, j: int) -> str:
 
 
 def _no_id_message(table: Table, texts: list[str]) -> str:
-    found = quoted(t for t in texts if t) or "nothing"
+    found = quoted(t for t in texts if t) or (
+        "only Excel errors or formulas without saved values"
+        if table.flags.get(table.header_row)
+        else "nothing"
+    )
     message = (
         f"{table.where()} has no id column; expected a header such as 'id' or 'Segment ID' "
         f"in its header row (row {table.header_row}, which holds {found})."

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from segsync.config import InputSettings
-from segsync.errors import NoDataError
+from segsync.errors import InputError, NoDataError
 from segsync.input.delimited import read_text
 from segsync.input.editset import EditSet
 from segsync.input.headers import header_to_field
+from segsync.input.messages import one_line
 from segsync.input.rows import build_edit_set
 from segsync.input.sniff import FileKind, inspect_file
 from segsync.input.table import Table
@@ -34,19 +35,24 @@ def load_edits(path: str | Path, settings: InputSettings, *, sheet: str | None =
     :class:`FileTooLargeError` or :class:`NoDataError` with a sentence naming the file; row
     problems are collected in ``RowEdit.errors``.
     """
-    file_path = Path(path)
-    info = inspect_file(file_path, settings.max_file_mb)
-    wanted = sheet if sheet is not None else settings.sheet
-    with _gc_paused():
-        if info.kind is FileKind.TEXT:
-            table = read_text(info)
-            if wanted is not None:
-                table.warnings.append(f"{info.name} is a text file with no sheets; sheet ignored.")
-        else:
-            table = read_workbook(info, wanted)
-        table.warnings[:0] = list(info.warnings)
-        table.sha256 = info.sha256
-        return build_edit_set(table, settings)
+    with _one_line_messages():
+        file_path = Path(path)
+        info = inspect_file(file_path, settings.max_file_mb)
+        wanted = sheet if sheet is not None else settings.sheet
+        with _gc_paused():
+            if info.kind is FileKind.TEXT:
+                table = read_text(info)
+                if wanted is not None:
+                    table.warnings.append(
+                        f"{info.name} is a text file with no sheets; sheet ignored."
+                    )
+            else:
+                table = read_workbook(info, wanted)
+            table.warnings[:0] = list(info.warnings)
+            table.sha256 = info.sha256
+            edits = build_edit_set(table, settings)
+        edits.warnings[:] = [one_line(warning) for warning in edits.warnings]
+        return edits
 
 
 def edits_from_dataframe(
@@ -61,7 +67,7 @@ def edits_from_dataframe(
     header = [str(label) for label in df.columns]
     if not header:
         raise NoDataError(f"{source} has no columns.")
-    with _gc_paused():
+    with _one_line_messages(), _gc_paused():
         columns = [_dataframe_column(df.iloc[:, j]) for j in range(len(header))]
         rows = list(zip(*columns, strict=True))
         table = Table(
@@ -75,6 +81,22 @@ def edits_from_dataframe(
             has_sheets=False,
         )
         return build_edit_set(table, settings)
+
+
+@contextmanager
+def _one_line_messages() -> Iterator[None]:
+    """The last safety net behind ``messages.shown``: a file-level message is one line.
+
+    Each reader already quotes file content through ``shown``; should one slip through, its
+    control characters are escaped here rather than spill a refusal over several lines.
+    """
+    try:
+        yield
+    except InputError as exc:
+        message = str(exc)
+        if not message.isprintable():
+            exc.args = (one_line(message), *exc.args[1:])
+        raise
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from defusedxml import ElementTree as SafeET
 from segsync.errors import FileTooLargeError, UnsupportedFileError
 from segsync.input.limits import MAX_SHEET_CELLS
 from segsync.input.messages import corrupt_message
-from segsync.input.zipguard import iter_member
+from segsync.input.zipguard import find_member, iter_member
 
 _TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 _OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
@@ -27,10 +27,9 @@ def check_ods_extent(path: Path, zf: zipfile.ZipFile, name: str) -> None:
     file can describe 10⁹ filled cells; calamine materialises all tables at open. Trailing empty
     repeats (which LibreOffice writes for the unused sheet area) do not count.
     """
-    try:
-        info = zf.getinfo("content.xml")
-    except KeyError:
-        raise UnsupportedFileError(corrupt_message(name, "content.xml is missing")) from None
+    info = find_member(zf, "content.xml")
+    if info is None:
+        raise UnsupportedFileError(corrupt_message(name, "content.xml is missing"))
     total = 0
     for cells in _table_extents(iter_member(path, info, name), name):
         total += cells

@@ -16,6 +16,7 @@ from segsync.errors import FileTooLargeError, NoDataError
 from segsync.input.cells import KEEP, CellError, text_of
 from segsync.input.editset import EditSet, RowEdit, RowError
 from segsync.input.headers import MODIFIED, Columns, map_columns
+from segsync.input.messages import shown
 from segsync.input.table import Table, has_content
 
 
@@ -73,8 +74,9 @@ def _build_rows(
     """Validate every non-empty data row; also count values in columns without a header."""
     out: list[RowEdit] = []
     headerless_counts = dict.fromkeys(cols.headerless, 0)
+    flagged = table.flags  # rows whose blank-looking cells are Excel errors are rows too
     for k, cells in enumerate(table.rows):
-        if not has_content(cells):
+        if not has_content(cells) and (not flagged or table.first_row + k not in flagged):
             continue
         if len(out) >= max_rows:
             raise _too_many_rows(table, max_rows, k)
@@ -154,11 +156,10 @@ def _check_overflow(edit: RowEdit, cells: Sequence[object], table: Table, width:
     for j in range(width, len(cells)):
         text = text_of(cells[j])
         if text:
-            shown = text if len(text) <= 40 else text[:37] + "..."
             edit.errors.append(
                 RowError(
-                    f"this row has more cells than the header has columns ({shown!r} is past "
-                    "the last header); is a delimiter inside an unquoted value?",
+                    f"this row has more cells than the header has columns ('{shown(text)}' "
+                    "is past the last header); is a delimiter inside an unquoted value?",
                     table.ref(edit.source_row, j, "no header"),
                 )
             )

@@ -7,18 +7,26 @@ container checks (zip directory and members, OLE2 directory) before anything els
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Final
 
 from segsync.errors import FileTooLargeError, NoDataError, UnsupportedFileError
 from segsync.input.decoding import decode_text
 from segsync.input.limits import MB
-from segsync.input.messages import human_size
+from segsync.input.messages import compressed_message, human_size, password_message, shown
 from segsync.input.xls import check_ole2_workbook
 from segsync.input.xlsx_scan import is_worksheet_part
-from segsync.input.zipguard import check_zip_directory, open_zip, verify_members
+from segsync.input.zipguard import (
+    check_zip_directory,
+    open_zip,
+    part_key,
+    read_member,
+    verify_members,
+    zip_parts,
+)
 
 OLE2_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS: Final = (b"PK\x03\x04", b"PK\x05\x06")
@@ -27,6 +35,26 @@ WORKBOOK_EXTENSIONS: Final = frozenset(
 )
 TEXT_EXTENSIONS: Final = frozenset({".csv", ".tsv", ".txt", ".tab"})
 ODS_MIMETYPE: Final = b"application/vnd.oasis.opendocument.spreadsheet"
+#: Compressed files sometimes named .csv (a download saved without unpacking): magic → what.
+COMPRESSED_MAGICS: Final = (
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"\x1f\x9d", "a compressed (.Z) file"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file"),
+    (b"\x28\xb5\x2f\xfd", "a Zstandard-compressed file"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+)
+_BZIP2_BLOCK: Final = (b"1AY&SY", b"\x17rE8P\x90")  # first block, or the end of an empty stream
+#: The workbook part's content type, as [Content_Types].xml declares it (also templates and
+#: macro-enabled workbooks): how a package whose parts are not under xl/ is still an .xlsx.
+_WORKBOOK_CONTENT_TYPES: Final = (
+    b"spreadsheetml.sheet.main+xml",
+    b"spreadsheetml.template.main+xml",
+    b"ms-excel.sheet.macroEnabled.main+xml",
+    b"ms-excel.template.macroEnabled.main+xml",
+)
+#: Files a zip archive may hold that someone meant to give segsync directly.
+_SHEET_SUFFIXES: Final = (*WORKBOOK_EXTENSIONS, *TEXT_EXTENSIONS)
 
 
 class FileKind(Enum):
@@ -56,15 +84,17 @@ def inspect_file(path: Path, max_file_mb: float) -> FileInfo:
     The size is checked from ``stat`` before any byte is read, so an oversized file costs
     nothing. Zip containers are checked here too (central directory and true member sizes).
     """
-    name = path.name
+    name = shown(path.name, 120)
+    where = shown(path, 200)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise UnsupportedFileError(f"{path} cannot be read: there is no such file.") from None
+        raise UnsupportedFileError(f"{where} cannot be read: there is no such file.") from None
     except OSError as exc:
-        raise UnsupportedFileError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+        reason = shown(exc.strerror or exc, 120)
+        raise UnsupportedFileError(f"{where} cannot be read: {reason}.") from None
     if path.is_dir():
-        raise UnsupportedFileError(f"{path} is a folder, not a spreadsheet file.")
+        raise UnsupportedFileError(f"{where} is a folder, not a spreadsheet file.")
     if size > max_file_mb * MB:
         raise FileTooLargeError(
             f"{name} is {human_size(size)}, over the {max_file_mb:g} MB limit "
@@ -78,7 +108,8 @@ def inspect_file(path: Path, max_file_mb: float) -> FileInfo:
             fh.seek(0)
             head = fh.read(64 * 1024)
     except OSError as exc:
-        raise UnsupportedFileError(f"{name} cannot be read: {exc.strerror or exc}.") from None
+        reason = shown(exc.strerror or exc, 120)
+        raise UnsupportedFileError(f"{name} cannot be read: {reason}.") from None
     ext = path.suffix.lower()
     kind, warnings = _sniff(path, name, ext, head, max_file_mb)
     return FileInfo(path, name, kind, size, digest, tuple(warnings))
@@ -100,6 +131,9 @@ def _sniff(
                 f"{name} is a legacy Excel 97-2003 workbook (.xls); read it as such."
             ]
         return FileKind.XLS, []
+    compressed = compression_of(head)
+    if compressed:
+        raise UnsupportedFileError(compressed_message(name, compressed))
     what = describe_text(head)
     if what is None:
         raise UnsupportedFileError(
@@ -118,10 +152,20 @@ def _sniff(
         )
     if ext and ext not in TEXT_EXTENSIONS:
         raise UnsupportedFileError(
-            f"{name} has an extension segsync does not read ({ext}); "
+            f"{name} has an extension segsync does not read ({shown(ext, 20)}); "
             "use .xlsx, .xlsm, .xls, .ods, .csv, .tsv or .txt."
         )
     return FileKind.TEXT, []
+
+
+def compression_of(head: bytes) -> str | None:
+    """What compressed file ``head`` starts (``"a gzip-compressed file"`` …), or None."""
+    for magic, kind in COMPRESSED_MAGICS:
+        if head.startswith(magic):
+            return kind
+    if head[:3] == b"BZh" and head[3:4] in b"123456789" and head[4:10] in _BZIP2_BLOCK:
+        return "a bzip2-compressed file"
+    return None
 
 
 def describe_text(head: bytes) -> str | None:
@@ -157,30 +201,67 @@ def describe_text(head: bytes) -> str | None:
 
 def _sniff_zip(path: Path, name: str, ext: str, max_file_mb: float) -> FileKind:
     """An .xlsx or .ods after its zip checks; .xlsb is refused: a binary format this package
-    does not parse, so it cannot be checked before calamine allocates its sheets."""
+    does not parse, so it cannot be checked before calamine allocates its sheets.
+
+    Member names are compared as calamine compares them (:func:`part_key`), so a workbook whose
+    members are named ``xl\\workbook.xml`` is an .xlsx; so is a package whose parts are not
+    under ``xl/`` when its content types declare a workbook part.
+    """
     with open_zip(path, name) as zf:
-        names = set(zf.namelist())
         check_zip_directory(zf, name, max_file_mb)
-        if "xl/workbook.bin" in names or ext == ".xlsb":
+        parts = zip_parts(zf)
+        if "xl/workbook.bin" in parts or ext == ".xlsb":
             raise UnsupportedFileError(
                 f"{name} is an Excel binary workbook (.xlsb), which segsync does not read; "
                 "open it in Excel and save it as .xlsx."
             )
-        if "mimetype" in names:
-            mimetype = (
-                zf.read("mimetype").strip() if zf.getinfo("mimetype").file_size < 200 else b""
-            )
+        if "mimetype" in parts:
+            info = parts["mimetype"]
+            mimetype = zf.read(info).strip() if info.file_size < 200 else b""
             if mimetype == ODS_MIMETYPE:
+                manifest = read_member(path, zf, name, "META-INF/manifest.xml") or b""
+                if b"encryption-data" in manifest:
+                    raise UnsupportedFileError(password_message(name, app="LibreOffice"))
                 verify_members(path, zf, name, skip=lambda n: False)
                 return FileKind.ODS
-        if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+        if "[content_types].xml" in parts and (
+            any(key.startswith("xl/") for key in parts) or _declares_workbook(path, zf, name)
+        ):
             # worksheets are verified (and scanned) one by one, just before they are read
             verify_members(path, zf, name, skip=is_worksheet_part)
             return FileKind.XLSX
-        what = "a Word document" if any(n.startswith("word/") for n in names) else None
-        what = what or ("a PowerPoint file" if any(n.startswith("ppt/") for n in names) else None)
-        raise UnsupportedFileError(
-            f"{name} is a zip archive but not an Excel workbook"
-            + (f"; it looks like {what}" if what else "")
-            + ". Save the sheet as .xlsx or .csv."
+        raise UnsupportedFileError(_not_a_workbook(name, zf))
+
+
+def _declares_workbook(path: Path, zf: zipfile.ZipFile, name: str) -> bool:
+    types = read_member(path, zf, name, "[Content_Types].xml") or b""
+    return any(content_type in types for content_type in _WORKBOOK_CONTENT_TYPES)
+
+
+def _not_a_workbook(name: str, zf: zipfile.ZipFile) -> str:
+    """A zip archive that is no workbook: an Office document of another kind, or an archive
+    around the file the person meant (a .csv or .xlsx zipped for e-mail)."""
+    keys = [part_key(info.filename) for info in zf.infolist()]
+    what = "a Word document" if any(k.startswith("word/") for k in keys) else None
+    what = what or ("a PowerPoint file" if any(k.startswith("ppt/") for k in keys) else None)
+    if what:
+        return f"{name} is a zip archive but not an Excel workbook; it looks like {what}. " + (
+            "Save the sheet as .xlsx or .csv."
         )
+    inside = [
+        info.filename
+        for info in zf.infolist()
+        if not info.is_dir()
+        and PurePath(info.filename.replace("\\", "/")).suffix.lower() in _SHEET_SUFFIXES
+    ]
+    if inside:
+        held = (
+            shown(inside[0], 60)
+            if len(inside) == 1
+            else f"{len(inside):,} files ({shown(inside[0], 60)}, …)"
+        )
+        return (
+            f"{name} is a zip archive holding {held}, not a spreadsheet; unzip it first "
+            "and give segsync the file inside."
+        )
+    return f"{name} is a zip archive but not an Excel workbook. Save the sheet as .xlsx or .csv."

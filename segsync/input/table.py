@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from xlsxwriter.utility import xl_col_to_name
 
 from segsync.input.editset import CellRef
+from segsync.input.messages import shown
 
 
 @dataclass(slots=True)
@@ -46,7 +47,7 @@ class Table:
         return xl_col_to_name(self.col_offset + j)
 
     def where(self) -> str:
-        return f"{self.name}: sheet '{self.sheet}'" if self.has_sheets else self.name
+        return f"{self.name}: sheet '{shown(self.sheet)}'" if self.has_sheets else self.name
 
 
 def has_content(cells: Sequence[object]) -> bool:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from segsync.errors import InputError, NoDataError, UnsupportedFileError
-from segsync.input.messages import corrupt_message, password_message, quoted
+from segsync.input.messages import corrupt_message, password_message, quoted, shown
 from segsync.input.ods import check_ods_extent
 from segsync.input.sniff import FileInfo, FileKind
 from segsync.input.table import Table, has_content
 from segsync.input.xls import check_xls_extent
 from segsync.input.xlsx_scan import SheetScan, is_worksheet_part, scan_xlsx_sheet, xlsx_sheet_parts
-from segsync.input.zipguard import open_zip
+from segsync.input.zipguard import open_zip, part_key
 
 
 def read_workbook(info: FileInfo, wanted: str | None) -> Table:
@@ -30,14 +31,15 @@ def read_workbook(info: FileInfo, wanted: str | None) -> Table:
     """
     from python_calamine import CalamineWorkbook
 
-    parts: dict[str, str] = {}
+    sheets: list[tuple[str, str]] = []
     if info.kind is FileKind.XLSX:
         with open_zip(info.path, info.name) as zf:
-            parts = xlsx_sheet_parts(info.path, zf, info.name)
+            sheets = xlsx_sheet_parts(info.path, zf, info.name)
             # a worksheet part no sheet points to (as we resolve targets) is scanned too, in
             # case calamine resolves a target differently: nothing unchecked reaches it
+            read = {part_key(member) for _, member in sheets}
             for orphan in sorted(
-                {n for n in zf.namelist() if is_worksheet_part(n)} - set(parts.values())
+                n for n in zf.namelist() if is_worksheet_part(n) and part_key(n) not in read
             ):
                 scan_xlsx_sheet(info.path, zf, info.name, orphan)
     elif info.kind is FileKind.ODS:
@@ -49,6 +51,15 @@ def read_workbook(info: FileInfo, wanted: str | None) -> Table:
         with _calamine_errors(info.name):
             workbook = CalamineWorkbook.from_filelike(fh)
         with workbook:
+            parts: dict[str, str] = {}
+            if sheets:
+                with _calamine_errors(info.name):
+                    names = list(workbook.sheet_names)
+                # calamine lists workbook.xml's sheets in order, as xlsx_sheet_parts does
+                if len(names) == len(sheets):
+                    parts = dict(zip(names, (member for _, member in sheets), strict=True))
+                else:
+                    parts = dict(sheets)
             return _pick_sheet(info, workbook, parts, wanted)
 
 
@@ -71,7 +82,7 @@ def _calamine_error(name: str, exc: BaseException) -> InputError:
     kind = type(exc).__name__
     if kind == "PasswordError":
         return UnsupportedFileError(password_message(name))
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
+    detail = shown(str(exc).strip().splitlines()[0], 120) if str(exc).strip() else kind
     if kind == "ZipError":
         return UnsupportedFileError(corrupt_message(name, detail))
     return UnsupportedFileError(
@@ -79,8 +90,43 @@ def _calamine_error(name: str, exc: BaseException) -> InputError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _NoValues:
+    """A sheet whose every filled cell calamine reads as empty: Excel errors, or formulas
+    without a saved value. To a person it is not empty, so it is not called empty."""
+
+    sheet: str
+    errors: tuple[str, ...]  # distinct error values, in sheet order
+    uncached: int  # formulas without a saved value
+
+    def reason(self) -> str:
+        """Why the sheet has no values, for "sheet 'X' has no values: <reason>"."""
+        if self.errors:
+            shown_errors = ", ".join(shown(error, 12) for error in self.errors[:3])
+            more = " …" if len(self.errors) > 3 else ""
+            return f"every filled cell shows an Excel error ({shown_errors}{more})"
+        return (
+            f"its {self.uncached:,} formulas have no saved values (the program that wrote it "
+            "does not calculate)"
+        )
+
+    def advice(self) -> str:
+        if self.errors:
+            return "fix the formulas or type the values, and save again"
+        return "open it in Excel and save it again"
+
+    def refusal(self, name: str) -> str:
+        return (
+            f"{name}: sheet '{shown(self.sheet)}' has no values: {self.reason()}; {self.advice()}."
+        )
+
+
 def _pick_sheet(info: FileInfo, workbook: Any, parts: dict[str, str], wanted: str | None) -> Table:
-    """The named sheet, else the first visible, non-empty worksheet."""
+    """The named sheet, else the first visible worksheet with values.
+
+    A sheet whose cells are all Excel errors (or uncalculated formulas) is skipped with a
+    warning when a later sheet has values, and is the reason given when none has.
+    """
     from python_calamine import SheetTypeEnum, SheetVisibleEnum
 
     with _calamine_errors(info.name):
@@ -89,10 +135,13 @@ def _pick_sheet(info: FileInfo, workbook: Any, parts: dict[str, str], wanted: st
     if wanted is not None:
         sheet_name = _match_sheet(info.name, names, wanted)
         table = _read_sheet(info, workbook, parts, sheet_name)
+        if isinstance(table, _NoValues):
+            raise NoDataError(table.refusal(info.name))
         if table is None:
-            raise NoDataError(f"{info.name}: sheet '{sheet_name}' is empty.")
+            raise NoDataError(f"{info.name}: sheet '{shown(sheet_name)}' is empty.")
         return table
     skipped: list[str] = []
+    no_values: _NoValues | None = None
     for meta in metadata:
         if meta.typ != SheetTypeEnum.WorkSheet:
             continue
@@ -100,13 +149,23 @@ def _pick_sheet(info: FileInfo, workbook: Any, parts: dict[str, str], wanted: st
             skipped.append(meta.name)
             continue
         table = _read_sheet(info, workbook, parts, meta.name)
+        if isinstance(table, _NoValues):
+            no_values = no_values or table
+            continue
         if table is not None:
             if skipped:
                 table.warnings.append(
                     f"hidden sheets were skipped ({quoted(skipped)}); read sheet "
-                    f"'{meta.name}'. Name a sheet to read a hidden one."
+                    f"'{shown(meta.name)}'. Name a sheet to read a hidden one."
+                )
+            if no_values is not None:
+                table.warnings.append(
+                    f"read sheet '{shown(meta.name)}'; sheet '{shown(no_values.sheet)}' before "
+                    f"it was skipped because {no_values.reason()}."
                 )
             return table
+    if no_values is not None:
+        raise NoDataError(no_values.refusal(info.name))
     hidden = f" (hidden sheets are skipped: {quoted(skipped)})" if skipped else ""
     raise NoDataError(f"{info.name} has no data: every visible worksheet is empty{hidden}.")
 
@@ -117,18 +176,20 @@ def _match_sheet(name: str, names: list[str], wanted: str) -> str:
     folded = [n for n in names if n.casefold() == wanted.strip().casefold()]
     if len(folded) == 1:
         return folded[0]
-    raise NoDataError(f"{name} has no sheet named '{wanted}'; its sheets are {quoted(names)}.")
+    raise NoDataError(
+        f"{name} has no sheet named '{shown(wanted)}'; its sheets are {quoted(names)}."
+    )
 
 
 def _read_sheet(
     info: FileInfo, workbook: Any, parts: dict[str, str], sheet_name: str
-) -> Table | None:
+) -> Table | _NoValues | None:
     scan = None
     if info.kind is FileKind.XLSX:
         member = parts.get(sheet_name)
-        if member is None:
+        if not member:
             raise UnsupportedFileError(
-                corrupt_message(info.name, f"sheet '{sheet_name}' has no worksheet part")
+                corrupt_message(info.name, f"sheet '{shown(sheet_name)}' has no worksheet part")
             )
         with open_zip(info.path, info.name) as zf:
             scan = scan_xlsx_sheet(info.path, zf, info.name, member, sheet_name)
@@ -136,12 +197,24 @@ def _read_sheet(
         sheet = workbook.get_sheet_by_name(sheet_name)
         start = sheet.start
         values = sheet.to_python() if start is not None else []
-    if start is None:
+    row0, col0 = start if start is not None else (0, 0)
+    # rows whose cells calamine reads as empty but are not (errors, uncalculated formulas)
+    flagged = {row for row, _ in (*scan.errors, *scan.uncached)} if scan is not None else set()
+    header_index = next(
+        (k for k, row in enumerate(values) if has_content(row) or (row0 + k) in flagged), None
+    )
+    if (
+        header_index is None
+        or (
+            flagged  # the first row is only error cells: are there values at all?
+            and not has_content(values[header_index])
+            and not any(has_content(row) for row in values[header_index:])
+        )
+    ):
+        if scan is not None and (scan.errors or scan.uncached):
+            ordered = [scan.errors[cell] for cell in sorted(scan.errors)]
+            return _NoValues(sheet_name, tuple(dict.fromkeys(ordered)), len(scan.uncached))
         return None
-    header_index = next((k for k, row in enumerate(values) if has_content(row)), None)
-    if header_index is None:
-        return None
-    row0, col0 = start
     table = Table(
         name=info.name,
         source=str(info.path),
@@ -164,7 +237,7 @@ def _add_scan_flags(table: Table, scan: SheetScan) -> None:
         table.flags.setdefault(row0 + 1, {})[col - table.col_offset] = uncached
     for (row0, col), error in scan.errors.items():
         table.flags.setdefault(row0 + 1, {})[col - table.col_offset] = (
-            f"the cell shows the Excel error {error}; fix the formula or type the value"
+            f"the cell shows the Excel error {shown(error, 20)}; fix the formula or type the value"
         )
 
 

@@ -1,4 +1,9 @@
-"""Legacy .xls: which OLE2 containers are workbooks, and the extent guard for their sheets."""
+"""Legacy .xls: which OLE2 containers are workbooks, and the extent guard for their sheets.
+
+Stream names are compared ignoring case, as calamine compares them (``BOOK`` and ``WORKBOOK``
+are workbooks too); a workbook whose globals carry a FILEPASS record is encrypted and refused
+as password-protected before its (encrypted, meaningless) cell records are looked at.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +21,21 @@ from segsync.input.messages import corrupt_message, password_message
 WORKBOOK_STREAMS: Final = ("Workbook", "Book")
 #: Streams of an encrypted OOXML workbook, which Excel stores in an OLE2 container.
 ENCRYPTED_STREAMS: Final = ("EncryptionInfo", "EncryptedPackage")
+#: BIFF record that says the rest of the workbook stream is encrypted (RC4 or XOR).
+_BIFF_FILEPASS: Final = 0x002F
+_BIFF_EOF: Final = 0x000A
 
 
 def check_ole2_workbook(path: Path, name: str) -> None:
     """Accept an OLE2 container only if it holds a workbook stream and is not encrypted."""
     compound = _open(path, name)
-    names = {entry.name for entry in compound.entries[1:]}
-    if names.intersection(ENCRYPTED_STREAMS):
+    names = {entry.name.casefold() for entry in compound.entries[1:]}
+    if names.intersection(stream.casefold() for stream in ENCRYPTED_STREAMS):
         raise UnsupportedFileError(password_message(name))
-    if not names.intersection(WORKBOOK_STREAMS):
+    streams = _workbook_streams(compound, name)
+    if any(is_encrypted_biff(stream) for stream in streams):
+        raise UnsupportedFileError(password_message(name))
+    if not streams:
         if compound.damaged:  # the directory may have lost the stream: say what is likelier
             raise UnsupportedFileError(corrupt_message(name, "no Workbook stream"))
         raise UnsupportedFileError(
@@ -58,7 +69,10 @@ def read_workbook_streams(path: Path, name: str) -> list[bytes]:
     guard reads every entry with either name, ignoring case, so that it sees whichever one
     calamine picks.
     """
-    compound = _open(path, name)
+    return _workbook_streams(_open(path, name), name)
+
+
+def _workbook_streams(compound: _Compound, name: str) -> list[bytes]:
     wanted = {stream.casefold() for stream in WORKBOOK_STREAMS}
     try:
         return [
@@ -68,6 +82,23 @@ def read_workbook_streams(path: Path, name: str) -> list[bytes]:
         ]
     except (IndexError, ValueError, struct.error):
         raise UnsupportedFileError(corrupt_message(name, "its OLE2 container is damaged")) from None
+
+
+def is_encrypted_biff(stream: bytes) -> bool:
+    """True if the workbook globals (from the first BOF to its EOF) hold a FILEPASS record.
+
+    FILEPASS follows the globals' BOF; everything after it is encrypted, so only the record
+    headers (type and length, never encrypted) are walked, and only up to the globals' EOF.
+    """
+    pos, end = 0, len(stream)
+    while pos + 4 <= end:
+        kind, length = struct.unpack_from("<HH", stream, pos)
+        if kind == _BIFF_FILEPASS:
+            return True
+        if kind == _BIFF_EOF:
+            return False
+        pos += 4 + length
+    return False
 
 
 def _open(path: Path, name: str) -> _Compound:

@@ -11,7 +11,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Final
 from xml.parsers import expat
 
@@ -20,15 +20,17 @@ from xlsxwriter.utility import xl_cell_to_rowcol
 
 from segsync.errors import FileTooLargeError, UnsupportedFileError
 from segsync.input.limits import MAX_SHEET_CELLS, MB
-from segsync.input.messages import corrupt_message
-from segsync.input.zipguard import iter_member, read_member, refuse_dtd
+from segsync.input.messages import corrupt_message, shown
+from segsync.input.zipguard import find_member, iter_member, part_key, read_member, refuse_dtd
 
 #: A block carried over while no cell ends in it; past this, tags are kept whole and no more.
 _CARRY_LIMIT: Final = 16 * MB
 
 
 def is_worksheet_part(member: str) -> bool:
-    return member.startswith("xl/worksheets/") and member.endswith(".xml")
+    """A member in the usual worksheet folder (``xl/worksheets/``, any slash or case)."""
+    key = part_key(member)
+    return key.startswith("xl/worksheets/") and key.endswith(".xml")
 
 
 def cell_position(ref: str | bytes) -> tuple[int, int]:
@@ -40,36 +42,45 @@ def cell_position(ref: str | bytes) -> tuple[int, int]:
 # ------------------------------------------------------------------------------ sheet parts
 
 
-def xlsx_sheet_parts(path: Path, zf: zipfile.ZipFile, name: str) -> dict[str, str]:
-    """Map sheet name → zip member of its worksheet XML (via workbook.xml and its rels)."""
-    workbook = "xl/workbook.xml"
+def xlsx_sheet_parts(path: Path, zf: zipfile.ZipFile, name: str) -> list[tuple[str, str]]:
+    """Each sheet of workbook.xml, in order: (name, the worksheet part calamine will read).
+
+    Paths are built exactly as calamine builds them, so the part scanned is the part read: the
+    workbook folder is that of the package's ``officeDocument`` target (``xl/`` usually, the
+    root for a minimal package), the workbook is ``workbook.xml`` in it, and a sheet target is
+    taken from the package root if it starts with ``/`` and appended to that folder otherwise
+    (``..`` is not resolved). Members are then found as calamine finds them (``part_key``).
+    The part is ``""`` when the sheet's relationship is missing. Names are as an XML parser
+    reports them (a tab in an attribute reads as a space; calamine keeps it), so callers pair
+    sheets with calamine's by position (see ``workbook.py``).
+    """
+    folder = "xl/"
     rels_data = read_member(path, zf, name, "_rels/.rels")
     if rels_data:
         for rel in _parse_xml(rels_data, name, "_rels/.rels").iter():
             if _local(rel.tag) == "Relationship" and rel.get("Type", "").endswith(
-                "/officeDocument"
+                "/relationships/officeDocument"
             ):
-                workbook = _resolve_target("", rel.get("Target", workbook))
+                target = rel.get("Target", "")
+                folder = target[: target.rfind("/") + 1].removeprefix("/")
+    workbook = f"{folder}workbook.xml"
+    rels_member = f"{folder}_rels/workbook.xml.rels"
     wb_data = read_member(path, zf, name, workbook)
-    base = str(PurePosixPath(workbook).parent)
-    rels_member = f"{base}/_rels/{PurePosixPath(workbook).name}.rels"
     rels = read_member(path, zf, name, rels_member)
     if wb_data is None or rels is None:
         raise UnsupportedFileError(corrupt_message(name, "workbook part missing"))
     targets = {
-        rel.get("Id"): _resolve_target(base, rel.get("Target", ""))
+        rel.get("Id"): _sheet_path(folder, rel.get("Target", ""))
         for rel in _parse_xml(rels, name, rels_member).iter()
         if _local(rel.tag) == "Relationship"
     }
-    parts: dict[str, str] = {}
+    sheets: list[tuple[str, str]] = []
     for el in _parse_xml(wb_data, name, workbook).iter():
         if _local(el.tag) != "sheet":
             continue
         rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), None)
-        target = targets.get(rid)
-        if target:
-            parts[el.get("name", "")] = target
-    return parts
+        sheets.append((el.get("name", ""), targets.get(rid) or ""))
+    return sheets
 
 
 def _local(tag: str) -> str:
@@ -77,24 +88,18 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _resolve_target(base: str, target: str) -> str:
-    if target.startswith("/"):
-        return target.lstrip("/")
-    parts: list[str] = [p for p in base.split("/") if p]
-    for piece in target.split("/"):
-        if piece == "..":
-            if parts:
-                parts.pop()
-        elif piece and piece != ".":
-            parts.append(piece)
-    return "/".join(parts)
+def _sheet_path(folder: str, target: str) -> str:
+    """A relationship target as calamine turns it into a zip path."""
+    return target[1:] if target.startswith("/") else f"{folder}{target}"
 
 
 def _parse_xml(data: bytes, name: str, member: str) -> Any:
     try:
         return SafeET.fromstring(data)
     except Exception:  # defusedxml raises its own and ParseError; both mean the same here
-        raise UnsupportedFileError(corrupt_message(name, f"{member} is not valid XML")) from None
+        raise UnsupportedFileError(
+            corrupt_message(name, f"{shown(member, 80)} is not valid XML")
+        ) from None
 
 
 # ------------------------------------------------------------------------------ the scan
@@ -144,10 +149,9 @@ def scan_xlsx_sheet(
     spelling, and any sheet about to be refused, gets a full XML parse that places cells
     exactly as calamine does. So an ordinary sheet costs one inflate and one regex per block.
     """
-    try:
-        info = zf.getinfo(member)
-    except KeyError:
-        raise UnsupportedFileError(corrupt_message(name, f"{member} is missing")) from None
+    info = find_member(zf, member)
+    if info is None:
+        raise UnsupportedFileError(corrupt_message(name, f"{shown(member, 80)} is missing"))
     first = _FirstPass()
     for block in _blocks(iter_member(path, info, name), name, member):
         first.feed(block)
@@ -162,7 +166,7 @@ def scan_xlsx_sheet(
     columns, rows = extent.column_span(), extent.row_span()
     if rows * columns > MAX_SHEET_CELLS:
         raise FileTooLargeError(
-            f"{name}: sheet '{sheet or member}' spans {rows:,} rows × {columns:,} "
+            f"{name}: sheet '{shown(sheet or member)}' spans {rows:,} rows × {columns:,} "
             f"columns between its first and last filled cell, over the {MAX_SHEET_CELLS:,}-cell "
             "safety cap. Delete stray cells far below or to the right of the data, or copy the "
             "data to a new workbook."
@@ -289,7 +293,7 @@ def _parsed_extent(chunks: Iterator[bytes], name: str, member: str) -> _Extent:
         parser.Parse(b"", True)
     except (expat.ExpatError, ValueError) as exc:
         raise UnsupportedFileError(
-            corrupt_message(name, f"{member} is not well-formed XML: {exc}")
+            corrupt_message(name, f"{shown(member, 80)} is not well-formed XML: {shown(exc, 80)}")
         ) from None
     return extent
 
@@ -312,7 +316,7 @@ def _blocks(chunks: Iterator[bytes], name: str, member: str) -> Iterator[bytes]:
             cut = buf.rfind(b"<")  # no cell ends in 16 MB: at least keep tags whole
             if cut <= 0:
                 raise UnsupportedFileError(
-                    corrupt_message(name, f"{member} holds a single XML tag over 16 MB")
+                    corrupt_message(name, f"{shown(member, 80)} holds a single XML tag over 16 MB")
                 )
         yield buf[:cut]
         carry = buf[cut:]
