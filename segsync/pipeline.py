@@ -22,7 +22,6 @@ from segsync.api.session import api_target, normalise_base_url, open_client
 from segsync.config import Settings, load_settings
 from segsync.errors import (
     InputError,
-    OutputPathError,
     PlanError,
     RunAborted,
     StrictModeError,
@@ -45,7 +44,8 @@ from segsync.outcomes import RunResult
 from segsync.output.export import write_export
 from segsync.output.read_back import read_outcomes
 from segsync.planfile import SavedPlan, plan_rows, read_plan, write_plan
-from segsync.run import Run, RunOptions, check_results_path
+from segsync.preflight import check_plan_path, check_results_path
+from segsync.run import Run, RunOptions
 from segsync.runcontrol import RunControl
 
 if TYPE_CHECKING:
@@ -456,10 +456,3 @@ def _plan_path(editset: EditSet, settings: Settings, out: str | Path | bool | No
         candidate = folder / f"{stem}_plan_{stamp}-{n}.json"
         n += 1
     return candidate
-
-
-def check_plan_path(path: Path) -> None:
-    """A plan file must be ``.json`` in a writable folder (checked before any request)."""
-    if path.suffix.lower() != ".json":
-        raise OutputPathError(f"The plan file {path} must end in .json; nothing was read.")
-    check_results_path(path.with_suffix(".xlsx"))

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,25 +22,26 @@ from typing import Any
 from segsync.api.client import RaiseClient
 from segsync.api.fetch import CurrentState, fetch_current
 from segsync.api.session import Credentials, api_target, check_credentials, open_client
+from segsync.assemble import assemble
 from segsync.config import Settings
 from segsync.differ import Plan, RowPlan, diff
 from segsync.errors import (
     ApiError,
     FatalApiError,
     JournalWriteError,
-    OutputPathError,
     RunAborted,
     RunRefused,
     StrictModeError,
 )
 from segsync.guardrails import Guardrails, canary_problem, check_guardrails
-from segsync.input.editset import EditSet, RowEdit
+from segsync.input.editset import EditSet
 from segsync.journal import Journal, footer_record, header_record, new_run_id, result_record
 from segsync.model import EDITABLE_FIELDS
-from segsync.outcomes import PROBLEM_OUTCOMES, Outcome, RowResult, RunResult
+from segsync.outcomes import Outcome, RunResult
 from segsync.output.html_report import write_html_report
 from segsync.output.results import default_results_path, write_results
 from segsync.planfile import SavedPlan
+from segsync.preflight import check_report_path, check_results_path
 from segsync.progress import Progress
 from segsync.runcontrol import RunControl
 from segsync.runlock import current_user, run_lock
@@ -418,45 +418,6 @@ class Run:
         return plan
 
 
-#: the results formats a person can open
-RESULT_SUFFIXES = (".xlsx", ".csv")
-
-
-def check_results_path(target: Path) -> Path:
-    """Refuse, before anything is sent, a results path that cannot be written.
-
-    The suffix must be ``.xlsx`` or ``.csv``, the folder must exist or be creatable, and a file
-    must be creatable in it: a run whose results would be lost after its writes is worse than a
-    run that never starts.
-    """
-    if target.suffix.lower() not in RESULT_SUFFIXES:
-        raise OutputPathError(
-            f"The results file {target} must end in .xlsx or .csv; nothing was sent."
-        )
-    if target.is_dir():
-        raise OutputPathError(f"The results path {target} is a folder; nothing was sent.")
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".segsync-probe-", delete=True):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise OutputPathError(
-            f"Cannot write the results to {target} ({reason}); nothing was sent. "
-            "Choose another --out or output.dir."
-        ) from None
-    return target
-
-
-def check_report_path(target: Path) -> Path:
-    """An HTML report path, proven writable before the first request (like the results)."""
-    if target.suffix.lower() not in (".html", ".htm"):
-        raise OutputPathError(f"The report {target} must end in .html; nothing was sent.")
-    check_results_path(target.with_suffix(".xlsx"))
-    return target
-
-
 def _moved(row: RowPlan, now: Any) -> str:
     """How the server's state differs from the one the row was planned from ('' if not)."""
     planned = row.before
@@ -470,79 +431,6 @@ def _moved(row: RowPlan, now: Any) -> str:
     if not moved and (now.modifiedDateTime or "") != (planned.modifiedDateTime or ""):
         moved = [f"modified at {now.modifiedDateTime}"]
     return ", ".join(moved)
-
-
-def assemble(
-    editset: EditSet,
-    plan: Plan | None,
-    sent: dict[int, RowResult],
-    *,
-    dry_run: bool,
-    aborted: str | None,
-) -> list[RowResult]:
-    """Exactly one result per input row, in input order."""
-    results = []
-    planned = {p.edit.index: p for p in plan.rows} if plan else {}
-    stopped = f"not sent: {aborted or 'the run stopped before this row'}"
-    for edit in editset.rows:
-        if edit.index in sent:
-            results.append(sent[edit.index])
-            continue
-        row = planned.get(edit.index)
-        if row is None:
-            invalid = bool(edit.errors)
-            results.append(
-                RowResult(
-                    index=edit.index,
-                    source_row=edit.source_row,
-                    segment_id=edit.segment_id,
-                    outcome=Outcome.INVALID if invalid else Outcome.NOT_ATTEMPTED,
-                    error="; ".join(str(e) for e in edit.errors) if invalid else stopped,
-                    extras=edit.extras,
-                )
-            )
-            continue
-        outcome = row.outcome
-        error = row.error
-        if outcome is None:
-            outcome = Outcome.WOULD_UPDATE if dry_run else Outcome.NOT_ATTEMPTED
-            if not dry_run:
-                error = stopped
-        results.append(
-            RowResult(
-                index=edit.index,
-                source_row=edit.source_row,
-                segment_id=edit.segment_id,
-                outcome=outcome,
-                changes=list(row.changes),
-                error=error,
-                segment=row.before,
-                extras=edit.extras,
-            )
-        )
-    for edit, row_result in zip(editset.rows, results, strict=True):
-        if row_result.outcome in PROBLEM_OUTCOMES and row_result.cell is None:
-            row_result.cell = problem_cell(editset, edit, row_result)
-    return results
-
-
-def problem_cell(editset: EditSet, edit: RowEdit, row: RowResult) -> str | None:
-    """The cell a person should look at for a problem row, in the sheet's own terms."""
-    for error in edit.errors:
-        if error.cell is not None and (row.outcome is Outcome.INVALID or not error.soft):
-            return error.cell.address
-    if row.outcome is Outcome.NOT_FOUND:
-        field_name = "id"
-    elif row.outcome is Outcome.CONFLICT and "modifiedDateTime" in editset.cells:
-        field_name = "modifiedDateTime"
-    elif row.differences:
-        field_name = row.differences[0]
-    elif row.changes:
-        field_name = row.changes[0].field
-    else:
-        field_name = "id"
-    ref = editset.cell(field_name, edit.source_row)
-    return ref.address if ref is not None else None
 
 
 @contextlib.contextmanager
