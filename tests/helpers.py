@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+import yaml
 from python_calamine import CalamineWorkbook
 
 from segsync.api.client import RaiseClient
@@ -195,3 +196,23 @@ def raise_client(
         concurrency=settings.rate_limit.max_concurrency,
         transport=transport,
     )
+
+
+def write_config(sb: Any, folder: Path, **sections: dict[str, Any]) -> Path:
+    """``folder/config.yaml`` for the sandbox ``sb`` (its token in a file), runs and results in
+    ``folder``; ``sections`` are laid over the defaults (``rate_limit={"burst": 2}``)."""
+    token = folder / "token"
+    token.write_text(sb.token or "", encoding="utf-8")
+    config: dict[str, dict[str, Any]] = {
+        "api": {"base_url": sb.base_url, "token_file": str(token), "timeout_s": 5},
+        "rate_limit": {"requests_per_second": 200, "burst": 1, "max_concurrency": 2},
+        "retries": {"backoff_base_s": 0.05, "backoff_max_s": 0.5},
+        "journal": {"dir": str(folder / "runs")},
+        "output": {"dir": str(folder)},
+        "logging": {"progress_interval_s": 1},
+    }
+    for section, values in sections.items():
+        config.setdefault(section, {}).update(values)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path

@@ -6,14 +6,20 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from segsync import pipeline
 from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox
-from tests.helpers import editable, read_results, run_cli, run_cli_process, settings_for, write_xlsx
+from tests.helpers import (
+    editable,
+    read_results,
+    run_cli,
+    run_cli_process,
+    settings_for,
+    write_config,
+    write_xlsx,
+)
 
 REPO = Path(__file__).parent.parent
 SEED = REPO / "samples" / "segments.csv"
@@ -151,7 +157,7 @@ def test_file_level_problem_exits_2_with_one_sentence(tmp_path: Path) -> None:
     bad = tmp_path / "edits.xlsx"
     bad.write_text("<html><body>not a workbook</body></html>")
     with run_sandbox(SandboxOptions(seed_csv=SEED)) as sb:
-        config = _config_for(sb, tmp_path)
+        config = write_config(sb, tmp_path)
         proc = run_cli("sync", str(bad), "--config", str(config), cwd=tmp_path)
         assert sb.counters.snapshot().total == 0
     assert proc.returncode == 2
@@ -163,21 +169,6 @@ def test_file_level_problem_exits_2_with_one_sentence(tmp_path: Path) -> None:
 def _empty_config(tmp_path: Path) -> Path:
     path = tmp_path / "empty.yaml"
     path.write_text("")
-    return path
-
-
-def _config_for(sb: Any, tmp_path: Path) -> Path:
-    token = tmp_path / "token"
-    token.write_text(sb.token)
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "api": {"base_url": sb.base_url, "token_file": str(token)},
-                "journal": {"dir": str(tmp_path / "runs")},
-            }
-        )
-    )
     return path
 
 

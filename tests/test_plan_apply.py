@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from segsync import pipeline
 from segsync.errors import GuardrailError, PlanError, TargetMismatchError
 from segsync.planfile import canonical_sha256
 from segsync.sandbox import SandboxOptions, run_sandbox
-from tests.helpers import read_results, run_cli, settings_for, write_csv
+from tests.helpers import read_results, run_cli, settings_for, write_config, write_csv
 
 REPO = Path(__file__).parent.parent
 SEED = REPO / "samples" / "segments.csv"
@@ -38,22 +37,6 @@ def edits_sheet(sb: Any, path: Path) -> tuple[Path, list[int]]:
     rows.append([segments[6]["id"], "#CLEAR", "note 6"])  # invalid: name cannot be cleared
     rows.append([999999, "Nobody", "note 7"])  # not found
     return write_csv(path, ["id", "name", "note"], rows), renamed
-
-
-def config_file(sb: Any, folder: Path, **extra: Any) -> Path:
-    token = folder / "token"
-    token.write_text(sb.token, encoding="utf-8")
-    config: dict[str, Any] = {
-        "api": {"base_url": sb.base_url, "token_file": str(token), "timeout_s": 5},
-        "rate_limit": {"requests_per_second": 200, "max_concurrency": 2},
-        "journal": {"dir": str(folder / "runs")},
-        "output": {"dir": str(folder)},
-    }
-    for section, values in extra.items():
-        config.setdefault(section, {}).update(values)
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
 
 
 def test_plan_then_a_colleague_changes_one_segment_then_apply(sb: Any, tmp_path: Path) -> None:
@@ -159,7 +142,7 @@ def edit_before(data: dict[str, Any]) -> None:
 def test_a_plan_that_cannot_be_trusted_is_refused_with_nothing_sent(
     sb: Any, tmp_path: Path, case: str, words: str
 ) -> None:
-    config = config_file(sb, tmp_path)
+    config = write_config(sb, tmp_path)
     sheet, _ = edits_sheet(sb, tmp_path / "edits.csv")
     made = run_cli("plan", str(sheet), "--config", str(config), "--out", str(tmp_path / "p.json"))
     assert made.returncode == 1, made.stderr  # the sheet has deliberate problems
@@ -198,7 +181,7 @@ def test_library_refusals_raise_typed_errors(sb: Any, tmp_path: Path) -> None:
 def test_guardrails_refuse_before_any_put_and_keep_the_preview(
     sb: Any, tmp_path: Path, flags: tuple[str, str]
 ) -> None:
-    config = config_file(sb, tmp_path)
+    config = write_config(sb, tmp_path)
     sheet, renamed = edits_sheet(sb, tmp_path / "edits.csv")
     out = tmp_path / "guarded.xlsx"
     proc = run_cli("sync", str(sheet), "--config", str(config), "--out", str(out), *flags)
@@ -253,7 +236,7 @@ def results_counts(path: str) -> dict[str, int]:
 
 
 def test_json_output_of_every_command_matches_the_results(sb: Any, tmp_path: Path) -> None:
-    config = config_file(sb, tmp_path)
+    config = write_config(sb, tmp_path)
     sheet, _ = edits_sheet(sb, tmp_path / "edits.csv")
 
     def run_json(*args: str) -> dict[str, Any]:
@@ -286,7 +269,7 @@ def test_json_output_of_every_command_matches_the_results(sb: Any, tmp_path: Pat
 
 
 def test_runs_prune_deletes_old_runs_and_their_results(sb: Any, tmp_path: Path) -> None:
-    config = config_file(sb, tmp_path)
+    config = write_config(sb, tmp_path)
     sheet, _ = edits_sheet(sb, tmp_path / "edits.csv")
     done = run_cli("sync", str(sheet), "--config", str(config), "--json")
     results = Path(json.loads(done.stdout)["results"])

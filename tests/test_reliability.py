@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from segsync import pipeline
 from segsync.sandbox import FaultOptions, RateLimitOptions, SandboxOptions, run_sandbox
-from tests.helpers import editable, read_results, settings_for, start_cli, write_xlsx
+from tests.helpers import (
+    editable,
+    read_results,
+    settings_for,
+    start_cli,
+    write_config,
+    write_xlsx,
+)
 
 SEED = Path(__file__).parent.parent / "samples" / "segments.csv"
 REPO = Path(__file__).parent.parent
@@ -39,22 +45,6 @@ def state(sb: Any) -> dict[int, dict[str, Any]]:
     return {s["id"]: editable(s) for s in sb.segments()}
 
 
-def write_config(sb: Any, tmp_path: Path, **rate: Any) -> Path:
-    token_file = tmp_path / "token"
-    token_file.write_text(sb.token, encoding="utf-8")
-    config = {
-        "api": {"base_url": sb.base_url, "token_file": str(token_file), "timeout_s": 5},
-        "rate_limit": {"requests_per_second": 40, "burst": 1, "max_concurrency": 4, **rate},
-        "retries": {"backoff_base_s": 0.05, "backoff_max_s": 0.5},
-        "journal": {"dir": str(tmp_path / "runs")},
-        "output": {"dir": str(tmp_path)},
-        "logging": {"progress_interval_s": 1},
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
-
-
 def wait_for_puts(sb: Any, proc: subprocess.Popen[str], at_least: int, timeout: float = 30) -> None:
     """Block until the sandbox has seen ``at_least`` PUTs (a condition, not a fixed sleep)."""
     deadline = time.monotonic() + timeout
@@ -62,6 +52,10 @@ def wait_for_puts(sb: Any, proc: subprocess.Popen[str], at_least: int, timeout: 
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the sync never got going"
         time.sleep(0.01)
+
+
+#: slow enough to stop mid-run, fast enough to finish soon
+KILL_RATE = {"requests_per_second": 60, "max_concurrency": 4}
 
 
 @pytest.fixture
@@ -123,7 +117,9 @@ def test_fault_matrix_every_row_ends_updated(tmp_path: Path) -> None:
 def test_kill_9_then_rerun_then_roll_back_both(sb: Any, tmp_path: Path) -> None:
     seed_state = state(sb)
     sheet, want = rename_all(sb, tmp_path, "K")
-    config = write_config(sb, tmp_path, requests_per_second=60)
+    config = write_config(
+        sb, tmp_path, rate_limit={"requests_per_second": 60, "max_concurrency": 4}
+    )
     proc = start_cli("sync", str(sheet), "--config", str(config), cwd=tmp_path)
     wait_for_puts(sb, proc, 20)
     proc.send_signal(signal.SIGKILL)
@@ -148,7 +144,9 @@ def test_kill_9_then_rerun_then_roll_back_both(sb: Any, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_token_revoked_mid_run_aborts_cleanly(sb: Any, tmp_path: Path) -> None:
     sheet, _ = rename_all(sb, tmp_path, "T")
-    config = write_config(sb, tmp_path, requests_per_second=60, max_concurrency=4)
+    config = write_config(
+        sb, tmp_path, rate_limit={"requests_per_second": 60, "max_concurrency": 4}
+    )
     out_path = tmp_path / "revoked.xlsx"
     proc = start_cli(
         "sync", str(sheet), "--config", str(config), "--out", str(out_path), cwd=tmp_path
@@ -172,7 +170,9 @@ def test_token_revoked_mid_run_aborts_cleanly(sb: Any, tmp_path: Path) -> None:
 def test_sigint_mid_run_writes_results_and_rollback_restores(sb: Any, tmp_path: Path) -> None:
     seed_state = state(sb)
     sheet, _ = rename_all(sb, tmp_path, "I")
-    config = write_config(sb, tmp_path, requests_per_second=60)
+    config = write_config(
+        sb, tmp_path, rate_limit={"requests_per_second": 60, "max_concurrency": 4}
+    )
     out_path = tmp_path / "interrupted.xlsx"
     proc = start_cli(
         "sync", str(sheet), "--config", str(config), "--out", str(out_path), cwd=tmp_path

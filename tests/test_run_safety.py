@@ -12,14 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from segsync import pipeline
 from segsync.api.session import api_target
 from segsync.errors import OutputPathError, RunLockedError, TargetMismatchError
 from segsync.runlock import RunLock
 from segsync.sandbox import SandboxOptions, run_sandbox
-from tests.helpers import cli_env, editable, run_cli, segsync_command, settings_for, write_csv
+from tests.helpers import (
+    cli_env,
+    editable,
+    run_cli,
+    segsync_command,
+    settings_for,
+    write_config,
+    write_csv,
+)
 
 REPO = Path(__file__).parent.parent
 SEED = REPO / "samples" / "segments.csv"
@@ -34,20 +41,6 @@ def sb() -> Any:
 def rename_sheet(sb: Any, path: Path, count: int, tag: str) -> Path:
     rows = [[s["id"], f"{s['name']} {tag}"] for s in sb.segments()[:count]]
     return write_csv(path, ["id", "name"], rows)
-
-
-def config_for(sb: Any, folder: Path, **rate: Any) -> Path:
-    token = folder / "token"
-    token.write_text(sb.token, encoding="utf-8")
-    config = {
-        "api": {"base_url": sb.base_url, "token_file": str(token), "timeout_s": 5},
-        "rate_limit": {"requests_per_second": 200, "burst": 1, "max_concurrency": 2, **rate},
-        "journal": {"dir": str(folder / "runs")},
-        "output": {"dir": str(folder)},
-    }
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
 
 
 def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
@@ -75,7 +68,7 @@ def wait_until(condition: Any, proc: subprocess.Popen[str], what: str, timeout: 
 
 def test_two_syncs_at_once_only_one_writes(sb: Any, tmp_path: Path) -> None:
     sheet = rename_sheet(sb, tmp_path / "same.csv", 20, "L")
-    config = config_for(sb, tmp_path, requests_per_second=20)
+    config = write_config(sb, tmp_path, rate_limit={"requests_per_second": 20})
     first = start("sync", str(sheet), "--config", str(config), cwd=tmp_path)
     wait_until(lambda: sb.counters.snapshot().count("PUT") >= 1, first, "first run never wrote")
     second = run_cli("sync", str(sheet), "--config", str(config), cwd=tmp_path)
@@ -107,7 +100,7 @@ def test_a_dry_run_takes_no_lock(sb: Any, tmp_path: Path) -> None:
 
 def test_a_lock_left_by_a_killed_run_does_not_block_the_next(sb: Any, tmp_path: Path) -> None:
     sheet = rename_sheet(sb, tmp_path / "k.csv", 30, "K")
-    config = config_for(sb, tmp_path, requests_per_second=20)
+    config = write_config(sb, tmp_path, rate_limit={"requests_per_second": 20})
     victim = start("sync", str(sheet), "--config", str(config), cwd=tmp_path)
     wait_until(lambda: sb.counters.snapshot().count("PUT") >= 2, victim, "never wrote")
     victim.send_signal(signal.SIGKILL)
@@ -127,7 +120,7 @@ def test_an_unwritable_results_path_stops_before_any_request(
     sb: Any, tmp_path: Path, out: str
 ) -> None:
     sheet = rename_sheet(sb, tmp_path / "e.csv", 3, "O")
-    config = config_for(sb, tmp_path)
+    config = write_config(sb, tmp_path)
     target = out.format(tmp=tmp_path)
     proc = run_cli("sync", str(sheet), "--config", str(config), "--out", target)
     assert proc.returncode == 2, proc.stderr
@@ -213,7 +206,7 @@ def test_rollback_refuses_a_base_url_naming_another_server(sb: Any, tmp_path: Pa
 def test_environment_overrides_keep_strings(sb: Any, tmp_path: Path) -> None:
     sheet = tmp_path / "e.csv"
     sheet.write_text("id,description\n100004,#CLEAR\n", encoding="utf-8")
-    config = config_for(sb, tmp_path)
+    config = write_config(sb, tmp_path)
     env = {"SEGSYNC_INPUT__CLEAR_MARKER": "#CLEAR", "SEGSYNC_INPUT__SHEET": "2024"}
     proc = run_cli("sync", str(sheet), "--config", str(config), env=env)
     assert proc.returncode == 0, proc.stderr

@@ -97,6 +97,12 @@ def finish(result: RunResult, opts: dict[str, Any], plan_path: str | None = None
     return code
 
 
+def run_flags(opts: dict[str, Any]) -> dict[str, Any]:
+    """The guardrail and report flags ``sync`` and ``apply`` share, as library arguments."""
+    names = ("max_changes", "max_change_ratio", "canary", "report")
+    return {**{name: opts[name] for name in names}, "handle_signals": True}
+
+
 class LazyGroup(click.Group):
     """A group whose heavy commands (servers) are imported only when they are run."""
 
@@ -162,11 +168,7 @@ def sync(edits: str, **opts: Any) -> None:
             sheet=opts["sheet"],
             only_failed=opts["only_failed"],
             force=opts["force"] or None,
-            max_changes=opts["max_changes"],
-            max_change_ratio=opts["max_change_ratio"],
-            canary=opts["canary"],
-            report=opts["report"],
-            handle_signals=True,
+            **run_flags(opts),
         )
         return finish(result, opts)
 
@@ -229,11 +231,7 @@ def apply(plan_file: str, **opts: Any) -> None:
             load(opts),
             out=opts["out"],
             force=opts["force"],
-            max_changes=opts["max_changes"],
-            max_change_ratio=opts["max_change_ratio"],
-            canary=opts["canary"],
-            report=opts["report"],
-            handle_signals=True,
+            **run_flags(opts),
         )
         return finish(result, opts)
 
