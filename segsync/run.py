@@ -38,7 +38,6 @@ from segsync.input.editset import EditSet
 from segsync.journal import Journal, footer_record, header_record, new_run_id, result_record
 from segsync.model import EDITABLE_FIELDS
 from segsync.outcomes import Outcome, RunResult
-from segsync.output.html_report import write_html_report
 from segsync.output.results import default_results_path, write_results
 from segsync.planfile import SavedPlan
 from segsync.preflight import check_report_path, check_results_path
@@ -204,6 +203,9 @@ class Run:
             written = None if target is None else write_results(result, target)
             result.results_path = str(written) if written else None
             if self._report_target is not None:
+                # imported here: the template engine is only loaded when a report is asked for
+                from segsync.output.html_report import write_html_report
+
                 write_html_report(result, self._report_target, plan_path=self._plan_path)
                 self.report_path = self._report_target
             log.info(
