@@ -5,8 +5,8 @@ default 5) at each rate R of ``--rates``; the client is configured for the same 
 and ``--concurrency`` 8. A sheet of every segment, ``--changes`` of them renamed, is synced
 through the library API (``segsync.pipeline.sync``). Per run the table shows the requests sent
 against the minimum (``⌈N/Take⌉`` list pages + one PUT per change), the 429s, the achieved
-request rate and the wall time of the whole sync ÷ the lower bound ``(⌈N/Take⌉ + k) / R``.
-Every changed row must end ``updated`` and every other row ``unchanged``.
+request rate, and the network phase and the wall time of the whole sync, each ÷ the lower bound
+``(⌈N/Take⌉ + k) / R``. Every changed row must end ``updated`` and every other ``unchanged``.
 
 By default the sandbox runs as a separate process (``python -m segsync sandbox``), as a real
 server would; ``--server thread`` embeds it in this process (it then shares the GIL with the
@@ -55,6 +55,10 @@ class RunRow:
     @property
     def ratio(self) -> float:
         return self.wall_s / self.bound_s
+
+    @property
+    def network_ratio(self) -> float:
+        return self.network_s / self.bound_s
 
 
 def write_inputs(folder: Path, rows: int, changes: int) -> tuple[Path, Path]:
@@ -171,7 +175,8 @@ def main() -> None:
         )
         print(
             f"{'req/s':>5} {'run':>3} {'requests':>8} {'min':>5} {'429s':>4} {'lowest':>6} "
-            f"{'achieved':>8} {'net s':>6} {'wall s':>6} {'bound s':>7} {'wall/bound':>10}"
+            f"{'achieved':>8} {'net s':>6} {'wall s':>6} {'bound s':>7} {'net/bound':>9} "
+            f"{'wall/bound':>10}"
         )
     warm_up = argparse.Namespace(**vars(args) | {"rows": 20, "changes": 5})
     run_once(warm_up, 1000.0, 0)  # one-off imports and caches are not the first run's cost
@@ -181,13 +186,15 @@ def main() -> None:
             r = run_once(args, rate, run)
             rows.append(r)
             if args.json:
-                print(json.dumps(asdict(r) | {"ratio": r.ratio}), flush=True)
+                extra = {"ratio": r.ratio, "network_ratio": r.network_ratio}
+                print(json.dumps(asdict(r) | extra), flush=True)
                 continue
             lowest = f"{r.lowest_rate:6.1f}" if r.lowest_rate is not None else f"{'-':>6}"
             print(
                 f"{r.rate:>5g} {r.run:>3} {r.requests:>8} {r.minimum:>5} {r.throttled:>4} "
                 f"{lowest} {r.achieved:>8.1f} {r.network_s:>6.1f} {r.wall_s:>6.1f} "
-                f"{r.bound_s:>7.1f} {r.ratio:>10.3f}" + (f"  ! {r.problems}" if r.problems else ""),
+                f"{r.bound_s:>7.1f} {r.network_ratio:>9.3f} {r.ratio:>10.3f}"
+                + (f"  ! {r.problems}" if r.problems else ""),
                 flush=True,
             )
     if not args.json:
@@ -196,6 +203,7 @@ def main() -> None:
             print(
                 f"{rate:g}/s: {sum(r.throttled for r in runs)} x 429 in {len(runs)} run(s), "
                 f"{sum(r.requests > r.minimum for r in runs)} run(s) above the minimum, "
+                f"net/bound at most {max(r.network_ratio for r in runs):.3f}, "
                 f"wall/bound at most {max(r.ratio for r in runs):.3f}"
             )
     if any(r.problems for r in rows):

@@ -70,7 +70,7 @@ class RateLimitSettings(_Section):
     requests_per_second: float = Field(1.0, gt=0)
     burst: int = Field(1, ge=1)
     max_concurrency: int = Field(4, ge=1, le=256)
-    #: cut the rate on 429 and recover gradually (AIMD)
+    #: on 429, cut the rate by the evidence and recover once the 429s stop
     adaptive: bool = True
     min_requests_per_second: float = Field(0.2, gt=0)
 

@@ -142,7 +142,7 @@ def test_late_answers_to_requests_sent_before_a_cut_do_not_cut_again() -> None:
 
 
 def test_first_429s_of_a_run_halve_the_rate() -> None:
-    """A 429 within the first second's worth of requests: the server is slower than configured."""
+    """A 429 within the first quarter second's worth of requests: the server is slower."""
     clock = FakeClock()
     limiter = RateLimiter(40, 1, clock=clock, min_rate=1)
     send_times(limiter, clock, 3)

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 SLACK = 0.5
 #: a 429 within this many seconds' worth of requests, or within ``MEMORY_S`` of the last cut,
 #: is evidence of persistent throttling; later ones weigh less the longer the clean stretch
-EVIDENCE_S, MEMORY_S = 1.0, 10.0
+EVIDENCE_S, MEMORY_S = 0.25, 10.0
 #: the smallest cut a 429 makes (an isolated one), and the largest (persistent throttling)
 MIN_CUT, MAX_CUT = 0.1, 0.5
 #: seconds to win back a cut: after an isolated 429, and under persistent throttling
