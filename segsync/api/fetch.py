@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from segsync.api.client import Page, RaiseClient
-from segsync.errors import PermanentApiError, TransientApiError
+from segsync.errors import PermanentApiError, RunAborted, TransientApiError
 from segsync.model import Segment
 from segsync.runcontrol import RunControl
 
@@ -219,10 +219,19 @@ async def _gather_limited(
     control.guard(workers)
     try:
         await asyncio.gather(*workers)
-    except BaseException:
+    except BaseException as exc:
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        task = asyncio.current_task()
+        if (
+            isinstance(exc, asyncio.CancelledError)
+            and control.hard
+            and task
+            and not task.cancelling()
+        ):
+            # the run's hard stop cancelled the workers, not this task: the run is aborting
+            raise RunAborted(control.reason or "the run was stopped") from None
         raise
     finally:
         control.release(workers)
