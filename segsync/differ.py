@@ -12,9 +12,9 @@ spreadsheet turned into a number (``00760`` → ``760``) keeps the server's code
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
 from segsync.model import (
@@ -69,15 +69,20 @@ def diff(
 
     Linear in the rows: one dict lookup and a few comparisons per row, with the cyclic garbage
     collector paused (it would walk every object made so far at each pass; nothing here makes
-    a reference cycle).
+    a reference cycle), and one pass over ``current`` for shared codes. A row that changes
+    nothing, most of a sheet fed back, is decided from the segment's own attributes without
+    building anything but its ``RowPlan``; the bodies to send are collected as they are made.
     """
     damaged: list[RowEdit] = []
+    rows: list[RowPlan] = []
+    sent: dict[int, SegmentRequest] = {}  # id → body, in row order
     with gc_paused():
-        rows = [
-            _decide(edit, current, force=force, check_modified=check_modified, damaged=damaged)
-            for edit in edits.rows
-        ]
-        warnings = _duplicate_code_warnings(rows, current)
+        for edit in edits.rows:
+            plan = _decide(edit, current, force, check_modified, damaged)
+            rows.append(plan)
+            if plan.body is not None and edit.segment_id is not None:
+                sent[edit.segment_id] = plan.body
+        warnings = _duplicate_code_warnings(sent, current)
     if damaged:
         warnings.insert(0, _lost_zeros_warning(edits, damaged))
     return Plan(rows, warnings)
@@ -86,7 +91,6 @@ def diff(
 def _decide(
     edit: RowEdit,
     current: dict[int, Segment],
-    *,
     force: bool,
     check_modified: bool,
     damaged: list[RowEdit],
@@ -108,20 +112,40 @@ def _decide(
             Outcome.NOT_FOUND,
             error=f"segment {edit.segment_id} does not exist, or this token cannot see it",
         )
-    now = before.editable()
     if edit.errors:
         # content rules hold only for values the user changed, not for what the server holds
-        remaining = [e for e in edit.errors if not same_value(e.held, now.get(e.field or ""))]
+        held = before.editable()
+        remaining = [e for e in edit.errors if not same_value(e.held, held.get(e.field or ""))]
         if remaining:
             return RowPlan(edit, Outcome.INVALID, before=before, error=_error_text(remaining))
+    # Most rows of a sheet fed back change nothing: compare with the segment's attributes
+    # before building anything (``values`` holds editable fields only).
     for name, value in edit.values.items():
-        if now[name] != value:
-            break
-    else:
-        return RowPlan(edit, Outcome.UNCHANGED, before=before)
-    edited = _edited_fields(edit, now, damaged)
+        if getattr(before, name) != value:
+            return _changed(edit, before, force, check_modified, damaged)
+    return RowPlan(edit, _UNCHANGED, before)
+
+
+_UNCHANGED: Final = Outcome.UNCHANGED
+
+
+def _changed(
+    edit: RowEdit, before: Segment, force: bool, check_modified: bool, damaged: list[RowEdit]
+) -> RowPlan:
+    """A row with at least one value that is not the server's: what, if anything, to send."""
+    now = before.editable()
+    # the fields whose sheet value really differs from the server's (see the docstring)
+    edited: dict[str, FieldValue] = {}
+    for name, value in edit.values.items():
+        held = now[name]
+        if value == held or same_value(value, held):
+            continue
+        if name == "code" and edit.numeric_code and lost_leading_zeros(value, held):
+            damaged.append(edit)
+            continue
+        edited[name] = value
     if not edited:
-        return RowPlan(edit, Outcome.UNCHANGED, before=before)
+        return RowPlan(edit, _UNCHANGED, before)
     merged = {**now, **edited}
     problems = field_errors(merged)
     if problems:
@@ -131,29 +155,11 @@ def _decide(
     conflict = None if force else _conflict(edit, before, check_modified)
     if conflict:
         return RowPlan(edit, Outcome.CONFLICT, before=before, changes=changes, error=conflict)
-    return RowPlan(
-        edit, None, before=before, body=SegmentRequest.from_values(merged), changes=changes
-    )
+    return RowPlan(edit, None, before, SegmentRequest.from_values(merged), changes)
 
 
 def _error_text(errors: list[RowError]) -> str:
     return "; ".join(str(e) for e in errors)
-
-
-def _edited_fields(
-    edit: RowEdit, now: dict[str, FieldValue], damaged: list[RowEdit]
-) -> dict[str, FieldValue]:
-    """The fields whose sheet value really differs from the server's (see the docstring)."""
-    edited: dict[str, FieldValue] = {}
-    for name, value in edit.values.items():
-        held = now[name]
-        if same_value(value, held):
-            continue
-        if name == "code" and edit.numeric_code and lost_leading_zeros(value, held):
-            damaged.append(edit)
-            continue
-        edited[name] = value
-    return edited
 
 
 def lost_leading_zeros(sheet: FieldValue, server: FieldValue) -> bool:
@@ -224,32 +230,44 @@ def same_instant(a: str, b: str) -> bool:
     return abs(da - db) < INSTANT_TOLERANCE
 
 
-def _duplicate_code_warnings(rows: list[RowPlan], current: dict[int, Segment]) -> list[str]:
+def _duplicate_code_warnings(
+    sent: dict[int, SegmentRequest], current: dict[int, Segment]
+) -> list[str]:
     """Codes travel in donation-page URLs: two segments of one campaign sharing one is a mistake.
 
     Only a warning: whether the API rejects it is undocumented, and with per-id fetching the
-    other segments of the campaign are not all known. Only campaigns a write lands in are
-    checked, so a sheet touching a few segments costs a few lookups, not a pass over everything.
+    other segments of the campaign are not all known. A code a write lands on is reported
+    when another segment of its campaign holds it too (the written ones with the code they are
+    given). Shared codes are rare: each written key keeps its first id, and only a second
+    holder starts a list, so the pass over ``current`` mostly folds a code and finds it is
+    nobody else's.
     """
-    sent = {r.edit.segment_id: r.body for r in rows if r.body is not None}
-    wanted = {(body.campaignId, body.code.casefold()) for body in sent.values() if body.code}
-    if not wanted:
-        return []
-    by_key: dict[tuple[int | None, str], list[int]] = defaultdict(list)
+    first: dict[tuple[int | None, str], int] = {}  # (campaign, folded code) → first id
+    shared: dict[tuple[int | None, str], list[int]] = {}  # keys held by more than one id
+    codes: set[str] = set()
     for sid, body in sent.items():
-        by_key[(body.campaignId, body.code.casefold())].append(sid)  # type: ignore[arg-type]
+        if body.code:
+            folded = body.code.casefold()
+            key = (body.campaignId, folded)
+            held = first.setdefault(key, sid)
+            if held != sid:
+                shared.setdefault(key, [held]).append(sid)
+            codes.add(folded)
+    if not codes:
+        return []
     for sid, segment in current.items():
-        if sid in sent or not segment.code:
+        code = segment.code
+        if not code or sid in sent:
             continue
-        key = (segment.campaignId, segment.code.casefold())
-        if key in wanted:
-            by_key[key].append(sid)
-    warnings = []
-    for (campaign, _), ids in by_key.items():
-        if len(ids) > 1:
-            code = sent[ids[0]].code
-            warnings.append(
-                f"campaign {campaign}: segments {', '.join(map(str, sorted(ids)))} "
-                f"would share the code '{code}'"
-            )
-    return warnings
+        folded = code if code.isdigit() else code.casefold()  # digits fold to themselves
+        if folded in codes:
+            other = (segment.campaignId, folded)
+            owner = first.get(other)
+            if owner is not None:
+                shared.setdefault(other, [owner]).append(sid)
+    return [
+        f"campaign {key[0]}: segments {', '.join(map(str, sorted(shared[key])))} "
+        f"would share the code '{sent[first[key]].code}'"
+        for key in (first if shared else ())
+        if key in shared
+    ]

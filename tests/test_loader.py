@@ -511,6 +511,59 @@ def test_prefixed_cells_and_cells_without_references_still_load(tmp_path: Path) 
     assert (row.segment_id, row.values) == (5, {"name": "Five"})
 
 
+def big_sheet(rows: int, odd: dict[int, bytes]) -> bytes:
+    """A sheet of ``rows`` canonical rows (id, name), several MB of XML once inflated, where
+    ``odd`` cells take the place of some rows' name cells: past the first bytes and blocks."""
+    body = [
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c>'
+        b'<c r="B1" t="inlineStr"><is><t>name</t></is></c></row>'
+    ]
+    for r in range(2, rows + 2):
+        name = b'<c r="B%d" s="1" t="inlineStr"><is><t>Segment %d, a longish name</t></is></c>'
+        body.append(
+            b'<row r="%d"><c r="A%d"><v>%d</v></c>%s</row>' % (r, r, r, odd.get(r, name % (r, r)))
+        )
+    return sheet_xml(b"".join(body))
+
+
+@pytest.mark.parametrize(
+    ("odd", "expected"),
+    [
+        ({30_000: b'<c r="B30000"><f>1+1</f></c>'}, "the formula in this cell has no saved"),
+        ({30_000: b'<c r="B30000" t="e"><v>#N/A</v></c>'}, "shows the Excel error #N/A"),
+        ({30_000: b"<c r='B30000'><f>1+1</f></c>"}, "the formula in this cell has no saved"),
+        ({30_000: b'<c r="B30000" s="1"><f>1+1</f></c>'}, "the formula in this cell has no saved"),
+        ({30_000: b'<c r="XFD30000"><v>1</v></c>'}, FileTooLargeError),
+        ({30_000: b'<c r="B30000" r="XFD1048576"><v>1</v></c>'}, UnsupportedFileError),
+        ({30_000: b'<x:c r="XFD1048576"><x:v>1</x:v></x:c>'}, FileTooLargeError),
+        ({30_000: b'<c r="C30000"><v>1</v></c>'}, "column C has no header"),
+        ({60_000: b'<c r="C999999"><v>1</v></c>'}, "column C has no header"),
+    ],
+)
+def test_the_scan_sees_odd_cells_deep_in_a_large_sheet(
+    tmp_path: Path, odd: dict[int, bytes], expected: object
+) -> None:
+    """Most of a large sheet passes the scan in one search per block; what is not plain, far
+    past the first bytes and blocks, still gets the full look."""
+    path = xlsx(tmp_path / "e.xlsx", [["id"], [1]])
+    rewrite_sheet(path, lambda _: big_sheet(60_000, odd))
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            load_edits(path, SETTINGS)
+        return
+    edits = load_edits(path, SETTINGS)
+    found = [str(e) for r in edits.rows for e in r.errors] + edits.warnings
+    assert any(expected in text for text in found), found[:3]
+
+
+def test_a_wide_sheet_of_short_rows_needs_no_second_pass(tmp_path: Path) -> None:
+    """An export has 17 columns: rows under 100,000 bound the extent without counting them."""
+    header = ["id", *(f"c{n}" for n in range(16))]
+    rows = [header, *([i, *range(16)] for i in range(1, 3000))]
+    path = xlsx(tmp_path / "e.xlsx", rows)
+    assert len(load_edits(path, SETTINGS).rows) == 2999
+
+
 def test_wide_sheet_counts_rows_before_refusing(tmp_path: Path) -> None:
     """Columns A..AZ (52) pass while rows are few: the second pass proves it."""
     header = ["id", *(f"c{n}" for n in range(51))]
@@ -628,3 +681,80 @@ def test_100k_rows_load_fast(tmp_path: Path) -> None:
     assert len(edits.rows) == 100_000 and not edits.invalid_rows
     assert edits.rows[-1].values["code"] == "100000"
     assert elapsed < 4, f"100k rows took {elapsed:.2f}s"
+
+
+# ------------------------------------------------------------------- columns and display names
+
+
+def test_a_column_reads_exactly_as_its_cells_do() -> None:
+    """The column fast paths accept only what the per-cell parser returns unchanged: on any
+    mix of cells, every value, blank and error (message and held text) is the per-cell one."""
+    import random
+
+    from segsync.input.cells import KEEP, CellError
+    from segsync.input.columns import CHUNK, parse_column
+    from segsync.input.headers import _parsers
+
+    rng = random.Random(7)
+    texts = ["", " ", "a b", "Café", "e\u0301", "#CLEAR", "#clear", "x\ny", "x\r\ny", "t\tb",
+             "\x07", "\xa0", "\u200b", "ß", "ſ", "00123", " 12 ", "1.0", "-5", "٣", "x" * 40_000,
+             "2024-03-01T10:15:00Z", "9223372036854775808", "\ud800"]  # fmt: skip
+    others: list[object] = [
+        1.0,
+        0.0,
+        1.5,
+        float("nan"),
+        2.0**53,
+        7,
+        -1,
+        True,
+        None,
+        dt.date.today(),
+    ]
+
+    def per_cell(parse: object, cells: list[object]) -> list[tuple[object, ...]]:
+        out: list[tuple[object, ...]] = []
+        for cell in cells:
+            try:
+                out.append(("value", parse(cell)))  # type: ignore[operator]
+            except CellError as exc:
+                out.append(("error", exc.message, exc.held))
+        return out
+
+    for marker in ("#CLEAR", "ss", "12"):
+        for name, rule in _parsers(marker).items():
+            for _ in range(25):
+                pool = rng.choice(
+                    [texts, [str(n) for n in range(1, 99)], [float(n) for n in range(1, 99)]]
+                )
+                cells = [rng.choice(pool) for _ in range(rng.choice([1, 40, CHUNK + 5]))]
+                for _ in range(rng.choice([0, 0, 1, 3])):
+                    cells[rng.randrange(len(cells))] = rng.choice(texts + others)
+                expected = per_cell(rule.parse, cells)
+                for text in (False, True) if all(type(c) is str for c in cells) else (False,):
+                    parsed = parse_column(rule, cells, text=text)  # text: a CSV's cells
+                    got = [
+                        ("error", parsed.errors[i].message, parsed.errors[i].held)
+                        if i in parsed.errors
+                        else ("value", KEEP if i in parsed.keep else parsed.values[i])
+                        for i in range(len(cells))
+                    ]
+                    assert got == expected, (marker, name, text)
+
+
+def test_a_display_name_names_the_file_and_a_csvs_sheet(tmp_path: Path) -> None:
+    """The web page stores an upload as upload.csv: messages and cell references use the name
+    the person gave it."""
+    path = csv_file(tmp_path / "upload.csv", "id,name\n1,ok\nx,y\n")
+    edits = load_edits(path, SETTINGS, name="Spring edits.csv")
+    assert edits.sheet == "Spring edits"
+    assert str(edits.rows[1].errors[0]).startswith("Spring edits!A3 (id): id must be a whole")
+    assert load_edits(path, SETTINGS).sheet == "upload"
+    empty = csv_file(tmp_path / "upload2.csv", "")
+    with pytest.raises(NoDataError, match=r"^Spring edits\.csv is empty\.$"):
+        load_edits(empty, SETTINGS, name="Spring edits.csv")
+    book = xlsx(tmp_path / "upload.xlsx", [["name"], ["x"]])
+    with pytest.raises(NoDataError, match=r"^My book\.xlsx: sheet 'Edits' has no id column"):
+        load_edits(book, SETTINGS, name="My book.xlsx")
+    with pytest.raises(UnsupportedFileError, match=r"^My book\.xlsx cannot be read: there is no"):
+        load_edits(tmp_path / "gone.xlsx", SETTINGS, name="My book.xlsx")

@@ -27,8 +27,9 @@ from segsync.model import STAT_FIELDS, Segment
 from segsync.outcomes import FieldChange, Outcome, RowResult, RunResult
 from segsync.output.export import EXPORT_HEADERS, write_export
 from segsync.output.results import default_results_path, write_results
-from segsync.output.rows import CURRENT_HEADERS, FIXED_HEADERS
+from segsync.output.rows import CURRENT_HEADERS, FIXED_HEADERS, STAT_HEADERS
 from segsync.output.summary import DRY_RUN_BANNER
+from segsync.output.views import build_view
 from segsync.output.xlsx_safety import EXCEL_MAX_TEXT
 
 FORMULA_PAYLOADS = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1)", "=1+1", "\t=1", "\r=1"]
@@ -126,7 +127,14 @@ def as_dicts(path: Path) -> list[dict[str, Any]]:
 
 
 def summary(path: Path) -> dict[str, Any]:
-    return {row[0]: row[1] for row in sheet_rows(path, "Summary") if row[0] is not None}
+    """The Run details sheet as ``key: value`` (the facts of ``summary_items``)."""
+    return {row[0]: row[1] for row in sheet_rows(path, "Run details") if row[0] is not None}
+
+
+def local(moment: datetime) -> datetime:
+    """``moment`` as the workbook shows it: this computer's local time, naive, to the ms."""
+    shown = moment.astimezone().replace(tzinfo=None)
+    return shown.replace(microsecond=shown.microsecond // 1000 * 1000)
 
 
 class Unprintable:
@@ -145,7 +153,8 @@ def test_one_row_per_input_row_in_order_with_headers(tmp_path: Path) -> None:
 
     header, *rows = sheet_rows(path, "Results")
     extras = ["region", "owner"]  # first-seen order
-    assert list(header) == [*FIXED_HEADERS, *STAT_FIELDS, *CURRENT_HEADERS, *extras]
+    assert list(header) == [*FIXED_HEADERS, *STAT_HEADERS, *CURRENT_HEADERS, *extras]
+    assert STAT_HEADERS[STAT_FIELDS.index("modifiedDateTime")] == "modifiedDateTime (local time)"
     assert len(rows) == len(result.rows)
     assert [r[0] for r in rows] == [r.source_row for r in result.rows]
     assert [r[2] for r in rows] == [o.value for o in Outcome]
@@ -164,7 +173,9 @@ def test_values_stats_and_current_state(tmp_path: Path) -> None:
     assert updated["attempts"] == 1
     assert updated["totalDonors"] == 12
     assert updated["totalGiftAmount"] == 1234.5  # decimal text from the API → a number
-    assert updated["modifiedDateTime"] == "2024-04-30T09:15:00.123Z"  # exact text, not a date
+    assert updated["conversionRate"] == 0.03  # no "%": the number as the API sent it
+    modified = datetime(2024, 4, 30, 9, 15, 0, 123000, tzinfo=UTC)
+    assert updated["modifiedDateTime (local time)"] == local(modified)
     assert updated["current code"] == "00123"  # leading zeros kept
     assert updated["current campaignId"] == 7
     assert updated["region"] == "north"
@@ -172,7 +183,7 @@ def test_values_stats_and_current_state(tmp_path: Path) -> None:
     invalid = by_outcome["invalid"]
     assert invalid["id"] is None
     assert invalid["error"] == "Sheet1!C4 (code): required"
-    assert all(invalid[f] is None for f in STAT_FIELDS)
+    assert all(invalid[f] is None for f in STAT_HEADERS)
     assert by_outcome["failed"]["attempts"] == 3
     assert by_outcome["updated_with_differences"]["differences"] == "name"
 
@@ -249,7 +260,10 @@ def test_formula_like_text_is_stored_as_inert_text(tmp_path: Path, payload: str)
     for column in columns:
         assert values[column] == payload
     assert values["before"] == f"name: {payload}"
-    assert payload in [r[1] for r in calamine.get_sheet_by_name("Summary").to_python()]
+    assert payload in [r[1] for r in calamine.get_sheet_by_name("Run details").to_python()]
+    for name in ("Problems", "Changes"):
+        found = [c for r in calamine.get_sheet_by_name(name).to_python() for c in r]
+        assert payload in found, name  # a value is shown as it is, never run
 
 
 def test_csv_results_guard_formulas_and_keep_numbers(tmp_path: Path) -> None:
@@ -261,7 +275,12 @@ def test_csv_results_guard_formulas_and_keep_numbers(tmp_path: Path) -> None:
     with path.open(encoding="utf-8-sig", newline="") as fh:
         header, *records = list(csv.reader(fh))
     xlsx_header = sheet_rows(write_results(run_result(rows), tmp_path / "r.xlsx"), "Results")[0]
-    assert header == list(xlsx_header)
+    # The CSV keeps the API's names (machines read it); the sheet says its times are local.
+    assert header == [*FIXED_HEADERS, *STAT_FIELDS, *CURRENT_HEADERS, "note"]
+    assert [h for h in header if h != "modifiedDateTime"] == [
+        h for h in xlsx_header if h != "modifiedDateTime (local time)"
+    ]
+    assert records[0][header.index("modifiedDateTime")] == "2024-04-30T09:15:00.123Z"
     column = header.index("current name")
     assert records[0][column] == '\'=HYPERLINK("http://x","y")'
     assert records[1][column] == "'@SUM(A1)"
@@ -343,17 +362,37 @@ def test_summary_counts_requests_and_run_facts(tmp_path: Path) -> None:
     assert DRY_RUN_BANNER not in facts
 
 
+def summary_sheet(path: Path) -> list[tuple[Any, ...]]:
+    return sheet_rows(path, "Summary")
+
+
+def summary_text(path: Path) -> list[str]:
+    return [str(c) for row in summary_sheet(path) for c in row if c is not None]
+
+
 def test_summary_of_dry_run_rollback_and_abort(tmp_path: Path) -> None:
-    preview = summary(write_results(run_result(dry_run=True), tmp_path / "p.xlsx"))
+    path = write_results(run_result(dry_run=True), tmp_path / "p.xlsx")
+    preview = summary(path)
     assert DRY_RUN_BANNER in preview
     assert preview["dry run"] == "yes"
+    assert preview["Sync preview: run details"] is None  # the title
+    shown = summary_sheet(path)
+    view = build_view(run_result(dry_run=True))  # the HTML report's words
+    assert shown[0][0] == view.title == "Sync preview"
+    assert shown[1][:2] == (view.status_label, view.headline)
+    assert "nothing was sent" in view.headline
+    assert "Nothing was sent: this is a preview. To send it:" in summary_text(path)
 
-    rollback = summary(write_results(run_result(command="rollback"), tmp_path / "r.xlsx"))
-    assert "segsync rollback results" in rollback
+    path = write_results(run_result(command="rollback"), tmp_path / "r.xlsx")
+    assert summary_sheet(path)[0][0] == "Rollback results"
+    assert "Rollback results: run details" in summary(path)
 
-    aborted = summary(write_results(run_result(aborted="401 Unauthorized"), tmp_path / "a.xlsx"))
+    path = write_results(run_result(aborted="401 Unauthorized"), tmp_path / "a.xlsx")
+    aborted = summary(path)
     assert "Run aborted: 401 Unauthorized" in aborted
     assert aborted["exit code"] == 3
+    assert summary_sheet(path)[1][0] == "Stopped early"
+    assert "The run stopped early: 401 Unauthorized" in summary_text(path)
 
 
 # --- export ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import PurePath
 from typing import Final
 
 from segsync.errors import NoDataError, UnsupportedFileError
@@ -47,7 +48,7 @@ def read_text(info: FileInfo) -> Table:
     return Table(
         name=info.name,
         source=str(info.path),
-        sheet=info.path.stem,
+        sheet=PurePath(info.label or info.path.name).stem,  # an upload's own name
         header_row=header_index + 1,
         header=rows[header_index],
         rows=rows[header_index + 1 :],

@@ -12,12 +12,12 @@ from typing import Final
 
 from segsync.errors import NoDataError
 from segsync.input.cells import (
-    Parser,
     make_datetime_parser,
     make_int_parser,
     make_text_parser,
     text_of,
 )
+from segsync.input.columns import FieldRule
 from segsync.input.messages import quoted, shown
 from segsync.input.table import Table
 from segsync.model import EDITABLE_FIELDS, READ_ONLY_FIELDS
@@ -67,8 +67,8 @@ class Columns:
 
     id_j: int
     id_header: str
-    #: (j, field, header, parser) for id (first), the editable fields and modifiedDateTime
-    plan: list[tuple[int, str, str, Parser]]
+    #: (j, field, header, rule) for id (first), the editable fields and modifiedDateTime
+    plan: list[tuple[int, str, str, FieldRule]]
     extras: list[tuple[int, str]]  # (j, key in RowEdit.extras)
     headerless: dict[int, str]  # j → why the column has no header (for the warning)
     width: int  # header width (last non-blank header + 1)
@@ -78,15 +78,23 @@ class Columns:
     warnings: list[str]
 
 
-def _parsers(marker: str) -> dict[str, Parser]:
+def _parsers(marker: str) -> dict[str, FieldRule]:
+    folded = marker.strip().casefold()  # as each per-cell parser compares the marker
+
+    def text(*, nullable: bool, multiline: bool = False) -> FieldRule:
+        parse = make_text_parser(marker, nullable=nullable, multiline=multiline)
+        return FieldRule("text", parse, folded, nullable=nullable, multiline=multiline)
+
     return {
-        "id": make_int_parser("id", marker, what="a segment id"),
-        "campaignId": make_int_parser("campaignId", marker, what="a campaign id"),
-        "name": make_text_parser(marker, nullable=False),
-        "code": make_text_parser(marker, nullable=False),
-        "description": make_text_parser(marker, nullable=True, multiline=True),
-        "externalIdentifier": make_text_parser(marker, nullable=True),
-        MODIFIED: make_datetime_parser(MODIFIED, marker),
+        "id": FieldRule("int", make_int_parser("id", marker, what="a segment id"), folded),
+        "campaignId": FieldRule(
+            "int", make_int_parser("campaignId", marker, what="a campaign id"), folded
+        ),
+        "name": text(nullable=False),
+        "code": text(nullable=False),
+        "description": text(nullable=True, multiline=True),
+        "externalIdentifier": text(nullable=True),
+        MODIFIED: FieldRule("datetime", make_datetime_parser(MODIFIED, marker), folded),
     }
 
 
@@ -97,7 +105,7 @@ def map_columns(table: Table, marker: str) -> Columns:
     parsers = _parsers(marker)
     seen: dict[str, tuple[int, str]] = {}
     columns: dict[str, str] = {}
-    used: list[tuple[int, str, str, Parser]] = []
+    used: list[tuple[int, str, str, FieldRule]] = []
     extras: list[tuple[int, str]] = []
     headerless: dict[int, str] = {}
     warnings: list[str] = []

@@ -7,7 +7,6 @@ source, so a workbook, a CSV and a DataFrame with the same content give the same
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,23 +22,33 @@ from segsync.input.rows import build_edit_set
 from segsync.input.sniff import FileKind, inspect_file
 from segsync.input.table import Table
 from segsync.input.workbook import read_workbook
+from segsync.perf import gc_paused
 
 __all__ = ["edits_from_dataframe", "header_to_field", "load_edits"]
 
 
-def load_edits(path: str | Path, settings: InputSettings, *, sheet: str | None = None) -> EditSet:
+def load_edits(
+    path: str | Path,
+    settings: InputSettings,
+    *,
+    sheet: str | None = None,
+    name: str | None = None,
+) -> EditSet:
     """Read and validate an edits file (workbook or delimited text) into an :class:`EditSet`.
 
     ``sheet`` (else ``settings.sheet``) names the worksheet; by default the first visible,
-    non-empty one. File-level problems raise :class:`UnsupportedFileError`,
-    :class:`FileTooLargeError` or :class:`NoDataError` with a sentence naming the file; row
-    problems are collected in ``RowEdit.errors``.
+    non-empty one. ``name`` is how messages name the file (default: the file's own name), for
+    a caller that stored it under another one, such as an upload; a CSV's single sheet, which
+    cell references name (``edits!B2``), is that name without its extension. File-level
+    problems raise :class:`UnsupportedFileError`, :class:`FileTooLargeError` or
+    :class:`NoDataError` with a sentence naming the file; row problems are collected in
+    ``RowEdit.errors``.
     """
     with _one_line_messages():
         file_path = Path(path)
-        info = inspect_file(file_path, settings.max_file_mb)
+        info = inspect_file(file_path, settings.max_file_mb, name=name or file_path.name)
         wanted = sheet if sheet is not None else settings.sheet
-        with _gc_paused():
+        with gc_paused():
             if info.kind is FileKind.TEXT:
                 table = read_text(info)
                 if wanted is not None:
@@ -67,7 +76,7 @@ def edits_from_dataframe(
     header = [str(label) for label in df.columns]
     if not header:
         raise NoDataError(f"{source} has no columns.")
-    with _one_line_messages(), _gc_paused():
+    with _one_line_messages(), gc_paused():
         columns = [_dataframe_column(df.iloc[:, j]) for j in range(len(header))]
         rows = list(zip(*columns, strict=True))
         table = Table(
@@ -97,23 +106,6 @@ def _one_line_messages() -> Iterator[None]:
         if not message.isprintable():
             exc.args = (one_line(message), *exc.args[1:])
         raise
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while hundreds of thousands of acyclic objects are created.
-
-    Each generation-0 collection walks every young container, and a large load allocates
-    millions of them. Nothing here builds reference cycles, so reference counting frees
-    everything as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _dataframe_column(series: Any) -> list[object]:

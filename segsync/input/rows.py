@@ -4,16 +4,26 @@ A fully empty row is skipped (row numbers stay the sheet's); any other row needs
 one whose only values sit in unknown or read-only columns (a totals row is an error, not
 silently dropped). Identical repeats of an id get ``duplicate_of``; differing repeats are all
 errors.
+
+The work goes a column at a time (:mod:`~segsync.input.columns`): each field's cells through
+its rule, then the rows put together from the columns. A row with a problem cell is put
+together on its own, cell by cell, so its errors read as they always have.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Final
+import bisect
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Final, cast
 
 from segsync.config import InputSettings
 from segsync.errors import FileTooLargeError, NoDataError
-from segsync.input.cells import KEEP, CellError, text_of
+from segsync.input.cells import KEEP, text_of
+from segsync.input.columns import Parsed, parse_column
 from segsync.input.editset import EditSet, RowEdit, RowError
 from segsync.input.headers import MODIFIED, Columns, map_columns
 from segsync.input.messages import shown
@@ -71,74 +81,234 @@ def _all_flags(table: Table, cols: Columns) -> dict[int, dict[int, str]]:
 def _build_rows(
     table: Table, cols: Columns, flags: dict[int, dict[int, str]], max_rows: int
 ) -> tuple[list[RowEdit], dict[int, int]]:
-    """Validate every non-empty data row; also count values in columns without a header."""
-    out: list[RowEdit] = []
-    headerless_counts = dict.fromkeys(cols.headerless, 0)
-    flagged = table.flags  # rows whose blank-looking cells are Excel errors are rows too
-    for k, cells in enumerate(table.rows):
-        if not has_content(cells) and (not flagged or table.first_row + k not in flagged):
-            continue
-        if len(out) >= max_rows:
-            raise _too_many_rows(table, max_rows, k)
-        edit = _parse_row(len(out), table.first_row + k, cells, table, cols, flags)
-        if table.strict_width and len(cells) > cols.width:
-            _check_overflow(edit, cells, table, cols.width)
-        if headerless_counts:
-            for j in headerless_counts:
-                if j < len(cells) and has_content((cells[j],)):
-                    headerless_counts[j] += 1
-        out.append(edit)
-    return out, headerless_counts
+    """Validate every non-empty data row, a column at a time; also count values in columns
+    without a header.
+
+    Each field's column goes through :func:`~segsync.input.columns.parse_column`, and the
+    rows are put together from the columns; a row with a problem cell or a blank id is then
+    put together on its own (:func:`_problem_row`), with its errors in column order.
+    """
+    ids = _column(table.rows, cols.id_j)
+    kept = _content_rows(table, ids)
+    source = table.rows if kept is None else [table.rows[k] for k in kept]
+    if len(source) > max_rows:
+        raise _too_many_rows(table, max_rows, max_rows if kept is None else kept[max_rows])
+    first = table.first_row
+    numbers = range(first, first + len(source)) if kept is None else [first + k for k in kept]
+    raw = _columns(source, {j for j, *_ in cols.plan})
+    if kept is None:
+        raw[cols.id_j] = ids
+    columns = [
+        _Field(j, name, header, parse_column(rule, raw[j], text=table.untyped))
+        for j, name, header, rule in cols.plan
+    ]
+    _flag_cells(columns, raw, flags, numbers)
+    edits = _assemble(table, columns, raw, source, numbers)
+    extras = _extras(cols, source)
+    for i in sorted({i for col in columns for i in col.bad} | set(columns[0].parsed.keep)):
+        edits[i] = _problem_row(i, numbers[i], table, cols, columns, raw)
+    if extras is not None:
+        for edit, carried in zip(edits, extras, strict=True):
+            edit.extras = carried
+    if table.strict_width and source and max(map(len, source)) > cols.width:
+        for edit, cells in zip(edits, source, strict=True):
+            if len(cells) > cols.width:
+                _check_overflow(edit, cells, table, cols.width)
+    headerless_counts = {
+        j: sum(1 for cell in _column(source, j) if has_content((cell,))) for j in cols.headerless
+    }
+    return edits, headerless_counts
+
+
+@dataclass(slots=True)
+class _Field:
+    """A plan column, parsed, and its problem cells: position → (message, field, held)."""
+
+    j: int
+    name: str
+    header: str
+    parsed: Parsed
+    bad: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i, exc in self.parsed.errors.items():
+            self.bad[i] = (exc.message, self.name, exc.held)
+
+
+def _content_rows(table: Table, ids: list[object]) -> list[int] | None:
+    """Positions of the rows that are not empty, or None when no row is empty.
+
+    A row whose id cell (``ids``) holds something has content, so only rows with a blank id
+    cell are looked at whole. A row whose blank-looking cells are Excel errors is a row too.
+    """
+    rows = table.rows
+    types = set(map(type, ids))
+    if str not in types and type(None) not in types:
+        return None
+    if types == {str} and all(ids) and not any(map(str.isspace, cast("list[str]", ids))):
+        return None
+    flagged, first = table.flags, table.first_row
+    empty = {
+        k
+        for k, cell in enumerate(ids)
+        if (cell is None or (type(cell) is str and (not cell or cell.isspace())))
+        and not has_content(rows[k])
+        and (not flagged or first + k not in flagged)
+    }
+    return [k for k in range(len(rows)) if k not in empty] if empty else None
+
+
+def _columns(rows: Sequence[Sequence[object]], wanted: set[int]) -> dict[int, Sequence[object]]:
+    """The columns ``wanted``: one transposition when every row is as wide (a workbook's are)."""
+    if rows and len(set(map(len, rows))) == 1 and max(wanted) < len(rows[0]):
+        every = list(zip(*rows, strict=True))
+        return {j: every[j] for j in wanted}
+    return {j: _column(rows, j) for j in wanted}
+
+
+def _column(rows: Sequence[Sequence[object]], j: int) -> list[object]:
+    """Column ``j`` of ``rows``; a row too short for it has an empty cell there."""
+    try:
+        return list(map(itemgetter(j), rows))
+    except IndexError:
+        return [cells[j] if j < len(cells) else "" for cells in rows]
+
+
+def _flag_cells(
+    columns: list[_Field],
+    raw: dict[int, Sequence[object]],
+    flags: dict[int, dict[int, str]],
+    numbers: Sequence[int],
+) -> None:
+    """A flagged cell (an Excel error, a formula without a value, a merged cell) that reads
+    as empty is a problem with the flag's message, whatever its parser made of it."""
+    if not flags or not numbers:
+        return
+    for row, by_col in flags.items():
+        i = bisect.bisect_left(numbers, row)
+        if i == len(numbers) or numbers[i] != row:
+            continue  # an empty row
+        for col in columns:
+            message = by_col.get(col.j)
+            if message is not None and raw[col.j][i] == "":
+                col.bad[i] = (message, None, None)
+
+
+def _assemble(
+    table: Table,
+    columns: list[_Field],
+    raw: dict[int, Sequence[object]],
+    source: Sequence[Sequence[object]],
+    numbers: Sequence[int],
+) -> list[RowEdit]:
+    """Every row from its columns, as if it had no problem cell (such rows are redone)."""
+    count = len(source)
+    editable = [col for col in columns[1:] if col.name != MODIFIED]
+    values: list[dict[str, Any]]
+    if editable:  # a column at a time: faster than a dict per row from a zip
+        name = editable[0].name
+        values = [{name: value} for value in editable[0].parsed.values]
+        for col in editable[1:]:
+            name = col.name
+            for row, value in zip(values, col.parsed.values, strict=True):
+                row[name] = value
+        for col in editable:
+            for i in col.parsed.keep:
+                del values[i][col.name]
+    else:
+        values = [{} for _ in range(count)]
+    modified: Iterable[object] = repeat(None)
+    for col in columns:
+        if col.name == MODIFIED:
+            modified = times = list(col.parsed.values)
+            for i in col.parsed.keep:
+                times[i] = None
+    return list(
+        map(
+            RowEdit,
+            range(count),
+            numbers,
+            columns[0].parsed.values,
+            values,
+            modified,
+            repeat(None),
+            repeat(None),
+            [{} for _ in range(count)],
+            list(map(list, repeat((), count))),
+            _numeric_codes(table, columns, raw, count),
+        )
+    )
+
+
+def _extras(cols: Columns, source: Sequence[Sequence[object]]) -> list[dict[str, str]] | None:
+    """Each row's cells in the columns segsync does not know, as text (None: no such column)."""
+    if not cols.extras:
+        return None
+    keys = [key for _, key in cols.extras]
+    texts = [list(map(text_of, _column(source, j))) for j, _ in cols.extras]
+    return [dict(zip(keys, row, strict=True)) for row in zip(*texts, strict=True)]
+
+
+def _numeric_codes(
+    table: Table, columns: list[_Field], raw: dict[int, Sequence[object]], count: int
+) -> list[bool]:
+    """Per row: the code is set and its cell held a number (in a CSV, bare digits)."""
+    code = next((col for col in columns if col.name == "code"), None)
+    if code is None:
+        return [False] * count
+    cells = raw[code.j]
+    numeric: list[bool]
+    if table.untyped and code.parsed.plain:  # the values are the cells, trimmed
+        numeric = list(map(str.isdigit, cast("list[str]", code.parsed.values)))
+    elif table.untyped or set(map(type, cells)) == {str}:
+        if not table.untyped:
+            return [False] * count
+        numeric = list(map(str.isdigit, map(str.strip, cast("Sequence[str]", cells))))
+    else:
+        numeric = [_is_numeric(cell, table.untyped) for cell in cells]
+    for i in code.parsed.keep:
+        numeric[i] = False
+    return numeric
 
 
 _FAILED: Final = object()
 
 
-def _parse_row(
+def _problem_row(
     index: int,
     row: int,
-    cells: Sequence[object],
     table: Table,
     cols: Columns,
-    flags: dict[int, dict[int, str]],
+    columns: list[_Field],
+    raw: dict[int, Sequence[object]],
 ) -> RowEdit:
-    """One row's cells through their parsers (the hot loop: kept flat on purpose)."""
-    n = len(cells)
-    flagged = flags.get(row) if flags else None
+    """A row with a problem cell or a blank id, with its errors in column order."""
     values: dict[str, Any] = {}
     errors: list[RowError] = []
-    for j, name, header, parse in cols.plan:
-        raw = cells[j] if j < n else ""
-        if flagged is not None and j in flagged and raw == "":
-            errors.append(RowError(flagged[j], table.ref(row, j, header)))
-            values[name] = _FAILED
-            continue
-        try:
-            value = parse(raw)
-        except CellError as exc:
-            errors.append(RowError(exc.message, table.ref(row, j, header), name, exc.held))
-            values[name] = _FAILED
-            continue
-        if value is not KEEP:
-            values[name] = value
+    for col in columns:
+        bad = col.bad.get(index)
+        if bad is not None:
+            message, name, held = bad
+            errors.append(RowError(message, table.ref(row, col.j, col.header), name, held))
+            values[col.name] = _FAILED
+        elif index not in col.parsed.keep:
+            values[col.name] = col.parsed.values[index]
     segment_id = values.pop("id", KEEP)
     modified = values.pop(MODIFIED, None)
     if segment_id is KEEP:
         message = "the segment id is blank; every row needs one"
         errors.insert(0, RowError(message, table.ref(row, cols.id_j, cols.id_header)))
-    if errors:
-        values = {key: value for key, value in values.items() if value is not _FAILED}
+    values = {key: value for key, value in values.items() if value is not _FAILED}
     return RowEdit(
         index=index,
         source_row=row,
         segment_id=segment_id if segment_id.__class__ is int else None,
         values=values,
         expected_modified=modified if modified.__class__ is str else None,
-        extras={key: text_of(cells[j]) if j < n else "" for j, key in cols.extras},
         errors=errors,
         numeric_code=cols.code_j is not None
         and "code" in values
-        and _is_numeric(cells[cols.code_j], table.untyped),
+        and _is_numeric(raw[cols.code_j][index], table.untyped),
     )
 
 
@@ -190,13 +360,15 @@ def _headerless_warnings(table: Table, cols: Columns, counts: dict[int, int]) ->
 
 def _mark_duplicates(rows: list[RowEdit], table: Table, cols: Columns) -> None:
     """Identical repeats point at the first row; differing repeats are all errors."""
+    ids = [edit.segment_id for edit in rows]
+    if len(set(ids)) + max(ids.count(None) - 1, 0) == len(ids):
+        return  # every id once: the usual sheet
+    counts = Counter(ids)
     by_id: dict[int, list[RowEdit]] = {}
     for edit in rows:
-        if edit.segment_id is not None:
+        if edit.segment_id is not None and counts[edit.segment_id] > 1:
             by_id.setdefault(edit.segment_id, []).append(edit)
     for segment_id, group in by_id.items():
-        if len(group) < 2:
-            continue
         signatures = {_signature(edit) for edit in group}
         if len(signatures) == 1:
             for edit in group[1:]:

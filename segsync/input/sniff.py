@@ -76,16 +76,21 @@ class FileInfo:
     size: int
     sha256: str
     warnings: tuple[str, ...] = ()
+    #: the name as given, unescaped (``name`` is the same made printable for messages)
+    label: str = ""
 
 
-def inspect_file(path: Path, max_file_mb: float) -> FileInfo:
+def inspect_file(path: Path, max_file_mb: float, *, name: str | None = None) -> FileInfo:
     """Size-check and sniff ``path``; raise a file-level error if it cannot be read safely.
 
     The size is checked from ``stat`` before any byte is read, so an oversized file costs
     nothing. Zip containers are checked here too (central directory and true member sizes).
+    ``name`` is how messages name the file (default: its own name); the type is still told
+    from ``path`` (content and extension).
     """
-    name = shown(path.name, 120)
-    where = shown(path, 200)
+    label = path.name if name is None else name
+    where = shown(path, 200) if label == path.name else shown(label, 120)
+    name = shown(label, 120)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -112,7 +117,7 @@ def inspect_file(path: Path, max_file_mb: float) -> FileInfo:
         raise UnsupportedFileError(f"{name} cannot be read: {reason}.") from None
     ext = path.suffix.lower()
     kind, warnings = _sniff(path, name, ext, head, max_file_mb)
-    return FileInfo(path, name, kind, size, digest, tuple(warnings))
+    return FileInfo(path, name, kind, size, digest, tuple(warnings), label)
 
 
 def _sniff(

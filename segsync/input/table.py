@@ -29,7 +29,8 @@ class Table:
     col_offset: int = 0
     #: CSV: cells past the header's last column are row errors (not a warning)
     strict_width: bool = False
-    #: CSV: cells have no type, so bare digits in a code cell may be a number a spreadsheet saved
+    #: CSV: every cell is a str, without a type, so bare digits in a code cell may be a number
+    #: a spreadsheet saved
     untyped: bool = False
     #: sheet row → {j: why this blank cell is not really blank}
     flags: dict[int, dict[int, str]] = field(default_factory=dict)

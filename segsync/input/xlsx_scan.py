@@ -7,10 +7,12 @@ saved value and cells holding an Excel error (calamine reports both as empty).
 
 from __future__ import annotations
 
+import functools
 import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 from xml.parsers import expat
@@ -110,8 +112,36 @@ def _parse_xml(data: bytes, name: str, member: str) -> Any:
 #: (other attributes or order, a second ``r``, ``>`` inside a value, no ``r``, a 7-digit row)
 #: yields "" and sends the sheet to the full XML parse, so no cell calamine places can hide.
 _FAST_CELL = re.compile(
-    rb'<c(?: r="([A-Z]{1,3})[0-9]{1,6}"(?: (?:s|t|cm|vm|ph)="[^"<>]{0,16}")*/?>|[\s>/])'
+    rb'<c(?: r="([A-Z]{1,3})([0-9]{1,6})"(?: (?:s|t|cm|vm|ph)="[^"<>]{0,16}")*/?>|[\s>/])'
 )
+#: A tag with a namespace prefix, such as ``<x:c`` or ``<x:f``: such blocks get the full look.
+_PREFIXED = re.compile(rb":[cf]")
+#: The largest row a stretch that passed :func:`_odd_cells` can hold (five digits).
+_FAST_ROW_BOUND: Final = 99_999
+#: The first bytes of a sheet, whose cells teach the scan the sheet's columns.
+_SAMPLE: Final = 64 * 1024
+
+
+@functools.lru_cache(maxsize=8)
+def _odd_cells(letters: frozenset[bytes]) -> re.Pattern[bytes]:
+    """A search for the first cell tag that is not plain, given the column letters seen so far.
+
+    Plain is canonical as Excel, xlsxwriter and openpyxl write it (``r`` first, then ``s``
+    and ``t``, ``s`` again allowed, plain values), in one of those columns, on a row under
+    100,000, not typed as an error (``t="e"``), and directly followed by its value (``<v>``,
+    ``<is>``) or its end (``</c>``, or ``/>`` and a tag other than ``<f``). So a formula right
+    after its cell tag, which is where :meth:`_FirstPass._formulas` looks, makes a cell odd.
+    Possessive quantifiers: nothing here needs backtracking, and without it a search over
+    hundreds of thousands of cells is a third faster.
+    """
+    columns = b"|".join(sorted(letters))
+    return re.compile(
+        rb'<c(?![^\s>/]| r="(?:' + columns + rb')[0-9]{1,5}+"'
+        rb'(?: s="[0-9]{1,5}+")?+(?: t="(?:s|str|inlineStr|n|b|d)")?+(?: s="[0-9]{1,5}+")?+'
+        rb"(?:><(?:v|is)>|></c>|/>(?=<(?!f[\s/>]))))"
+    )
+
+
 _FAST_ROW = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,6})"')
 _REF_TEXT = re.compile(r"[A-Za-z]{1,3}[0-9]{1,7}")
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s/>]")
@@ -153,11 +183,11 @@ def scan_xlsx_sheet(
     if info is None:
         raise UnsupportedFileError(corrupt_message(name, f"{shown(member, 80)} is missing"))
     first = _FirstPass()
-    for block in _blocks(iter_member(path, info, name), name, member):
-        first.feed(block)
+    for buf, end in _blocks(iter_member(path, info, name), name, member):
+        first.feed(buf, end)
     if not first.unusual:
         columns = first.extent.column_span()
-        if columns * 1_000_000 <= MAX_SHEET_CELLS:
+        if columns * first.row_bound <= MAX_SHEET_CELLS:
             return first.scan
         _count_rows(_blocks(iter_member(path, info, name), name, member), first.extent)
         if first.extent.row_span() * columns <= MAX_SHEET_CELLS:
@@ -197,24 +227,73 @@ class _Extent:
 
 
 class _FirstPass:
-    """Column letters of canonical cells, formulas and error cells, block by block."""
+    """Column letters of canonical cells, formulas and error cells, block by block.
+
+    The full look (:meth:`_look`) takes every cell tag of a block through a regex and
+    searches it for formulas and error cells. Most of a sheet needs none of that: one search
+    (:func:`_odd_cells`, built from the columns seen in the first 64 kB) finds the first cell
+    that is not plain (not canonical, in a column not seen yet, on a row of six digits, with a
+    formula or an error), and the rows before it would add nothing to what the full look
+    finds. Only the rest of the block from that cell's row, or a block with a prefixed tag,
+    gets the full look.
+    """
 
     def __init__(self) -> None:
         self.extent = _Extent()
         self.scan = SheetScan()
         self.unusual = False
+        #: the largest row number (1-based) of the canonical cells seen; five digits at most
+        #: in a block the search passed
+        self.row_bound = 0
+        self._odd: re.Pattern[bytes] | None = None
 
-    def feed(self, block: bytes) -> None:
+    def feed(self, buf: bytes, end: int) -> None:
+        """The block ``buf[:end]``: passed whole by one search, or looked at in full from the
+        row holding its first odd cell (so each cell is seen with the same context as
+        before: up to the end of its block)."""
+        if self._odd is None and not self.unusual:  # the first cells teach the columns
+            self._learn(buf[: _row_end(buf, min(_SAMPLE, end), end)])
+        odd = self._odd
+        if odd is None or _PREFIXED.search(buf, 0, end) is not None:
+            self._look(buf[:end])
+            return
+        hit = odd.search(buf, 0, end)
+        if hit is None:
+            self.row_bound = max(self.row_bound, _FAST_ROW_BOUND)
+            return
+        start = buf.rfind(b"row>", 0, hit.start())
+        start = start + 4 if start >= 0 else 0
+        if start > 0:
+            self.row_bound = max(self.row_bound, _FAST_ROW_BOUND)
+        self._look(buf[start:end])
+
+    def _learn(self, sample: bytes) -> None:
+        """Column letters and rows of the canonical cells in ``sample`` (nothing else)."""
+        cells = _FAST_CELL.findall(sample)
+        letters = {letters for letters, _ in cells}
+        if b"" in letters or b":c" in sample:
+            self.unusual = True  # prefixed or non-canonical cell tags: full parse later
+        elif cells:
+            self.extent.col_letters |= letters
+            self.row_bound = max(self.row_bound, max(map(int, map(itemgetter(1), cells))))
+            self._odd = _odd_cells(frozenset(self.extent.col_letters))
+
+    def _look(self, block: bytes) -> None:
         if not self.unusual:
-            letters = set(_FAST_CELL.findall(block))
+            cells = _FAST_CELL.findall(block)
+            letters = {letters for letters, _ in cells}
             if b"" in letters or b":c" in block:
                 self.unusual = True  # prefixed or non-canonical cell tags: full parse later
             else:
                 self.extent.col_letters |= letters
+                if cells:
+                    self.row_bound = max(self.row_bound, max(map(int, map(itemgetter(1), cells))))
         if b"<f" in block or (b":f" in block and _FORMULA.search(block)):
             self._formulas(block)
         if b't="e"' in block or b"t='e'" in block:
             self._errors(block)
+        letters = self.extent.col_letters
+        self._odd = _odd_cells(frozenset(letters)) if letters and not self.unusual else None
 
     def _formulas(self, block: bytes) -> None:
         for match in _FORMULA.finditer(block):
@@ -298,8 +377,11 @@ def _parsed_extent(chunks: Iterator[bytes], name: str, member: str) -> _Extent:
     return extent
 
 
-def _blocks(chunks: Iterator[bytes], name: str, member: str) -> Iterator[bytes]:
-    """Re-cut inflated chunks at row (or cell) ends so that no tag is split across blocks."""
+def _blocks(chunks: Iterator[bytes], name: str, member: str) -> Iterator[tuple[bytes, int]]:
+    """Re-cut inflated chunks at row (or cell) ends so that no tag is split across blocks.
+
+    Yields ``(buffer, end)``: the block is ``buffer[:end]``, searched in place, not copied.
+    """
     carry = b""
     first = True
     for chunk in chunks:
@@ -318,15 +400,21 @@ def _blocks(chunks: Iterator[bytes], name: str, member: str) -> Iterator[bytes]:
                 raise UnsupportedFileError(
                     corrupt_message(name, f"{shown(member, 80)} holds a single XML tag over 16 MB")
                 )
-        yield buf[:cut]
+        yield buf, cut
         carry = buf[cut:]
     if carry:
-        yield carry
+        yield carry, len(carry)
 
 
-def _count_rows(blocks: Iterator[bytes], extent: _Extent) -> None:
+def _row_end(buf: bytes, at: int, end: int) -> int:
+    """Just past the first row end at or after ``at`` in ``buf[:end]``, else ``end``."""
+    found = buf.find(b"row>", at, end)
+    return found + 4 if found >= 0 else end
+
+
+def _count_rows(blocks: Iterator[tuple[bytes, int]], extent: _Extent) -> None:
     """Second pass, only for wide canonical sheets: the rows of their cells."""
-    for block in blocks:
-        for match in _FAST_ROW.finditer(block):
+    for buf, end in blocks:
+        for match in _FAST_ROW.finditer(buf, 0, end):
             row = int(match.group(1)) - 1
             extent.min_row, extent.max_row = min(extent.min_row, row), max(extent.max_row, row)

@@ -14,26 +14,32 @@ The ``current …`` columns are the values the API last showed. They are deliber
 named like the API fields, so feeding a results file back into ``segsync sync`` can never send
 anything (only ``id`` and the stats are recognised).
 
-``ResultsLayout.values`` is a row as segsync holds it (what the CSV shows, as text);
-``ResultsLayout.cells`` is that row as the workbook's cells hold it (what ``to_dataframe``
-returns): stats that parse as exact numbers become numbers, text is made storable.
+``ResultsLayout.values`` is a row as segsync holds it (what the CSV shows under
+``csv_headers``, as text); ``ResultsLayout.cells`` is that row as the workbook's cells hold it
+(what ``to_dataframe`` returns, under ``headers``): the stats parsed by
+``segsync.output.stats`` (amounts, percentages and counts as numbers, times as local
+datetimes, the API's text where they do not parse), other text made storable. The two header
+lists differ in one name only: the sheet's ``modifiedDateTime (local time)`` says that its
+times are converted, where the CSV keeps the API's ``modifiedDateTime`` text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
 from segsync.model import STAT_FIELDS, FieldValue
 from segsync.outcomes import RowResult
-from segsync.output.field_kinds import NUMERIC_STATS, TEXT_FIELDS
-from segsync.output.xlsx_safety import CellRule, auto_cell, number_or_text_cell, text_cell
+from segsync.output.field_kinds import TEXT_FIELDS
+from segsync.output.stats import LOCAL_TIME_NOTE, StatParser, is_time_field, stat_parser
+from segsync.output.xlsx_safety import CellRule, auto_cell, text_cell
 
 #: A value as segsync holds it: str | int | float | None, plus whatever an extras dict carries.
 CellValue = Any
-#: A value as a cell holds it: text or an exact number; None is a blank cell.
-Cell = str | int | float | None
+#: A value as a cell holds it: text, an exact number or a local datetime; None is blank.
+Cell = str | int | float | datetime | None
 
 #: The sheet (in a workbook) that holds the results rows.
 RESULTS_SHEET = "Results"
@@ -59,6 +65,10 @@ CURRENT_FIELDS: tuple[str, ...] = (
     "externalIdentifier",
 )
 CURRENT_HEADERS: tuple[str, ...] = tuple(f"current {f}" for f in CURRENT_FIELDS)
+#: The stats' headers in the workbook: times say that they are local times.
+STAT_HEADERS: tuple[str, ...] = tuple(
+    f"{f} {LOCAL_TIME_NOTE}" if is_time_field(f) else f for f in STAT_FIELDS
+)
 
 
 class ResultsLayout:
@@ -70,22 +80,26 @@ class ResultsLayout:
 
     def __init__(self, rows: Sequence[RowResult]) -> None:
         self.extra_keys = extra_keys(rows)
-        self.headers: list[str] = [
-            *FIXED_HEADERS,
-            *STAT_FIELDS,
-            *CURRENT_HEADERS,
-            *unique_headers(
-                self.extra_keys, taken=[*FIXED_HEADERS, *STAT_FIELDS, *CURRENT_HEADERS]
-            ),
-        ]
+        taken = [*FIXED_HEADERS, *STAT_FIELDS, *STAT_HEADERS, *CURRENT_HEADERS]
+        extras = unique_headers(self.extra_keys, taken=taken)
+        #: the workbook's (and ``to_dataframe``'s) headers
+        self.headers: list[str] = [*FIXED_HEADERS, *STAT_HEADERS, *CURRENT_HEADERS, *extras]
+        #: the CSV's headers: the API's names, for machines
+        self.csv_headers: list[str] = [*FIXED_HEADERS, *STAT_FIELDS, *CURRENT_HEADERS, *extras]
         self.first_stat = len(FIXED_HEADERS)
         self.first_current = self.first_stat + len(STAT_FIELDS)
         #: editable field → its ``current …`` column
         self.current_column = {f: self.first_current + i for i, f in enumerate(CURRENT_FIELDS)}
-        #: how each column's value becomes its cell, chosen once per column
-        self.cell_rules: list[CellRule] = [
-            *([auto_cell] * len(FIXED_HEADERS)),
-            *(number_or_text_cell if f in NUMERIC_STATS else auto_cell for f in STAT_FIELDS),
+        #: (column, field) of each stat
+        self.stat_columns: list[tuple[int, str]] = [
+            (self.first_stat + i, f) for i, f in enumerate(STAT_FIELDS)
+        ]
+        self._stat_parsers: list[tuple[int, StatParser]] = [
+            (col, stat_parser(f)) for col, f in self.stat_columns
+        ]
+        #: how each column after the stats turns its value into a cell, chosen once per column
+        #: (the fixed columns before them all follow ``auto_cell``; stats ``stats.parse_stat``)
+        self._tail_rules: list[CellRule] = [
             *(text_cell if f in TEXT_FIELDS else auto_cell for f in CURRENT_FIELDS),
             *([auto_cell] * len(self.extra_keys)),
         ]
@@ -116,12 +130,32 @@ class ResultsLayout:
             values.extend([extras.get(k) for k in self.extra_keys])
         return values
 
-    def cells(self, row: RowResult) -> list[Cell]:
-        """One results row as the workbook's cells hold it; None is a blank cell."""
-        return [
-            None if value is None or value == "" else rule(value)
-            for rule, value in zip(self.cell_rules, self.values(row), strict=True)
+    def cells(self, row: RowResult, number_formats: dict[int, str] | None = None) -> list[Cell]:
+        """One results row as the workbook's cells hold it; None is a blank cell.
+
+        ``number_formats``, when given, receives the number format of each stat cell that
+        parsed (column → format, e.g. ``"$"#,##0.00``); the sheet writer passes one in, so a
+        stat is parsed once for its value and its look.
+        """
+        values = self.values(row)
+        first, stop = self.first_stat, self.first_current
+        cells: list[Cell] = [
+            None if value is None or value == "" else auto_cell(value) for value in values[:first]
         ]
+        for col, parse in self._stat_parsers:
+            value = values[col]
+            if value is None or value == "":
+                cells.append(None)
+                continue
+            cell, number_format = parse(value)
+            cells.append(cell)
+            if number_format is not None and number_formats is not None:
+                number_formats[col] = number_format
+        cells += [
+            None if value is None or value == "" else rule(value)
+            for rule, value in zip(self._tail_rules, values[stop:], strict=True)
+        ]
+        return cells
 
 
 def show(value: FieldValue) -> str:

@@ -159,7 +159,9 @@ def exact_number(value: Any) -> int | float | None:
 def text_cell(value: Any) -> str:
     """What a text column's cell holds: ``value`` as text, storable (see ``repair_text``)."""
     text = value if type(value) is str else str(value)
-    if len(text) > _REPAIR_LENGTH or not text.isascii():
+    if len(text) > _REPAIR_LENGTH or (
+        not text.isascii() and _LONE_SURROGATE.search(text) is not None
+    ):
         return repair_text(text)
     return text
 
@@ -169,7 +171,11 @@ def auto_cell(value: Any) -> str | int | float:
     kind = type(value)
     if kind is str:
         text: str = value
-        return repair_text(text) if len(text) > _REPAIR_LENGTH or not text.isascii() else text
+        if len(text) > _REPAIR_LENGTH or (
+            not text.isascii() and _LONE_SURROGATE.search(text) is not None
+        ):
+            return repair_text(text)
+        return text
     if (kind is int or kind is float) and (number := exact_number(value)) is not None:
         return number
     return text_cell(value)
