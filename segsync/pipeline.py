@@ -177,7 +177,10 @@ def plan(
         created_at=result.started_at,
         base_url=settings.api.base_url,
         target=api_target(settings),
-        source=editset.source,
+        # absolute, so an apply from another folder still finds the sheet's folder for results
+        source=str(Path(editset.source).resolve())
+        if Path(editset.source).is_file()
+        else editset.source,
         sheet=editset.sheet,
         sha256=editset.sha256,
         rows=plan_rows(run.plan),
