@@ -27,11 +27,11 @@ from segsync.output.csv_files import is_csv, write_csv
 from segsync.output.details_sheet import write_details_sheet
 from segsync.output.results_sheet import write_results_sheet
 from segsync.output.rows import ResultsLayout
-from segsync.output.sheet_views import summary_view
 from segsync.output.stats import local_zone_name
 from segsync.output.summary import DRY_RUN_BANNER, summary_items, title
 from segsync.output.summary_sheet import write_summary_sheet
 from segsync.output.tables import write_changes_sheet, write_problems_sheet
+from segsync.output.views import summary_view
 from segsync.output.workbook import XLSX_MAX_ROWS, streaming_workbook
 
 RESULT_KINDS: tuple[str, ...] = ("results", "preview", "rollback")

@@ -18,8 +18,8 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from segsync.outcomes import Outcome
-from segsync.output.sheet_views import SummaryView
 from segsync.output.styles import CHART_COLOURS, Styles, styles
+from segsync.output.views import SummaryView
 from segsync.output.workbook import LINE_HEIGHT, set_print_layout, text_lines
 from segsync.output.xlsx_safety import write_text
 

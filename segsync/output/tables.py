@@ -26,8 +26,8 @@ import xlsxwriter
 from xlsxwriter.format import Format
 
 from segsync.outcomes import PROBLEM_OUTCOMES, Outcome, RunResult
-from segsync.output.sheet_views import change_views
 from segsync.output.styles import styles
+from segsync.output.views import change_views
 from segsync.output.wording import problem_view
 from segsync.output.workbook import (
     INDENT_WIDTH,
@@ -182,7 +182,7 @@ def write_changes_sheet(workbook: xlsxwriter.Workbook, result: RunResult, *, tit
         line = table.with_formats({6: colours[row.outcome]})
         ident = _ident(row.segment_id)
         name = label = None
-        for view in change_views(row):
+        for view in change_views(row, parts=False):
             if label is None:  # the same for every field of the row
                 name = text_cell(view.segment_name) if view.segment_name else None
                 label = text_cell(view.label)

@@ -43,10 +43,13 @@ __all__ = [
     "Part",
     "ProblemView",
     "RunView",
+    "SummaryView",
     "UnchangedView",
     "build_view",
+    "change_views",
     "diff_parts",
     "problem_view",
+    "summary_view",
 ]
 
 StepKind = Literal["problem", "action", "info", "ok"]
@@ -185,7 +188,7 @@ def build_view(result: RunResult, *, plan_path: str | Path | None = None) -> Run
     problems = tuple(
         problem_view(r, result.sheet) for r in result.rows if r.outcome in PROBLEM_OUTCOMES
     )
-    changes = tuple(c for r in result.rows for c in _changes(r))
+    changes = tuple(c for r in result.rows for c in change_views(r))
     unchanged = tuple(
         UnchangedView(r.source_row, r.segment_id, segment_name(r))
         for r in result.rows
@@ -331,12 +334,14 @@ def _q(text: str) -> str:
 # -- changes ----------------------------------------------------------------------------------
 
 
-def _changes(row: RowResult) -> Iterable[ChangeView]:
+def change_views(row: RowResult, *, parts: bool = True) -> Iterable[ChangeView]:
+    """A ``ChangeView`` per changed field of ``row``; without ``parts`` no character diff (the
+    streamed workbook shows whole values and cannot afford a diff per field at 100k rows)."""
     label, kind = OUTCOME_LABELS[row.outcome]
     name = segment_name(row)
     stored_values = row.segment.editable() if row.segment is not None else {}
     for change in row.changes:
-        before_parts, after_parts = diff_parts(change.before, change.after)
+        before_parts, after_parts = diff_parts(change.before, change.after) if parts else ((), ())
         stored: str | None = None
         if change.field in row.differences:
             stored = _show(stored_values.get(change.field))
@@ -420,6 +425,43 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-# kept for callers written against the earlier private names (to be removed)
-_one_line = one_line
-_name = segment_name
+@dataclass(frozen=True, slots=True)
+class SummaryView:
+    """What the workbook's Summary sheet shows: a ``RunView`` without its per-row lists."""
+
+    title: str
+    status: str
+    status_label: str
+    headline: str
+    dry_run: bool
+    aborted: str | None
+    counts: tuple[CountView, ...]
+    total_rows: int
+    problem_count: int
+    next_steps: tuple[NextStep, ...]
+    facts: tuple[FactView, ...]
+    warnings: tuple[str, ...]
+
+
+def summary_view(result: RunResult, *, plan_path: str | Path | None = None) -> SummaryView:
+    """The summary parts of ``build_view(result)`` in one pass, for a streamed workbook."""
+    plan = str(plan_path) if plan_path is not None else None
+    problems = sum(1 for r in result.rows if r.outcome in PROBLEM_OUTCOMES)
+    aborted = one_line(result.aborted) if result.aborted else None
+    status = _status(aborted, problems, result.dry_run)
+    started = _when(result.started_at)
+    finished = _when(result.finished_at) if result.finished_at else None
+    return SummaryView(
+        title=_title(result),
+        status=status,
+        status_label=STATUS_LABELS[status],
+        headline=_headline(result, problems, status),
+        dry_run=result.dry_run,
+        aborted=aborted,
+        counts=_counts(result.rows),
+        total_rows=len(result.rows),
+        problem_count=problems,
+        next_steps=tuple(_next_steps(result, problems, plan)),
+        facts=tuple(_facts(result, plan, started, finished)),
+        warnings=tuple(one_line(w) for w in result.warnings),
+    )
