@@ -68,11 +68,18 @@ log = logging.getLogger(__name__)
 
 
 def validate(
-    edits: str | Path | pd.DataFrame, settings: Settings | None = None, *, sheet: str | None = None
+    edits: str | Path | pd.DataFrame,
+    settings: Settings | None = None,
+    *,
+    sheet: str | None = None,
+    name: str | None = None,
 ) -> EditSet:
-    """Load and validate offline; raises ``InputError`` for file-level problems."""
+    """Load and validate offline; raises ``InputError`` for file-level problems.
+
+    ``name`` is how messages name the file when it is stored under another name (an upload).
+    """
     settings = settings or load_settings()
-    return _load(edits, settings, sheet)
+    return _load(edits, settings, sheet, name)
 
 
 def sync(
@@ -346,9 +353,11 @@ def _started_at(record: RunRecord) -> datetime | None:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _load(edits: Any, settings: Settings, sheet: str | None) -> EditSet:
+def _load(edits: Any, settings: Settings, sheet: str | None, name: str | None = None) -> EditSet:
     if isinstance(edits, str | Path):
-        return load_edits(Path(edits), settings.input, sheet=sheet or settings.input.sheet)
+        return load_edits(
+            Path(edits), settings.input, sheet=sheet or settings.input.sheet, name=name
+        )
     if hasattr(edits, "columns") and hasattr(edits, "itertuples"):
         return edits_from_dataframe(edits, settings.input)
     raise InputError(f"Cannot read edits from a {type(edits).__name__}; give a path or DataFrame.")

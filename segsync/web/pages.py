@@ -44,7 +44,6 @@ from segsync.web.uploads import (
     Upload,
     UploadRefused,
     UploadTooLarge,
-    file_problem,
     receive,
     renamed,
     visible_sheets,
@@ -98,7 +97,7 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
         editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
     except InputError as exc:
         upload.remove()
-        return await _upload_form(request, status=400, error=file_problem(exc, upload))
+        return await _upload_form(request, status=400, error=str(exc))
     upload.sheets = sheets
     if len(sheets) > 1:
         state.add_upload(upload)  # kept for another sheet until applied or expired
@@ -110,7 +109,9 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
 
 def _read(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSet, list[str]]:
     """Load with the CLI's loader (its guards, its sentences); list the sheets on success."""
-    editset = renamed(pipeline.validate(upload.path, settings, sheet=sheet), upload)
+    editset = renamed(
+        pipeline.validate(upload.path, settings, sheet=sheet, name=upload.name), upload
+    )
     return editset, visible_sheets(upload.path)
 
 
@@ -226,7 +227,7 @@ async def choose_sheet(request: web.Request) -> web.StreamResponse:
     try:
         editset, _ = await loop.run_in_executor(None, _read, upload, state.settings, sheet)
     except InputError as exc:
-        return await refusal(request, 400, "This sheet cannot be used", file_problem(exc, upload))
+        return await refusal(request, 400, "This sheet cannot be used", str(exc))
     return see_other(f"/previews/{start_sheet_preview(state, upload, editset).id}")
 
 

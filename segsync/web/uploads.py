@@ -25,7 +25,6 @@ from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
-from segsync.errors import InputError
 from segsync.input.editset import EditSet
 from segsync.input.limits import MB
 
@@ -165,14 +164,6 @@ async def _store(part: BodyPartReader, uploads_dir: Path, limit: int) -> Upload:
 def renamed(editset: EditSet, upload: Upload) -> EditSet:
     """The edits as read from ``upload``, named by the browser's file name, not the stored path."""
     return dataclasses.replace(editset, source=upload.name)
-
-
-def file_problem(exc: InputError, upload: Upload) -> str:
-    """The loader's sentence about ``upload``, naming the file as the person knows it."""
-    text = str(exc)
-    for stored in (str(upload.path), upload.path.name):
-        text = text.replace(stored, upload.name)
-    return text
 
 
 def visible_sheets(path: Path) -> list[str]:
