@@ -3,13 +3,105 @@
 A run can stop anywhere (a refused token, Ctrl-C, a bug): the rows it sent keep their outcomes,
 the rows it decided keep their decisions, and the rest are ``not_attempted`` with the reason, so
 the results file is always 1:1 with the sheet. Problem rows also get the cell to look at.
+
+While a run sends, ``Assembly.settled()`` hands out, in input order, the rows whose outcome can
+no longer change (decided without a request, or answered), so the results workbook can be
+written as the answers arrive; ``Assembly.rows()`` at the end reuses those very objects.
 """
 
 from __future__ import annotations
 
-from segsync.differ import Plan
+from collections.abc import Iterator
+
+from segsync.differ import Plan, RowPlan
 from segsync.input.editset import EditSet, RowEdit
 from segsync.outcomes import PROBLEM_OUTCOMES, Outcome, RowResult
+
+
+class Assembly:
+    """The results of a run's rows: settled ones as they come, then all of them.
+
+    ``sent`` is the updater's results (index → result), read live: a row is settled once it is
+    there, or when the plan decided it without a request (unchanged, invalid, not found, a
+    conflict). The plan must be final (checks and rechecks done) before ``settled`` is used.
+    """
+
+    def __init__(
+        self, editset: EditSet, plan: Plan | None, sent: dict[int, RowResult], *, dry_run: bool
+    ) -> None:
+        self._editset = editset
+        self._planned = {p.edit.index: p for p in plan.rows} if plan else {}
+        self._sent = sent
+        self._dry_run = dry_run
+        #: the settled rows handed out so far: a prefix of the input, in order
+        self._done: list[RowResult] = []
+
+    def settled(self) -> Iterator[RowResult]:
+        """The rows after those already handed out whose outcome is final, in input order,
+        up to the first that is still open (not sent yet, or in flight)."""
+        rows = self._editset.rows
+        while len(self._done) < len(rows):
+            edit = rows[len(self._done)]
+            result = self._settled(edit)
+            if result is None:
+                return
+            self._done.append(result)
+            yield result
+
+    def rows(self, *, aborted: str | None) -> list[RowResult]:
+        """Exactly one result per input row, in input order; an open row is ``not_attempted``
+        (or ``would_update`` in a dry run), with ``aborted`` as the reason."""
+        stopped = f"not sent: {aborted or 'the run stopped before this row'}"
+        results = list(self._done)
+        for edit in self._editset.rows[len(results) :]:
+            result = self._settled(edit)
+            if result is None:
+                result = self._unsettled(edit, stopped)
+            results.append(result)
+        return results
+
+    def _settled(self, edit: RowEdit) -> RowResult | None:
+        sent = self._sent.get(edit.index)
+        if sent is not None:
+            return self._with_cell(edit, sent)
+        row = self._planned.get(edit.index)
+        if row is None:
+            if not edit.errors:
+                return None  # never decided: the run stopped before reading the server
+            result = RowResult(
+                index=edit.index,
+                source_row=edit.source_row,
+                segment_id=edit.segment_id,
+                outcome=Outcome.INVALID,
+                error="; ".join(str(e) for e in edit.errors),
+                extras=edit.extras,
+            )
+            return self._with_cell(edit, result)
+        if row.outcome is None:
+            return None  # to be sent
+        return self._with_cell(edit, _decided(edit, row, row.outcome, row.error))
+
+    def _unsettled(self, edit: RowEdit, stopped: str) -> RowResult:
+        row = self._planned.get(edit.index)
+        if row is None:
+            result = RowResult(
+                index=edit.index,
+                source_row=edit.source_row,
+                segment_id=edit.segment_id,
+                outcome=Outcome.NOT_ATTEMPTED,
+                error=stopped,
+                extras=edit.extras,
+            )
+        elif self._dry_run:
+            result = _decided(edit, row, Outcome.WOULD_UPDATE, row.error)
+        else:
+            result = _decided(edit, row, Outcome.NOT_ATTEMPTED, stopped)
+        return self._with_cell(edit, result)
+
+    def _with_cell(self, edit: RowEdit, result: RowResult) -> RowResult:
+        if result.outcome in PROBLEM_OUTCOMES and result.cell is None:
+            result.cell = problem_cell(self._editset, edit, result)
+        return result
 
 
 def assemble(
@@ -20,50 +112,21 @@ def assemble(
     dry_run: bool,
     aborted: str | None,
 ) -> list[RowResult]:
-    """Exactly one result per input row, in input order."""
-    results = []
-    planned = {p.edit.index: p for p in plan.rows} if plan else {}
-    stopped = f"not sent: {aborted or 'the run stopped before this row'}"
-    for edit in editset.rows:
-        if edit.index in sent:
-            results.append(sent[edit.index])
-            continue
-        row = planned.get(edit.index)
-        if row is None:
-            invalid = bool(edit.errors)
-            results.append(
-                RowResult(
-                    index=edit.index,
-                    source_row=edit.source_row,
-                    segment_id=edit.segment_id,
-                    outcome=Outcome.INVALID if invalid else Outcome.NOT_ATTEMPTED,
-                    error="; ".join(str(e) for e in edit.errors) if invalid else stopped,
-                    extras=edit.extras,
-                )
-            )
-            continue
-        outcome = row.outcome
-        error = row.error
-        if outcome is None:
-            outcome = Outcome.WOULD_UPDATE if dry_run else Outcome.NOT_ATTEMPTED
-            if not dry_run:
-                error = stopped
-        results.append(
-            RowResult(
-                index=edit.index,
-                source_row=edit.source_row,
-                segment_id=edit.segment_id,
-                outcome=outcome,
-                changes=list(row.changes),
-                error=error,
-                segment=row.before,
-                extras=edit.extras,
-            )
-        )
-    for edit, row_result in zip(editset.rows, results, strict=True):
-        if row_result.outcome in PROBLEM_OUTCOMES and row_result.cell is None:
-            row_result.cell = problem_cell(editset, edit, row_result)
-    return results
+    """Exactly one result per input row, in input order (``Assembly.rows`` in one call)."""
+    return Assembly(editset, plan, sent, dry_run=dry_run).rows(aborted=aborted)
+
+
+def _decided(edit: RowEdit, row: RowPlan, outcome: Outcome, error: str | None) -> RowResult:
+    return RowResult(
+        index=edit.index,
+        source_row=edit.source_row,
+        segment_id=edit.segment_id,
+        outcome=outcome,
+        changes=list(row.changes),
+        error=error,
+        segment=row.before,
+        extras=edit.extras,
+    )
 
 
 def problem_cell(editset: EditSet, edit: RowEdit, row: RowResult) -> str | None:

@@ -22,7 +22,7 @@ from typing import Any
 from segsync.api.client import RaiseClient
 from segsync.api.fetch import CurrentState, fetch_current
 from segsync.api.session import Credentials, api_target, check_credentials, open_client
-from segsync.assemble import assemble
+from segsync.assemble import Assembly
 from segsync.config import Settings
 from segsync.differ import Plan, RowPlan, diff
 from segsync.errors import (
@@ -36,9 +36,10 @@ from segsync.errors import (
 from segsync.guardrails import Guardrails, canary_problem, check_guardrails
 from segsync.input.editset import EditSet
 from segsync.journal import Journal, footer_record, header_record, new_run_id, result_record
+from segsync.live_results import LiveResults, finish_results
 from segsync.model import EDITABLE_FIELDS
 from segsync.outcomes import Outcome, RunResult
-from segsync.output.results import default_results_path, write_results
+from segsync.output.results import ResultsWorkbook, default_results_path
 from segsync.planfile import SavedPlan
 from segsync.preflight import check_report_path, check_results_path
 from segsync.progress import Progress
@@ -87,6 +88,11 @@ class Run:
         self._client: RaiseClient | None = None
         self._updater: Updater | None = None
         self._journaled: set[int] = set()
+        #: one result per input row, from the moment sending starts (None before)
+        self._assembly: Assembly | None = None
+        #: the results workbook being written while the run sends (None: written at the end)
+        self._live: LiveResults | None = None
+        self._live_book: ResultsWorkbook | None = None
         self._results_target: Path | None = None
         self._report_target: Path | None = None
         self._plan_path: Path | None = None
@@ -200,7 +206,8 @@ class Run:
                     self._close_journal(journal, result)
         finally:
             target = self._results_target
-            written = None if target is None else write_results(result, target)
+            book, self._live_book = self._live_book, None
+            written = None if target is None else finish_results(book, result, target)
             result.results_path = str(written) if written else None
             if self._report_target is not None:
                 # imported here: the template engine is only loaded when a report is asked for
@@ -293,6 +300,8 @@ class Run:
                 with _signals(self.control, enabled=self.options.handle_signals):
                     await self._decide_and_send(work, editset, result, client, updater)
             finally:
+                if self._live is not None:
+                    self._live_book = await self._live.stop()
                 # whatever happened, every row gets an outcome from what was done so far
                 report = client.report()
                 result.aborted = self.control.reason
@@ -300,13 +309,10 @@ class Run:
                 result.statuses.update(report.statuses)
                 result.network_seconds = report.network_seconds
                 result.lowest_rate = report.lowest_rate
-                result.rows = assemble(
-                    editset,
-                    self.plan,
-                    updater.results,
-                    dry_run=self.options.dry_run,
-                    aborted=result.aborted,
+                assembly = self._assembly or Assembly(
+                    editset, self.plan, updater.results, dry_run=self.options.dry_run
                 )
+                result.rows = assembly.rows(aborted=result.aborted)
                 self._journaled = set(updater.results)
 
     async def _decide_and_send(
@@ -341,6 +347,10 @@ class Run:
                 bar=opts.progress_bar,
             )
             updater.progress = self._progress
+            self._assembly = Assembly(editset, plan, updater.results, dry_run=False)
+            self._live = LiveResults.begin(self._results_target, editset, self._assembly)
+            if self._live is not None:
+                updater.on_result = self._live.notify
             await self._send(plan.to_send, client, updater)
         except (RunAborted, FatalApiError):
             pass  # the reason is on the run control; rows become not_attempted

@@ -56,6 +56,8 @@ class Updater:
         self.journal = journal
         self.progress = progress
         self.results: dict[int, RowResult] = {}
+        #: called after each row's result is recorded (the live results file listens)
+        self.on_result: Callable[[], None] | None = None
         self._consecutive_failures = 0
         #: rows whose request has left (or may have): what a hard stop must call "in flight"
         self._sending: set[int] = set()
@@ -254,3 +256,5 @@ class Updater:
         self._journal(lambda journal: journal.write(record))
         if self.progress is not None:
             self.progress.advance()
+        if self.on_result is not None:
+            self.on_result()

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,12 @@ def write_config(sb: Any, folder: Path, **sections: dict[str, Any]) -> Path:
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def wait_for_puts(sb: Any, proc: subprocess.Popen[str], at_least: int, timeout: float = 30) -> None:
+    """Block until the sandbox has seen ``at_least`` PUTs (a condition, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while sb.counters.snapshot().count("PUT") < at_least:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the sync never got going"
+        time.sleep(0.01)

@@ -7,8 +7,6 @@ runs in this process so its counters and state can be read while the run goes on
 from __future__ import annotations
 
 import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from tests.helpers import (
     read_results,
     settings_for,
     start_cli,
+    wait_for_puts,
     write_config,
     write_xlsx,
 )
@@ -43,15 +42,6 @@ def rename_all(sb: Any, tmp_path: Path, tag: str, count: int | None = None) -> t
 
 def state(sb: Any) -> dict[int, dict[str, Any]]:
     return {s["id"]: editable(s) for s in sb.segments()}
-
-
-def wait_for_puts(sb: Any, proc: subprocess.Popen[str], at_least: int, timeout: float = 30) -> None:
-    """Block until the sandbox has seen ``at_least`` PUTs (a condition, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while sb.counters.snapshot().count("PUT") < at_least:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the sync never got going"
-        time.sleep(0.01)
 
 
 #: slow enough to stop mid-run, fast enough to finish soon

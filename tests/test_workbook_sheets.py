@@ -331,8 +331,8 @@ def test_row_heights_are_forgotten_once_written(tmp_path: Path) -> None:
         for i in range(2000)
     ]
     with (tmp_path / "t.xlsx").open("wb") as fh, streaming_workbook(fh) as workbook:
-        write_changes_sheet(workbook, run_result(rows), title="t")
-        sheet = workbook.worksheets()[0]
+        sheet = workbook.add_worksheet("Changes")
+        write_changes_sheet(workbook, sheet, run_result(rows), title="t")
         assert len(sheet.row_info) <= 3
         assert len(sheet.row_sizes) <= 3
     heights = book(tmp_path / "t.xlsx")["Changes"].row_dimensions

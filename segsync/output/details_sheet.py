@@ -9,6 +9,7 @@ effective configuration (never the token); then the time zone of the workbook's 
 from __future__ import annotations
 
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from segsync.outcomes import Outcome, RunResult
 from segsync.output.styles import styles
@@ -29,12 +30,16 @@ _OUTCOME_VALUES: frozenset[str] = frozenset(o.value for o in Outcome)
 
 
 def write_details_sheet(
-    workbook: xlsxwriter.Workbook, result: RunResult, *, title: str, local_zone: str
+    workbook: xlsxwriter.Workbook,
+    sheet: Worksheet,
+    result: RunResult,
+    *,
+    title: str,
+    local_zone: str,
 ) -> None:
     """Title (``Sync results: run details``), banner, then ``section`` headings over
     ``key | value`` rows."""
     look = styles(workbook)
-    sheet = workbook.add_worksheet(DETAILS_SHEET)
     sheet.set_column(0, 0, KEY_WIDTH, look.top)
     sheet.set_column(1, 1, VALUE_WIDTH, look.wrap)
     heading = f"{title}: run details"

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from itertools import islice
 
 import xlsxwriter
 from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from segsync.outcomes import RowResult
-from segsync.output.rows import FIXED_HEADERS, RESULTS_SHEET, ResultsLayout
+from segsync.output.rows import FIXED_HEADERS, ResultsLayout
 from segsync.output.stats import is_time_field
 from segsync.output.styles import Styles, styles
 from segsync.output.workbook import (
@@ -63,95 +63,117 @@ NARROW: frozenset[str] = frozenset(
 #: one line, cut at the column's edge as a spreadsheet does, so that every row of a long
 #: sheet keeps the same height; the Changes sheet shows whole values.
 WRAPPED: tuple[str, ...] = ("changed fields", "before", "after", "error", "differences")
+OUTCOME_COLUMN = FIXED_HEADERS.index("outcome")
 #: Text right of a column of numbers: indented, so that it does not touch them.
 INDENTED: frozenset[str] = frozenset({"current description"})
 
 
-def write_results_sheet(
-    workbook: xlsxwriter.Workbook,
-    layout: ResultsLayout,
-    rows: Sequence[RowResult],
-    *,
-    title: str,
-) -> None:
-    """Header, then one row per result, strictly in order (constant_memory needs that)."""
-    look = styles(workbook)
-    sheet = workbook.add_worksheet(RESULTS_SHEET)
-    headers = layout.headers
-    widths = _widths(layout, rows)
-    wrapped = [headers.index(h) for h in WRAPPED]
-    for col, width in enumerate(widths):
-        sheet.set_column(col, col, width, _column_format(look, headers[col], col in wrapped))
-    set_print_layout(sheet, title=title, landscape=True, repeat_header=True)
-    sheet.freeze_panes(1, 3)
-    header_lines = max(text_lines(h, w) for h, w in zip(headers, widths, strict=True))
-    if header_lines > 1:
-        sheet.set_row(0, 15.0 * header_lines)
-    for col, header in enumerate(headers):
-        write_text(sheet, 0, col, header, look.table_header)
-    last = _write_rows(sheet, look, layout, rows, widths, wrapped)
-    sheet.autofilter(0, 0, max(last, 1), len(headers) - 1)
+class ResultsSheet:
+    """The Results sheet, fed one row at a time in input order (constant_memory needs that).
 
-
-def _write_rows(
-    sheet: xlsxwriter.worksheet.Worksheet,
-    look: Styles,
-    layout: ResultsLayout,
-    rows: Sequence[RowResult],
-    widths: list[int],
-    wrapped: list[int],
-) -> int:
-    """The rows; the hot loop of a big report, so it avoids work per cell where it can.
-
-    Cells carry a format only where they need one (a colour, a number format, wrapping):
-    every format is XML in every cell of a 100,000-row file. Every cell is top-aligned by the
-    workbook's default format (``workbook.XLSX_OPTIONS``), so a tall row reads from its top.
+    A run feeds it while it sends, so that little is left to write after the last answer.
+    Column widths come from the first ``WIDTH_SAMPLE_ROWS`` rows, and a row's height from
+    those widths, so those rows are held until they are all in (or ``finish`` is called).
     """
-    outcome_col = FIXED_HEADERS.index("outcome")
-    current = layout.current_column
-    outcome_formats = look.outcome
-    changed, different, number = look.changed, look.different, look.number
-    fits = [(c, max(widths[c] // 2, 1)) for c in wrapped]  # wide characters count twice
-    # an indent takes about two characters of the column's width
-    text_widths = [w - INDENT_WIDTH if c in wrapped else w for c, w in enumerate(widths)]
-    heights = RowHeights(sheet, text_widths)
-    headers = layout.headers
-    plain = [_column_format(look, h, c in wrapped) for c, h in enumerate(headers)]
-    write_string, write_number = cell_writers(sheet)
-    write_blank, write_datetime = sheet.write_blank, sheet.write_datetime
-    number_formats: dict[int, str] = {}
-    known: dict[str, Format] = {}
-    r = 0
-    for r, row in enumerate(rows, start=1):
+
+    def __init__(
+        self, workbook: xlsxwriter.Workbook, sheet: Worksheet, layout: ResultsLayout
+    ) -> None:
+        self.look = look = styles(workbook)
+        self.sheet = sheet
+        self.layout = layout
+        headers = layout.headers
+        self._wrapped = [headers.index(h) for h in WRAPPED]
+        self._plain = [_column_format(look, h, c in self._wrapped) for c, h in enumerate(headers)]
+        self._held: list[RowResult] | None = []
+        self.row = 0
+        #: set from the held rows' widths by ``_start``
+        self._fits: list[tuple[int, int]] = []
+        self._heights: RowHeights | None = None
+        self._number_formats: dict[int, str] = {}
+        self._known: dict[str, Format] = {}
+        self._writers = cell_writers(sheet)
+
+    def add(self, row: RowResult) -> None:
+        """Write the next row (or hold it while the widths are still being sampled)."""
+        held = self._held
+        if held is None:
+            self._write(row)
+            return
+        held.append(row)
+        if len(held) >= WIDTH_SAMPLE_ROWS:
+            self._start()
+
+    def finish(self, *, title: str) -> None:
+        """The rows still held, then the print layout (its header names the run) and filter."""
+        if self._held is not None:
+            self._start()
+        set_print_layout(self.sheet, title=title, landscape=True, repeat_header=True)
+        self.sheet.autofilter(0, 0, max(self.row, 1), len(self.layout.headers) - 1)
+
+    def _start(self) -> None:
+        """Widths from the held rows, the header, then the held rows themselves."""
+        held, self._held = self._held or [], None
+        sheet, look, headers = self.sheet, self.look, self.layout.headers
+        widths = _widths(self.layout, held)
+        for col, width in enumerate(widths):
+            sheet.set_column(col, col, width, self._plain[col])
+        sheet.freeze_panes(1, 3)
+        header_lines = max(text_lines(h, w) for h, w in zip(headers, widths, strict=True))
+        if header_lines > 1:
+            sheet.set_row(0, 15.0 * header_lines)
+        for col, header in enumerate(headers):
+            write_text(sheet, 0, col, header, look.table_header)
+        self._fits = [(c, max(widths[c] // 2, 1)) for c in self._wrapped]  # wide chars count 2
+        # an indent takes about two characters of the column's width
+        text_widths = [w - INDENT_WIDTH if c in self._wrapped else w for c, w in enumerate(widths)]
+        self._heights = RowHeights(sheet, text_widths)
+        for row in held:
+            self._write(row)
+
+    def _write(self, row: RowResult) -> None:
+        """One row; the hot loop of a big report, so it avoids work per cell where it can.
+
+        Cells carry a format only where they need one (a colour, a number format, wrapping):
+        every format is XML in every cell of a 100,000-row file. Every cell is top-aligned by
+        the workbook's default format (``workbook.XLSX_OPTIONS``), so a tall row reads from
+        its top.
+        """
+        assert self._heights is not None
+        self.row = r = self.row + 1
+        look, plain, sheet = self.look, self._plain, self.sheet
+        current = self.layout.current_column
+        number_formats = self._number_formats
         number_formats.clear()
-        cells = layout.cells(row, number_formats)
+        cells = self.layout.cells(row, number_formats)
         formats = plain.copy()
-        formats[outcome_col] = outcome_formats[row.outcome]
+        formats[OUTCOME_COLUMN] = look.outcome[row.outcome]
         for col, num_format in number_formats.items():
-            found = known.get(num_format)
+            found = self._known.get(num_format)
             if found is None:
-                found = known[num_format] = number(num_format)
+                found = self._known[num_format] = look.number(num_format)
             formats[col] = found
         if row.changes:
             for change in row.changes:
                 if change.field in current:
-                    formats[current[change.field]] = changed
+                    formats[current[change.field]] = look.changed
             for name in row.differences:
                 if name in current:
-                    formats[current[name]] = different
+                    formats[current[name]] = look.different
         if row.changes or row.error or row.differences:  # else the wrapped cells are blank
             tall = [
                 (c, text)
-                for c, fit in fits
+                for c, fit in self._fits
                 if type(text := cells[c]) is str and (len(text) > fit or "\n" in text)
             ]
-            heights.fit(r, tall)
+            self._heights.fit(r, tall)
         else:
-            heights.fit(r, ())
+            self._heights.fit(r, ())
+        write_string, write_number = self._writers
         for c, (cell, fmt) in enumerate(zip(cells, formats, strict=True)):
             if cell is None:
                 if fmt is not None and fmt is not plain[c]:
-                    write_blank(r, c, None, fmt)  # a cleared field is still a changed cell
+                    sheet.write_blank(r, c, None, fmt)  # a cleared field is still a changed cell
             elif type(cell) is str:
                 if cell.startswith("<r>"):  # see xlsx_safety: "<r>…</r>" needs escaping
                     write_storable_text(sheet, r, c, cell, fmt)
@@ -164,8 +186,7 @@ def _write_rows(
                 # slower, and the same for every date after February 1900).
                 write_number(r, c, (cell - EXCEL_EPOCH) / ONE_DAY, fmt)
             else:
-                write_datetime(r, c, cell, fmt)
-    return r
+                sheet.write_datetime(r, c, cell, fmt)
 
 
 def _column_format(look: Styles, header: str, wrapped: bool) -> Format | None:
@@ -177,10 +198,11 @@ def _column_format(look: Styles, header: str, wrapped: bool) -> Format | None:
 
 
 def _widths(layout: ResultsLayout, rows: Sequence[RowResult]) -> list[int]:
-    """From the header's longest word and a sample of values, within each column's limits."""
+    """From the header's longest word and the sampled rows' values, within each column's
+    limits."""
     headers = layout.headers
     widths = [max(map(len, h.split())) for h in headers]
-    for row in islice(rows, WIDTH_SAMPLE_ROWS):
+    for row in rows:
         for col, value in enumerate(layout.values(row)):
             if value is None:
                 continue

@@ -25,10 +25,10 @@ times are converted, where the CSV keeps the API's ``modifiedDateTime`` text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol
 
 from segsync.model import STAT_FIELDS, FieldValue
 from segsync.outcomes import RowResult
@@ -71,6 +71,13 @@ STAT_HEADERS: tuple[str, ...] = tuple(
 )
 
 
+class HasExtras(Protocol):
+    """A row that carries the input's unknown columns: a result, or the edit it comes from."""
+
+    @property
+    def extras(self) -> dict[str, Any]: ...
+
+
 class ResultsLayout:
     """Column headers and per-row values of the results rows (every output's one renderer).
 
@@ -78,7 +85,8 @@ class ResultsLayout:
     however many rows a report has.
     """
 
-    def __init__(self, rows: Sequence[RowResult]) -> None:
+    def __init__(self, rows: Iterable[HasExtras]) -> None:
+        """``rows``: the results, or the edits they come from (only their extras count)."""
         self.extra_keys = extra_keys(rows)
         taken = [*FIXED_HEADERS, *STAT_FIELDS, *STAT_HEADERS, *CURRENT_HEADERS]
         extras = unique_headers(self.extra_keys, taken=taken)
@@ -163,7 +171,7 @@ def show(value: FieldValue) -> str:
     return "(empty)" if value is None else str(value)
 
 
-def extra_keys(rows: Iterable[RowResult]) -> list[str]:
+def extra_keys(rows: Iterable[HasExtras]) -> list[str]:
     """Union of the rows' unknown input columns, in first-seen order."""
     seen: dict[str, None] = {}
     for row in rows:

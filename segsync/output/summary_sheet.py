@@ -39,12 +39,11 @@ _STEP_KINDS = {"problem": "alarm"}
 
 
 def write_summary_sheet(
-    workbook: xlsxwriter.Workbook, view: SummaryView, *, local_zone: str
+    workbook: xlsxwriter.Workbook, sheet: Worksheet, view: SummaryView, *, local_zone: str
 ) -> None:
     """Write the Summary sheet of ``view`` (``sheet_views.summary_view(result)``);
     ``local_zone`` names the zone of the workbook's local times."""
     look = styles(workbook)
-    sheet = workbook.add_worksheet(SUMMARY_SHEET)
     for col, width in enumerate(WIDTHS):
         sheet.set_column(col, col, width)
     set_print_layout(sheet, title=view.title, landscape=False)

@@ -24,6 +24,7 @@ from typing import Any
 
 import xlsxwriter
 from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from segsync.outcomes import PROBLEM_OUTCOMES, Outcome, RunResult
 from segsync.output.styles import styles
@@ -79,11 +80,16 @@ class Table:
     with the header repeated on every page; ``add`` writes the next line."""
 
     def __init__(
-        self, workbook: xlsxwriter.Workbook, name: str, columns: Sequence[Column], *, title: str
+        self,
+        workbook: xlsxwriter.Workbook,
+        sheet: Worksheet,
+        columns: Sequence[Column],
+        *,
+        title: str,
     ) -> None:
         look = styles(workbook)
         self.look = look
-        self.sheet = sheet = workbook.add_worksheet(name)
+        self.sheet = sheet
         self.columns = columns
         widths = [c.width - INDENT_WIDTH if c.wrap else c.width for c in columns]
         self._wrapped = [(i, max(c.width // 2, 1)) for i, c in enumerate(columns) if c.wrap]
@@ -140,9 +146,11 @@ class Table:
         self.sheet.autofilter(0, 0, max(self.row, 1), len(self.columns) - 1)
 
 
-def write_problems_sheet(workbook: xlsxwriter.Workbook, result: RunResult, *, title: str) -> int:
+def write_problems_sheet(
+    workbook: xlsxwriter.Workbook, sheet: Worksheet, result: RunResult, *, title: str
+) -> int:
     """Every problem row, in input order; returns how many."""
-    table = Table(workbook, PROBLEMS_SHEET, PROBLEM_COLUMNS, title=title)
+    table = Table(workbook, sheet, PROBLEM_COLUMNS, title=title)
     colours = table.look.outcome_wrap
     label_col = 4
     for row in result.rows:
@@ -169,11 +177,13 @@ def write_problems_sheet(workbook: xlsxwriter.Workbook, result: RunResult, *, ti
     return table.row
 
 
-def write_changes_sheet(workbook: xlsxwriter.Workbook, result: RunResult, *, title: str) -> int:
+def write_changes_sheet(
+    workbook: xlsxwriter.Workbook, sheet: Worksheet, result: RunResult, *, title: str
+) -> int:
     """One line per changed field, in input order; returns how many."""
     stored = any(r.differences for r in result.rows)
     columns = (*CHANGE_COLUMNS, STORED_COLUMN) if stored else CHANGE_COLUMNS
-    table = Table(workbook, CHANGES_SHEET, columns, title=title)
+    table = Table(workbook, sheet, columns, title=title)
     look = table.look
     colours, muted = look.outcome_wrap, look.empty_value
     for row in result.rows:

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 import xlsxwriter
@@ -44,11 +45,13 @@ MIN_WIDTH, MAX_WIDTH = 6, 60
 
 
 @contextmanager
-def streaming_workbook(fh: IO[bytes]) -> Iterator[xlsxwriter.Workbook]:
-    """A constant_memory workbook writing into ``fh``, with its scratch files in a private
-    temp folder that is removed whatever happens (xlsxwriter leaves them on an exception)."""
+def streaming_workbook(file: IO[bytes] | Path) -> Iterator[xlsxwriter.Workbook]:
+    """A constant_memory workbook writing into ``file`` (created when the block ends), with
+    its scratch files in a private temp folder that is removed whatever happens (xlsxwriter
+    leaves them on an exception)."""
     with tempfile.TemporaryDirectory(prefix="segsync-xlsx-", ignore_cleanup_errors=True) as tmp:
-        workbook = xlsxwriter.Workbook(fh, {**XLSX_OPTIONS, "tmpdir": tmp})
+        target = str(file) if isinstance(file, Path) else file
+        workbook = xlsxwriter.Workbook(target, {**XLSX_OPTIONS, "tmpdir": tmp})
         try:
             yield workbook
         except BaseException:
