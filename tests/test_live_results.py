@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 import signal
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,13 @@ from segsync.differ import diff
 from segsync.input.loader import load_edits
 from segsync.model import Segment
 from segsync.outcomes import Outcome, RowResult
+from segsync.output import scratch
 from segsync.output.results import ResultsWorkbook, write_results
 from segsync.sandbox import SandboxOptions, run_sandbox
 from segsync.sandbox.seeding import CSV_COLUMNS
 from tests.helpers import (
     read_results,
+    run_cli,
     settings_for,
     start_cli,
     wait_for_puts,
@@ -230,19 +233,32 @@ def test_an_open_row_at_the_end_is_not_attempted(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_run_killed_mid_way_leaves_no_partial_results_file(sb: Any, tmp_path: Path) -> None:
+def test_a_run_killed_mid_way_leaves_no_partial_file_and_the_rerun_cleans_up(
+    sb: Any, tmp_path: Path
+) -> None:
     """The streamed workbook lives in scratch files until it is finished: a kill -9 leaves
-    neither a torn results file nor a temp file beside the sheet."""
-    rows, _ = edit_rows()
+    neither a torn results file nor a temp file beside the sheet; the rerun finishes the job
+    and removes the scratch folder the killed run left."""
+    rows, renamed = edit_rows()
     sheet = write_xlsx(tmp_path / "edits.xlsx", HEADER, rows)
     config = write_config(sb, tmp_path, rate_limit={"requests_per_second": 40})
     proc = start_cli("sync", str(sheet), "--config", str(config), cwd=tmp_path)
     try:
-        wait_for_puts(sb, proc, 30)  # past the first 200 rows: the Results sheet is streaming
+        wait_for_puts(sb, proc, 80)  # past the first 200 rows: the Results sheet is streaming
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    assert sb.counters.snapshot().count("PUT") < 134  # killed before the end
-    left = sorted(p.name for p in tmp_path.iterdir())
-    partial = [n for n in left if n.endswith(".tmp") or (n.endswith(".xlsx") and n != "edits.xlsx")]
-    assert partial == []
+    assert sb.counters.snapshot().count("PUT") < len(renamed)  # killed before the end
+    partial = [p.name for p in tmp_path.iterdir() if p.suffix in (".tmp", ".xlsx")]
+    assert partial == ["edits.xlsx"]
+    orphans = list(Path(tempfile.gettempdir()).glob(f"{scratch.PREFIX}{proc.pid}-*"))
+    assert len(orphans) == 1 and any(orphans[0].iterdir())  # the rows written so far
+
+    rerun = run_cli("sync", str(sheet), "--config", str(config), cwd=tmp_path)
+
+    assert rerun.returncode == 1, rerun.stderr  # the invalid and not-found rows need a person
+    assert not orphans[0].exists()
+    for sid, name in renamed.items():
+        assert sb.segment(sid)["name"] == name
+    (results,) = tmp_path.glob("edits_results_*.xlsx")
+    assert len(read_results(results)) == len(rows)

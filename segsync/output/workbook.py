@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,6 +22,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from segsync.output.scratch import scratch_folder
 from segsync.output.xlsx_safety import write_storable_text
 
 #: Options every workbook is created with: stream rows, never reinterpret text, and align
@@ -47,9 +47,9 @@ MIN_WIDTH, MAX_WIDTH = 6, 60
 @contextmanager
 def streaming_workbook(file: IO[bytes] | Path) -> Iterator[xlsxwriter.Workbook]:
     """A constant_memory workbook writing into ``file`` (created when the block ends), with
-    its scratch files in a private temp folder that is removed whatever happens (xlsxwriter
-    leaves them on an exception)."""
-    with tempfile.TemporaryDirectory(prefix="segsync-xlsx-", ignore_cleanup_errors=True) as tmp:
+    its scratch files in a private temp folder (``scratch``) that is removed whatever happens
+    (xlsxwriter leaves them on an exception)."""
+    with scratch_folder() as tmp:
         target = str(file) if isinstance(file, Path) else file
         workbook = xlsxwriter.Workbook(target, {**XLSX_OPTIONS, "tmpdir": tmp})
         try:
