@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import math
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from segsync import pipeline
+from segsync.cli import cli
+from segsync.cli.commands import LazyGroup
 from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox
 from tests.helpers import (
     editable,
@@ -176,3 +181,31 @@ def _empty_config(tmp_path: Path) -> Path:
 def test_entry_points(flag: str, tmp_path: Path) -> None:
     proc = run_cli_process(flag, cwd=tmp_path)
     assert proc.returncode == 0
+
+
+def test_help_lists_every_command_without_loading_the_servers(tmp_path: Path) -> None:
+    """``segsync --help`` names the sandbox and web commands by their own first help line,
+    without importing aiohttp or Jinja2 (a fresh interpreter, so nothing is loaded already)."""
+    probe = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from segsync.cli import cli\n"
+        "out = CliRunner().invoke(cli, ['--help']).output\n"
+        "print(sorted(m for m in ('aiohttp', 'jinja2') if m in sys.modules))\n"
+        "print(out)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    loaded, listing = proc.stdout.split("\n", 1)
+    assert loaded == "[]"
+    from segsync.sandbox.command import sandbox
+    from segsync.web.command import web
+
+    for command in (sandbox, web):
+        assert command.help is not None
+        first_line = command.help.strip().splitlines()[0]
+        assert LazyGroup.lazy[command.name or ""][1] == first_line
+        assert f"  {command.name} " in listing
+    real = CliRunner().invoke(cli, ["web", "--help"])
+    assert real.exit_code == 0 and "--password-env" in real.output

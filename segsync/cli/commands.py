@@ -104,19 +104,39 @@ def run_flags(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 class LazyGroup(click.Group):
-    """A group whose heavy commands (servers) are imported only when they are run."""
+    """A group whose heavy commands (servers) are imported only when they are run.
 
-    lazy: ClassVar[dict[str, str]] = {
-        "sandbox": "segsync.sandbox.command:sandbox",
-        "web": "segsync.web.command:web",
+    ``segsync --help`` lists them by the summary kept here, so that it imports neither the
+    web server nor the template engine (a test checks that the summaries match).
+    """
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "sandbox": (
+            "segsync.sandbox.command:sandbox",
+            "Run a local Raise-compatible segment API (demo, tests, benchmarks).",
+        ),
+        "web": (
+            "segsync.web.command:web",
+            "Serve the upload page: upload a sheet, preview, apply, watch it run, roll back.",
+        ),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        ctx.meta[_LISTING] = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            ctx.meta.pop(_LISTING, None)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
-            module, _, name = self.lazy[cmd_name].partition(":")
+            target, summary = self.lazy[cmd_name]
+            if ctx.meta.get(_LISTING):
+                return click.Command(cmd_name, help=summary)
+            module, _, name = target.partition(":")
             try:
                 command: click.Command = getattr(importlib.import_module(module), name)
             except ModuleNotFoundError as exc:
@@ -125,6 +145,9 @@ class LazyGroup(click.Group):
                 return None  # not part of this installation
             return command
         return super().get_command(ctx, cmd_name)
+
+
+_LISTING = "segsync.listing_commands"
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
