@@ -337,3 +337,11 @@ def test_row_heights_are_forgotten_once_written(tmp_path: Path) -> None:
         assert len(sheet.row_sizes) <= 3
     heights = book(tmp_path / "t.xlsx")["Changes"].row_dimensions
     assert all(heights[r].height and heights[r].height >= 45 for r in range(2, 2002))
+
+
+@pytest.mark.usefixtures("new_york")
+def test_the_run_times_are_local_like_every_other_time() -> None:
+    """Started and Finished read in this computer's time (as the stats do), with the offset."""
+    facts = {f.label: f.value for f in build_view(run_result([])).facts}
+    assert facts["Started"] == "2024-05-01 06:00:00 -0400"  # 10:00 UTC in New York, summer
+    assert facts["Finished"] == "2024-05-01 06:00:12 -0400"

@@ -406,6 +406,9 @@ def _facts(
 
 
 def _when(moment: datetime) -> str:
+    """A run's start or end in this computer's time, as every other time a person reads."""
+    if moment.utcoffset() is not None:
+        moment = moment.astimezone()
     text = moment.strftime("%Y-%m-%d %H:%M:%S")
     offset = moment.utcoffset()
     if offset is None:
