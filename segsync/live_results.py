@@ -67,8 +67,8 @@ class LiveResults:
         None if streaming failed and the results must be written whole."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # wait() rather than awaiting the task: a cancellation of the caller still counts
+            await asyncio.wait({self._task})
         return self._book
 
     async def _pump(self) -> None:

@@ -262,3 +262,25 @@ def test_a_run_killed_mid_way_leaves_no_partial_file_and_the_rerun_cleans_up(
         assert sb.segment(sid)["name"] == name
     (results,) = tmp_path.glob("edits_results_*.xlsx")
     assert len(read_results(results)) == len(rows)
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_streaming_finishes_the_file_with_every_row(sb: Any, tmp_path: Path) -> None:
+    rows, renamed = edit_rows()
+    sheet = write_xlsx(tmp_path / "edits.xlsx", HEADER, rows)
+    config = write_config(sb, tmp_path, rate_limit={"requests_per_second": 40})
+    out = tmp_path / "interrupted.xlsx"
+    proc = start_cli("sync", str(sheet), "--config", str(config), "--out", str(out), cwd=tmp_path)
+    wait_for_puts(sb, proc, 80)  # past the first 200 rows: the Results sheet is streaming
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+
+    assert proc.returncode == 3, (stdout, stderr)
+    table = read_results(out)
+    assert [int(r["source row"]) for r in table] == list(range(2, 2 + len(rows)))
+    by_id = {int(r["id"]): r["outcome"] for r in table}
+    sent = {sid for sid, name in renamed.items() if sb.segment(sid)["name"] == name}
+    assert 80 <= len(sent) < len(renamed)
+    assert {by_id[sid] for sid in sent} == {"updated"}
+    assert {by_id[sid] for sid in set(renamed) - sent} == {"not_attempted"}
+    assert [p.name for p in tmp_path.glob(".*.tmp")] == []
