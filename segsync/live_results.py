@@ -62,30 +62,33 @@ class LiveResults:
         """A row got its outcome: the rows up to the next open one can be written."""
         self._wake.set()
 
-    async def stop(self) -> ResultsWorkbook | None:
+    def stop(self) -> ResultsWorkbook | None:
         """Stop writing (rows not written yet stay for ``finish``); the workbook to finish, or
-        None if streaming failed and the results must be written whole."""
+        None if streaming failed and the results must be written whole.
+
+        Not a coroutine, so that no cancellation can land in it: the writer is suspended
+        while this runs, and a cancelled task resumes only to raise, never to add a row.
+        """
         if self._task is not None:
             self._task.cancel()
-            # wait() rather than awaiting the task: a cancellation of the caller still counts
-            await asyncio.wait({self._task})
-        return self._book
+        book, self._book = self._book, None
+        return book
 
     async def _pump(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            for written, row in enumerate(self._assembly.settled(), start=1):
-                book = self._book
-                if book is None:
-                    return
-                try:
+            try:
+                for written, row in enumerate(self._assembly.settled(), start=1):
+                    book = self._book
+                    if book is None:
+                        return
                     book.add(row)
-                except Exception as exc:
-                    self._give_up(exc)
-                    return
-                if written % SLICE_ROWS == 0:
-                    await asyncio.sleep(0)  # let requests and answers through
+                    if written % SLICE_ROWS == 0:
+                        await asyncio.sleep(0)  # let requests and answers through
+            except Exception as exc:
+                self._give_up(exc)
+                return
 
     def _give_up(self, exc: Exception) -> None:
         _warn("the results file could not be written as the run went", exc)

@@ -301,7 +301,7 @@ class Run:
                     await self._decide_and_send(work, editset, result, client, updater)
             finally:
                 if self._live is not None:
-                    self._live_book = await self._live.stop()
+                    self._live_book = self._live.stop()
                 # whatever happened, every row gets an outcome from what was done so far
                 report = client.report()
                 result.aborted = self.control.reason

@@ -252,7 +252,9 @@ def test_a_run_killed_mid_way_leaves_no_partial_file_and_the_rerun_cleans_up(
     partial = [p.name for p in tmp_path.iterdir() if p.suffix in (".tmp", ".xlsx")]
     assert partial == ["edits.xlsx"]
     orphans = list(Path(tempfile.gettempdir()).glob(f"{scratch.PREFIX}{proc.pid}-*"))
-    assert len(orphans) == 1 and any(orphans[0].iterdir())  # the rows written so far
+    assert len(orphans) == 1
+    # the Results rows written so far (about 1 kB each), in the killed run's scratch files
+    assert sum(f.stat().st_size for f in orphans[0].iterdir()) > 50_000
 
     rerun = run_cli("sync", str(sheet), "--config", str(config), cwd=tmp_path)
 
@@ -284,3 +286,33 @@ def test_ctrl_c_while_streaming_finishes_the_file_with_every_row(sb: Any, tmp_pa
     assert {by_id[sid] for sid in sent} == {"updated"}
     assert {by_id[sid] for sid in set(renamed) - sent} == {"not_attempted"}
     assert [p.name for p in tmp_path.glob(".*.tmp")] == []
+
+
+def test_scratch_folders_of_finished_processes_are_removed_and_no_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    orphan = tmp_path / f"{scratch.PREFIX}999-abc"  # its lock file, locked by nobody
+    orphan.mkdir()
+    (orphan / scratch.LOCK_NAME).touch()
+    (orphan / "rows").write_text("segment data")
+    unlocked_yet = tmp_path / f"{scratch.PREFIX}998-new"  # being made: no lock file yet
+    unlocked_yet.mkdir()
+    odd = tmp_path / f"{scratch.PREFIX}99999999999999999999-x"
+    odd.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / scratch.LOCK_NAME).touch()
+    (tmp_path / f"{scratch.PREFIX}1-link").symlink_to(elsewhere)
+    (tmp_path / f"{scratch.PREFIX}2-file").write_text("not a folder")
+
+    with scratch.scratch_folder() as mine:
+        assert not orphan.exists()
+        assert scratch.remove_orphans(tmp_path) == []  # mine is locked while in use
+        assert Path(mine).is_dir()
+        with scratch.scratch_folder() as second:  # another writer meanwhile: both stay
+            assert Path(mine).is_dir() and Path(second).is_dir()
+    assert not Path(mine).exists()
+    assert unlocked_yet.is_dir() and odd.is_dir()
+    assert (elsewhere / scratch.LOCK_NAME).exists()
+    assert (tmp_path / f"{scratch.PREFIX}2-file").exists()

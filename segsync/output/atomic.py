@@ -26,26 +26,15 @@ def atomic_file(target: Path) -> Iterator[IO[bytes]]:
     fsynced before the rename and the folder fsynced after it, so a power cut cannot leave a
     renamed-but-empty file. Any exception removes the temp file and leaves ``target`` alone.
     """
-    with atomic_path(target) as temp:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        with os.fdopen(os.open(temp, flags, 0o666), "wb") as fh:
-            yield fh
-
-
-@contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """A temp path beside ``target`` that becomes ``target`` only if the block finishes.
-
-    For writers that open their file themselves, and late: a streamed workbook creates its
-    file when it is closed, so a run killed before then leaves no temp file behind. The file
-    written there is fsynced, renamed, and the folder fsynced; any exception removes it and
-    leaves ``target`` alone.
-    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(temp, flags, 0o666)
     try:
-        yield temp
-        _fsync_file(temp)
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         with contextlib.suppress(OSError):
             os.chmod(temp, stat.S_IMODE(target.stat().st_mode))
         os.replace(temp, target)
@@ -54,14 +43,6 @@ def atomic_path(target: Path) -> Iterator[Path]:
             temp.unlink()
         raise
     fsync_folder(target.parent)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_folder(folder: Path) -> None:

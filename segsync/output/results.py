@@ -26,7 +26,7 @@ from pathlib import Path
 import xlsxwriter
 
 from segsync.outcomes import RowResult, RunResult
-from segsync.output.atomic import atomic_path
+from segsync.output.atomic import atomic_file
 from segsync.output.csv_files import is_csv, write_csv
 from segsync.output.details_sheet import DETAILS_SHEET, write_details_sheet
 from segsync.output.results_sheet import ResultsSheet
@@ -106,8 +106,8 @@ class ResultsWorkbook:
     """The xlsx results file, written as a run goes: ``add`` each row, in input order, once
     its outcome is final; ``finish`` writes the rows still missing and the other sheets.
 
-    Nothing appears at ``path`` before ``finish`` succeeds (the zip is assembled then, into a
-    temp file that is renamed); an error in ``finish``, or ``discard``, leaves no file behind.
+    Nothing appears at ``path`` before ``finish`` succeeds (the zip is assembled then, by
+    ``atomic_file``); an error in ``finish``, or ``discard``, leaves no file behind.
     Every input row must carry the extras ``layout`` was made from.
     """
 
@@ -116,8 +116,7 @@ class ResultsWorkbook:
         self.written = 0
         self._files = contextlib.ExitStack()
         try:
-            temp = self._files.enter_context(atomic_path(path))
-            self._workbook = workbook = self._files.enter_context(streaming_workbook(temp))
+            self._workbook = workbook = self._files.enter_context(streaming_workbook(None))
             # every sheet now, in the order a person reads them; their rows come later
             self._sheets = {name: workbook.add_worksheet(name) for name in SHEET_ORDER}
             self._results = ResultsSheet(workbook, self._sheets[RESULTS_SHEET], layout)
@@ -151,7 +150,10 @@ class ResultsWorkbook:
         except BaseException as exc:
             self._close(exc)
             raise
-        self._close(None)
+        # the zip is assembled now, into a temp file that becomes the target once complete
+        with atomic_file(self.path) as fh:
+            workbook.filename = fh
+            self._close(None)
         return self.path
 
     def discard(self) -> None:

@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Any
 
 import xlsxwriter
@@ -45,13 +44,17 @@ MIN_WIDTH, MAX_WIDTH = 6, 60
 
 
 @contextmanager
-def streaming_workbook(file: IO[bytes] | Path) -> Iterator[xlsxwriter.Workbook]:
-    """A constant_memory workbook writing into ``file`` (created when the block ends), with
-    its scratch files in a private temp folder (``scratch``) that is removed whatever happens
-    (xlsxwriter leaves them on an exception)."""
+def streaming_workbook(fh: IO[bytes] | None) -> Iterator[xlsxwriter.Workbook]:
+    """A constant_memory workbook writing into ``fh`` when the block ends, with its scratch
+    files in a private temp folder (``scratch``) that is removed whatever happens (xlsxwriter
+    leaves them on an exception).
+
+    ``fh`` None: the caller sets ``workbook.filename`` to the file before the block ends, for
+    a workbook written over a long time whose file should exist only at the end (xlsxwriter
+    writes nothing there before it is closed).
+    """
     with scratch_folder() as tmp:
-        target = str(file) if isinstance(file, Path) else file
-        workbook = xlsxwriter.Workbook(target, {**XLSX_OPTIONS, "tmpdir": tmp})
+        workbook = xlsxwriter.Workbook(fh, {**XLSX_OPTIONS, "tmpdir": tmp})
         try:
             yield workbook
         except BaseException:
