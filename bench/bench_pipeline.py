@@ -53,8 +53,14 @@ What it does:
 Run::
 
     python bench/bench_pipeline.py                 # 100,000 rows, table
+    python bench/bench_pipeline.py --repeat 5      # each stage in 5 fresh processes, fastest kept
     python bench/bench_pipeline.py --rows 20000 --json > bench.json
     python bench/bench_pipeline.py --profile write --keep
+
+``--repeat N`` reports each stage's fastest of N runs (all runs are listed under the table);
+use it for any ratio that matters: on a shared machine one run can be 5 to 10 % slow, and the
+10,000-row diff takes about 25 ms. Whether the diff stays linear is read from its
+microseconds per row (the line under the table) at ``--rows 10000`` and ``--rows 100000``.
 
 ``--profile STAGE`` (repeatable) runs that stage under cProfile and prints the top functions to
 stderr; its time then includes the profiler's overhead. ``--keep`` leaves the generated files
@@ -723,6 +729,12 @@ def comparisons(stages: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _per_row_us(stage: dict[str, Any], rows: int) -> float | None:
+    """Microseconds per row of a stage's fastest run, or None when it did not run."""
+    seconds = stage.get("seconds")
+    return None if seconds is None or "error" in stage else seconds / rows * 1e6
+
+
 def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
@@ -767,6 +779,11 @@ def render_table(report: dict[str, Any]) -> str:
             if s.get("runs")
         )
         lines.append(f"fastest of {report['repeat']} runs each; all runs (s): {spread}")
+    per_row = report.get("diff_us_per_row")
+    if per_row is not None:
+        lines.append(
+            f"diff: {per_row:.2f} µs per row (compare with another --rows: linear when it holds)"
+        )
     for name, s in stages.items():
         if "error" in s:
             lines.append(f"! {name}: {s['error']}")
@@ -829,6 +846,7 @@ def run_all(args: argparse.Namespace) -> int:
             },
             "stages": stages,
             "comparisons": comparisons(stages),
+            "diff_us_per_row": _per_row_us(stages.get("diff", {}), args.rows),
             "checks": checks,
             "notes": notes,
             "workdir": str(workdir) if args.keep else None,

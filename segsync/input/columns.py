@@ -16,6 +16,7 @@ import datetime as dt
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Final, Literal, cast
 
 from segsync.input.cells import (
@@ -63,13 +64,55 @@ def parse_column(rule: FieldRule, cells: Sequence[object], *, text: bool = False
     ``text`` says every cell is a ``str`` (a CSV's are), so no chunk's types are checked.
     """
     out = Parsed()
-    fast = _FAST[rule.kind]
     for start in range(0, len(cells), CHUNK):
-        chunk = cells[start : start + CHUNK]
-        if not fast(rule, chunk, start, out, text):
-            out.plain = False
-            _per_cell(rule.parse, chunk, start, out)
+        _parse_chunk(rule, cells[start : start + CHUNK], start, out, text)
     return out
+
+
+def parse_rows(
+    rules: Sequence[tuple[int, FieldRule]], rows: Sequence[Sequence[object]], *, text: bool = False
+) -> list[Parsed]:
+    """Column ``j`` of ``rows`` through ``rule``, for each ``(j, rule)``: what
+    :func:`parse_column` makes of :func:`column_of` ``(rows, j)``.
+
+    The columns are taken a chunk of rows at a time, and each chunk is parsed while its rows
+    and cells are still in the processor's cache: taking whole columns first walks every row
+    again for each column, and the columns then hold every cell until they are dropped, when
+    every cell is visited once more.
+    """
+    outs = [Parsed() for _ in rules]
+    wanted = [j for j, _ in rules]
+    for start in range(0, len(rows) if rules else 0, CHUNK):
+        chunks = _columns_of(rows[start : start + CHUNK], wanted)
+        for (_, rule), out, chunk in zip(rules, outs, chunks, strict=True):
+            _parse_chunk(rule, chunk, start, out, text)
+    return outs
+
+
+def column_of(rows: Sequence[Sequence[object]], j: int) -> list[object]:
+    """Column ``j`` of ``rows``; a row too short for it has an empty cell there."""
+    try:
+        return list(map(itemgetter(j), rows))
+    except IndexError:
+        return [cells[j] if j < len(cells) else "" for cells in rows]
+
+
+def _columns_of(rows: Sequence[Sequence[object]], wanted: list[int]) -> list[Sequence[object]]:
+    """The columns ``wanted`` of ``rows``: one transposition when every row is as wide (a
+    workbook's are)."""
+    if rows and max(wanted) < len(rows[0]) and len(set(map(len, rows))) == 1:
+        every = list(zip(*rows, strict=True))
+        return [every[j] for j in wanted]
+    return [column_of(rows, j) for j in wanted]
+
+
+def _parse_chunk(
+    rule: FieldRule, chunk: Sequence[object], start: int, out: Parsed, text: bool
+) -> None:
+    """One chunk of a column: its fast path, else cell by cell."""
+    if not _FAST[rule.kind](rule, chunk, start, out, text):
+        out.plain = False
+        _per_cell(rule.parse, chunk, start, out)
 
 
 def _per_cell(parse: Parser, chunk: Sequence[object], start: int, out: Parsed) -> None:
@@ -186,10 +229,11 @@ def _markers(
     marker: str, texts: list[str], joined: str, ascii: bool, lengths: list[int] | None
 ) -> list[int]:
     """Positions of the cells that are the clear marker, compared as the per-cell parser
-    compares them (the same length, then case-folded). Folding text that is not ASCII is
-    slow, so there only the cells of the marker's length are folded."""
-    if ascii:  # lower() is casefold() for ASCII
-        return _positions(list(map(str.lower, texts)), marker) if marker in joined.lower() else []
+    compares them (the same length, then case-folded). Only the cells of the marker's length
+    are folded; in ASCII text, where lower() is casefold(), a chunk without the marker
+    anywhere is passed with one search."""
+    if ascii and marker not in joined.lower():
+        return []
     size = len(marker)
     if lengths is None:
         lengths = list(map(len, texts))

@@ -70,6 +70,16 @@ def decode_text(data: bytes, *, partial: bool = False) -> tuple[str | None, str]
         return decode_cp1252(data), "Windows-1252"
 
 
+def utf8_start(data: bytes) -> int | None:
+    """Where the text starts if :func:`decode_text` reads ``data`` as UTF-8 should it be valid
+    (after a UTF-8 BOM, or at 0 when there is no BOM and no sign of UTF-16), else None."""
+    if data.startswith(codecs.BOM_UTF8):
+        return len(codecs.BOM_UTF8)
+    if any(data.startswith(bom) for bom, _, _ in _BOMS) or _utf16_without_bom(data):
+        return None
+    return 0
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
     """UTF-16 without a BOM shows as a NUL in every other byte of ASCII text."""
     sample = data[:4096]

@@ -17,13 +17,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
 from typing import Any, Final, cast
 
 from segsync.config import InputSettings
 from segsync.errors import FileTooLargeError, NoDataError
 from segsync.input.cells import KEEP, text_of
-from segsync.input.columns import Parsed, parse_column
+from segsync.input.columns import Parsed, column_of, parse_column, parse_rows
 from segsync.input.editset import EditSet, RowEdit, RowError
 from segsync.input.headers import MODIFIED, Columns, map_columns
 from segsync.input.messages import shown
@@ -84,40 +83,93 @@ def _build_rows(
     """Validate every non-empty data row, a column at a time; also count values in columns
     without a header.
 
-    Each field's column goes through :func:`~segsync.input.columns.parse_column`, and the
-    rows are put together from the columns; a row with a problem cell or a blank id is then
-    put together on its own (:func:`_problem_row`), with its errors in column order.
+    Everything that needs the cells is read first (:func:`_read_rows`). The table then lets go
+    of its rows (it is the loader's own, made for this call) before the edits are made: the
+    rows' lists and the cells no edit keeps (ids as text, for one) are freed, and the edits
+    are made partly in the memory they held. For 100,000 rows that is 17 MB less at the peak,
+    and fewer pages of fresh memory to take from the system.
     """
-    ids = _column(table.rows, cols.id_j)
-    kept = _content_rows(table, ids)
-    source = table.rows if kept is None else [table.rows[k] for k in kept]
-    if len(source) > max_rows:
-        raise _too_many_rows(table, max_rows, max_rows if kept is None else kept[max_rows])
+    read = _read_rows(table, cols, flags, max_rows)
+    table.rows = ()
+    edits = _assemble(read.columns, read.numbers, read.numeric)
+    if read.problems:
+        keep = [set(col.parsed.keep) for col in read.columns]
+        for i in read.problems:
+            edits[i] = _problem_row(
+                i, read.numbers[i], table, cols, read.columns, keep, read.problem_codes[i]
+            )
+    if read.extras is not None:
+        for edit, carried in zip(edits, read.extras, strict=True):
+            edit.extras = carried
+    for i, cells in read.overflow:
+        _check_overflow(edits[i], cells, table, cols.width)
+    return edits, read.headerless_counts
+
+
+@dataclass(slots=True)
+class _Read:
+    """What the rows' cells say, read before the table lets go of them (see :func:`_build_rows`)."""
+
+    columns: list[_Field]
+    #: the sheet row of each non-empty row
+    numbers: Sequence[int]
+    #: per row: the code is set and its cell held a number (see :func:`_numeric_codes`)
+    numeric: list[bool]
+    #: rows with a problem cell or a blank id, in order, and the code cell of each
+    problems: list[int]
+    problem_codes: dict[int, object]
+    extras: list[dict[str, str]] | None
+    #: CSV rows with more cells than the header has columns
+    overflow: list[tuple[int, Sequence[object]]]
+    headerless_counts: dict[int, int]
+
+
+def _read_rows(
+    table: Table, cols: Columns, flags: dict[int, dict[int, str]], max_rows: int
+) -> _Read:
+    """Parse the non-empty rows' cells, and take from them all the rest that needs them.
+
+    The id column goes through :func:`~segsync.input.columns.parse_column` first (its blank
+    cells are where empty rows can be), the other fields' columns through
+    :func:`~segsync.input.columns.parse_rows`; a row with a problem cell or a blank id is put
+    together on its own later (:func:`_problem_row`), with its errors in column order.
+    """
+    rows = table.rows
+    if len(rows) > max_rows:  # unless enough of them are empty
+        kept = _content_rows(table, column_of(rows, cols.id_j), range(len(rows)))
+        if kept is None or len(kept) > max_rows:
+            raise _too_many_rows(table, max_rows, max_rows if kept is None else kept[max_rows])
+    id_rule, id_cells = cols.plan[0][3], column_of(rows, cols.id_j)
+    ids = parse_column(id_rule, id_cells, text=table.untyped)
+    kept = _content_rows(table, id_cells, ids.keep) if ids.keep else None
+    source = rows
+    if kept is not None:  # empty rows are skipped
+        source = [rows[k] for k in kept]
+        ids = parse_column(id_rule, column_of(source, cols.id_j), text=table.untyped)
     first = table.first_row
     numbers = range(first, first + len(source)) if kept is None else [first + k for k in kept]
-    raw = _columns(source, {j for j, *_ in cols.plan})
-    if kept is None:
-        raw[cols.id_j] = ids
+    others = [(j, rule) for j, _, _, rule in cols.plan[1:]]
+    parsed = [ids, *parse_rows(others, source, text=table.untyped)]
     columns = [
-        _Field(j, name, header, parse_column(rule, raw[j], text=table.untyped))
-        for j, name, header, rule in cols.plan
+        _Field(j, name, header, column)
+        for (j, name, header, _), column in zip(cols.plan, parsed, strict=True)
     ]
-    _flag_cells(columns, raw, flags, numbers)
-    edits = _assemble(table, columns, raw, source, numbers)
-    extras = _extras(cols, source)
-    for i in sorted({i for col in columns for i in col.bad} | set(columns[0].parsed.keep)):
-        edits[i] = _problem_row(i, numbers[i], table, cols, columns, raw)
-    if extras is not None:
-        for edit, carried in zip(edits, extras, strict=True):
-            edit.extras = carried
-    if table.strict_width and source and max(map(len, source)) > cols.width:
-        for edit, cells in zip(edits, source, strict=True):
-            if len(cells) > cols.width:
-                _check_overflow(edit, cells, table, cols.width)
-    headerless_counts = {
-        j: sum(1 for cell in _column(source, j) if has_content((cell,))) for j in cols.headerless
-    }
-    return edits, headerless_counts
+    _flag_cells(columns, source, flags, numbers)
+    problems = sorted({i for col in columns for i in col.bad} | set(columns[0].parsed.keep))
+    code_j = cols.code_j
+    return _Read(
+        columns=columns,
+        numbers=numbers,
+        numeric=_numeric_codes(table, columns, source, len(source)),
+        problems=problems,
+        problem_codes={i: _cell(source, i, code_j) if code_j is not None else "" for i in problems},
+        extras=_extras(cols, source),
+        overflow=_overflow(table, source, cols.width),
+        headerless_counts={
+            j: sum(1 for cell in column_of(source, j) if has_content((cell,)))
+            for j in cols.headerless
+        },
+    )
 
 
 @dataclass(slots=True)
@@ -135,48 +187,32 @@ class _Field:
             self.bad[i] = (exc.message, self.name, exc.held)
 
 
-def _content_rows(table: Table, ids: list[object]) -> list[int] | None:
+def _content_rows(table: Table, ids: Sequence[object], blank: Iterable[int]) -> list[int] | None:
     """Positions of the rows that are not empty, or None when no row is empty.
 
     A row whose id cell (``ids``) holds something has content, so only rows with a blank id
-    cell are looked at whole. A row whose blank-looking cells are Excel errors is a row too.
+    cell are looked at whole: those among ``blank``, the rows whose id cell the id column's
+    parser found blank (or any positions that include them). A row whose blank-looking cells
+    are Excel errors is a row too.
     """
-    rows = table.rows
-    types = set(map(type, ids))
-    if str not in types and type(None) not in types:
-        return None
-    if types == {str} and all(ids) and not any(map(str.isspace, cast("list[str]", ids))):
-        return None
-    flagged, first = table.flags, table.first_row
+    rows, flagged, first = table.rows, table.flags, table.first_row
     empty = {
         k
-        for k, cell in enumerate(ids)
-        if (cell is None or (type(cell) is str and (not cell or cell.isspace())))
+        for k in blank
+        if _is_blank(ids[k])
         and not has_content(rows[k])
         and (not flagged or first + k not in flagged)
     }
     return [k for k in range(len(rows)) if k not in empty] if empty else None
 
 
-def _columns(rows: Sequence[Sequence[object]], wanted: set[int]) -> dict[int, Sequence[object]]:
-    """The columns ``wanted``: one transposition when every row is as wide (a workbook's are)."""
-    if rows and len(set(map(len, rows))) == 1 and max(wanted) < len(rows[0]):
-        every = list(zip(*rows, strict=True))
-        return {j: every[j] for j in wanted}
-    return {j: _column(rows, j) for j in wanted}
-
-
-def _column(rows: Sequence[Sequence[object]], j: int) -> list[object]:
-    """Column ``j`` of ``rows``; a row too short for it has an empty cell there."""
-    try:
-        return list(map(itemgetter(j), rows))
-    except IndexError:
-        return [cells[j] if j < len(cells) else "" for cells in rows]
+def _is_blank(cell: object) -> bool:
+    return cell is None or (type(cell) is str and (not cell or cell.isspace()))
 
 
 def _flag_cells(
     columns: list[_Field],
-    raw: dict[int, Sequence[object]],
+    source: Sequence[Sequence[object]],
     flags: dict[int, dict[int, str]],
     numbers: Sequence[int],
 ) -> None:
@@ -190,33 +226,22 @@ def _flag_cells(
             continue  # an empty row
         for col in columns:
             message = by_col.get(col.j)
-            if message is not None and raw[col.j][i] == "":
+            if message is not None and _cell(source, i, col.j) == "":
                 col.bad[i] = (message, None, None)
 
 
-def _assemble(
-    table: Table,
-    columns: list[_Field],
-    raw: dict[int, Sequence[object]],
-    source: Sequence[Sequence[object]],
-    numbers: Sequence[int],
-) -> list[RowEdit]:
+def _assemble(columns: list[_Field], numbers: Sequence[int], numeric: list[bool]) -> list[RowEdit]:
     """Every row from its columns, as if it had no problem cell (such rows are redone)."""
-    count = len(source)
+    count = len(numbers)
     editable = [col for col in columns[1:] if col.name != MODIFIED]
-    values: list[dict[str, Any]]
-    if editable:  # a column at a time: faster than a dict per row from a zip
-        name = editable[0].name
-        values = [{name: value} for value in editable[0].parsed.values]
-        for col in editable[1:]:
-            name = col.name
-            for row, value in zip(values, col.parsed.values, strict=True):
-                row[name] = value
-        for col in editable:
-            for i in col.parsed.keep:
-                del values[i][col.name]
-    else:
-        values = [{} for _ in range(count)]
+    values = (
+        _value_dicts([col.name for col in editable], [col.parsed.values for col in editable])
+        if editable
+        else [{} for _ in range(count)]
+    )
+    for col in editable:
+        for i in col.parsed.keep:
+            del values[i][col.name]
     modified: Iterable[object] = repeat(None)
     for col in columns:
         if col.name == MODIFIED:
@@ -235,9 +260,42 @@ def _assemble(
             repeat(None),
             [{} for _ in range(count)],
             list(map(list, repeat((), count))),
-            _numeric_codes(table, columns, raw, count),
+            numeric,
         )
     )
+
+
+def _value_dicts(keys: list[str], columns: list[list[object]]) -> list[dict[str, Any]]:
+    """``{keys[0]: columns[0][i], keys[1]: columns[1][i], …}`` for each row ``i``.
+
+    One dict display per row makes each dict whole, at its final size, in one step; inserting
+    a column at a time walks every row's dict once per column, and takes twice as long (60
+    against 30 ms for 100,000 rows of five fields, timed alone). A sheet has at most five
+    editable fields: displays are written out for that many, and any further key is inserted
+    a column at a time. ``keys`` is not empty.
+    """
+    match keys[:5], columns[:5]:
+        case [k0], [c0]:
+            values = [{k0: a} for a in c0]
+        case [k0, k1], [c0, c1]:
+            values = [{k0: a, k1: b} for a, b in zip(c0, c1, strict=True)]
+        case [k0, k1, k2], [c0, c1, c2]:
+            values = [{k0: a, k1: b, k2: c} for a, b, c in zip(c0, c1, c2, strict=True)]
+        case [k0, k1, k2, k3], [c0, c1, c2, c3]:
+            values = [
+                {k0: a, k1: b, k2: c, k3: d} for a, b, c, d in zip(c0, c1, c2, c3, strict=True)
+            ]
+        case [k0, k1, k2, k3, k4], [c0, c1, c2, c3, c4]:
+            values = [
+                {k0: a, k1: b, k2: c, k3: d, k4: e}
+                for a, b, c, d, e in zip(c0, c1, c2, c3, c4, strict=True)
+            ]
+        case _:
+            raise ValueError("no keys")
+    for key, column in zip(keys[5:], columns[5:], strict=True):
+        for row, value in zip(values, column, strict=True):
+            row[key] = value
+    return values
 
 
 def _extras(cols: Columns, source: Sequence[Sequence[object]]) -> list[dict[str, str]] | None:
@@ -245,22 +303,27 @@ def _extras(cols: Columns, source: Sequence[Sequence[object]]) -> list[dict[str,
     if not cols.extras:
         return None
     keys = [key for _, key in cols.extras]
-    texts = [list(map(text_of, _column(source, j))) for j, _ in cols.extras]
+    texts = [list(map(text_of, column_of(source, j))) for j, _ in cols.extras]
     return [dict(zip(keys, row, strict=True)) for row in zip(*texts, strict=True)]
 
 
 def _numeric_codes(
-    table: Table, columns: list[_Field], raw: dict[int, Sequence[object]], count: int
+    table: Table, columns: list[_Field], source: Sequence[Sequence[object]], count: int
 ) -> list[bool]:
     """Per row: the code is set and its cell held a number (in a CSV, bare digits)."""
     code = next((col for col in columns if col.name == "code"), None)
     if code is None:
         return [False] * count
-    cells = raw[code.j]
     numeric: list[bool]
     if table.untyped and code.parsed.plain:  # the values are the cells, trimmed
         numeric = list(map(str.isdigit, cast("list[str]", code.parsed.values)))
-    elif table.untyped or set(map(type, cells)) == {str}:
+        for i in code.parsed.keep:
+            numeric[i] = False
+        return numeric
+    if not table.untyped and code.parsed.plain:  # the fast path took only text cells
+        return [False] * count
+    cells = column_of(source, code.j)
+    if table.untyped or set(map(type, cells)) == {str}:
         if not table.untyped:
             return [False] * count
         numeric = list(map(str.isdigit, map(str.strip, cast("Sequence[str]", cells))))
@@ -280,18 +343,19 @@ def _problem_row(
     table: Table,
     cols: Columns,
     columns: list[_Field],
-    raw: dict[int, Sequence[object]],
+    keep: list[set[int]],
+    code_cell: object,
 ) -> RowEdit:
     """A row with a problem cell or a blank id, with its errors in column order."""
     values: dict[str, Any] = {}
     errors: list[RowError] = []
-    for col in columns:
+    for col, kept in zip(columns, keep, strict=True):
         bad = col.bad.get(index)
         if bad is not None:
             message, name, held = bad
             errors.append(RowError(message, table.ref(row, col.j, col.header), name, held))
             values[col.name] = _FAILED
-        elif index not in col.parsed.keep:
+        elif index not in kept:
             values[col.name] = col.parsed.values[index]
     segment_id = values.pop("id", KEEP)
     modified = values.pop(MODIFIED, None)
@@ -308,8 +372,14 @@ def _problem_row(
         errors=errors,
         numeric_code=cols.code_j is not None
         and "code" in values
-        and _is_numeric(raw[cols.code_j][index], table.untyped),
+        and _is_numeric(code_cell, table.untyped),
     )
+
+
+def _cell(source: Sequence[Sequence[object]], i: int, j: int) -> object:
+    """The cell in column ``j`` of row ``i``; a row too short for it has an empty cell there."""
+    cells = source[i]
+    return cells[j] if j < len(cells) else ""
 
 
 def _is_numeric(raw: object, untyped: bool) -> bool:
@@ -318,6 +388,15 @@ def _is_numeric(raw: object, untyped: bool) -> bool:
     if cls is int or cls is float:
         return True
     return untyped and type(raw) is str and raw.strip().isdigit()
+
+
+def _overflow(
+    table: Table, source: Sequence[Sequence[object]], width: int
+) -> list[tuple[int, Sequence[object]]]:
+    """CSV rows with more cells than the header has columns, and their cells."""
+    if not table.strict_width or not source or max(map(len, source)) <= width:
+        return []
+    return [(i, cells) for i, cells in enumerate(source) if len(cells) > width]
 
 
 def _check_overflow(edit: RowEdit, cells: Sequence[object], table: Table, width: int) -> None:
