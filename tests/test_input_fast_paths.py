@@ -12,6 +12,7 @@ import csv
 import io
 import random
 import re
+import zlib
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,32 @@ def test_build_lets_go_of_the_rows() -> None:
         (2, 1, {"campaignId": 5, "name": "a"}),
         (4, 2, {"campaignId": 5, "name": "b"}),
     ]
+
+
+def _outcome(path: Path) -> tuple[str, object]:
+    """What loading ``path`` gives: its rows and warnings, or the refusal's type and text."""
+    try:
+        edits = load_edits(path, SETTINGS)
+    except Exception as exc:  # the refusal is the result being compared
+        return type(exc).__name__, str(exc)
+    return "edits", ([(r.source_row, r.values, r.errors) for r in edits.rows], edits.warnings)
+
+
+_ZIPPED = sorted(
+    p for p in (Path(__file__).parent / "data").iterdir() if p.suffix in (".xlsx", ".xlsm", ".ods")
+)
+
+
+@pytest.mark.parametrize("path", _ZIPPED, ids=lambda p: p.name)
+def test_isal_and_zlib_inflate_to_the_same_verdict(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The zip guard inflates with ISA-L where it is installed; zlib must reach the same rows
+    and the same refusals (damaged, zip bomb, lying sizes) on every zipped file."""
+    from segsync.input import zipguard
+
+    if zipguard.inflating is zlib:
+        pytest.skip("isal is not installed here: zlib is the only inflater")
+    fast = _outcome(path)
+    monkeypatch.setattr(zipguard, "inflating", zlib)
+    assert _outcome(path) == fast

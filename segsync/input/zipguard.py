@@ -17,11 +17,24 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Final
+from types import ModuleType
+from typing import Any, BinaryIO, Final
 
 from segsync.errors import FileTooLargeError, UnsupportedFileError
 from segsync.input.limits import MB
 from segsync.input.messages import corrupt_message, human_size, shown
+
+#: the deflate library: ISA-L inflates several times faster than zlib, and every worksheet is
+#: inflated here before calamine reads it; a platform without its wheels gets zlib
+inflating: ModuleType
+try:
+    from isal import isal_zlib
+
+    inflating = isal_zlib
+except ImportError:
+    inflating = zlib
+#: what a damaged deflate stream raises, whichever library inflates it
+INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, inflating.error)
 
 #: The total inflated size is capped at 20× the file limit (at most 1 GiB); a member over 50 MB
 #: that compresses better than 100:1 is a bomb, not a spreadsheet.
@@ -128,7 +141,7 @@ def _iter_raw_member(fh: BinaryIO, info: zipfile.ZipInfo, name: str) -> Iterator
     fh.seek(info.header_offset + 30 + name_len + extra_len)
     remaining = info.compress_size
     produced = 0
-    inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+    inflater = inflating.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
     while remaining > 0:
         raw = fh.read(min(CHUNK, remaining))
         if not raw:
@@ -142,7 +155,7 @@ def _iter_raw_member(fh: BinaryIO, info: zipfile.ZipInfo, name: str) -> Iterator
         while pending:
             try:
                 out = inflater.decompress(pending, CHUNK)
-            except zlib.error:
+            except INFLATE_ERRORS:
                 raise bad from None
             produced += len(out)
             if produced > info.file_size:
@@ -168,7 +181,7 @@ def _iter_raw_member(fh: BinaryIO, info: zipfile.ZipInfo, name: str) -> Iterator
 
 def _overshoot(
     fh: BinaryIO,
-    inflater: zlib._Decompress,
+    inflater: Any,
     info: zipfile.ZipInfo,
     name: str,
     produced: int,
@@ -190,7 +203,7 @@ def _overshoot(
                 remaining -= len(pending)
             produced += len(inflater.decompress(pending, CHUNK))
             pending = inflater.unconsumed_tail
-    except zlib.error:
+    except INFLATE_ERRORS:
         pass  # damaged as well as oversized: the size is what the sentence is about
     if produced > ceiling:
         raise FileTooLargeError(
