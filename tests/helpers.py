@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from segsync.api.limiter import RateLimiter
 from segsync.config import Settings
 from segsync.model import EDITABLE_FIELDS
 from segsync.runcontrol import RunControl
+from segsync.sandbox.seeding import CSV_COLUMNS
 
 Cell = str | int | float | None
 REPO = Path(__file__).resolve().parent.parent
@@ -226,3 +228,13 @@ def wait_for_puts(sb: Any, proc: subprocess.Popen[str], at_least: int, timeout: 
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the sync never got going"
         time.sleep(0.01)
+
+
+def write_seed(path: Path, rows: Iterable[Sequence[Any]]) -> Path:
+    """A sandbox seed CSV: ``CSV_COLUMNS`` (id, campaignId, campaignName, name, code,
+    description, externalIdentifier), then ``rows``."""
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(rows)
+    return path

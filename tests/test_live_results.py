@@ -8,7 +8,6 @@ never costs the run its results file.
 
 from __future__ import annotations
 
-import csv
 import logging
 import signal
 import tempfile
@@ -28,7 +27,6 @@ from segsync.outcomes import Outcome, RowResult
 from segsync.output import scratch
 from segsync.output.results import ResultsWorkbook, write_results
 from segsync.sandbox import SandboxOptions, run_sandbox
-from segsync.sandbox.seeding import CSV_COLUMNS
 from tests.helpers import (
     read_results,
     run_cli,
@@ -36,6 +34,7 @@ from tests.helpers import (
     start_cli,
     wait_for_puts,
     write_config,
+    write_seed,
     write_xlsx,
 )
 
@@ -45,12 +44,11 @@ HEADER = ["id", "name", "description", "Note"]
 
 @pytest.fixture
 def sb(tmp_path: Path) -> Any:
-    seed = tmp_path / "seed.csv"
-    with open(seed, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for i in range(SEGMENTS):
-            writer.writerow([200001 + i, 5001, "Spring", f"Segment {i:03d}", f"C{i:03d}", "", ""])
+    rows = [
+        [200001 + i, 5001, "Spring", f"Segment {i:03d}", f"C{i:03d}", "", ""]
+        for i in range(SEGMENTS)
+    ]
+    seed = write_seed(tmp_path / "seed.csv", rows)
     with run_sandbox(SandboxOptions(seed_csv=seed)) as sandbox:
         yield sandbox
 

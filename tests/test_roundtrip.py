@@ -20,17 +20,8 @@ import pytest
 
 from segsync import pipeline
 from segsync.sandbox import SandboxOptions, run_sandbox
-from tests.helpers import editable, settings_for
+from tests.helpers import editable, settings_for, write_seed
 
-SEED_HEADER = [
-    "id",
-    "campaignId",
-    "campaignName",
-    "name",
-    "code",
-    "description",
-    "externalIdentifier",
-]
 LONG = "Long description. " * 278 + "end"  # just over 5,000 characters
 HOSTILE: list[list[Any]] = [
     [300001, 7001, "Spring", "  Leading spaces", "00760", "line one\r\nline two", "EXT-1"],
@@ -46,11 +37,7 @@ HOSTILE: list[list[Any]] = [
 
 @pytest.fixture
 def hostile(tmp_path: Path) -> Any:
-    seed = tmp_path / "seed.csv"
-    with open(seed, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(SEED_HEADER)
-        writer.writerows(HOSTILE)
+    seed = write_seed(tmp_path / "seed.csv", HOSTILE)
     with run_sandbox(SandboxOptions(seed_csv=seed)) as sb:
         assert len(LONG) >= 5000
         assert sb.segment(300001)["description"] == "line one\r\nline two"
