@@ -81,7 +81,8 @@ class RetrySettings(_Section):
     backoff_base_s: float = Field(0.5, ge=0)
     backoff_max_s: float = Field(30.0, ge=0)
     retry_after_cap_s: float = Field(120.0, ge=0)
-    #: attempts for a PUT answered 500 (PUT is idempotent, but 500 is not known transient)
+    #: how many 500 answers a PUT may get before it is given up (PUT is idempotent, but a 500
+    #: is not known to be transient); other faults before them do not count
     put_500_max_attempts: int = Field(2, ge=1)
 
 

@@ -173,3 +173,26 @@ def test_list_answer_of_the_wrong_shape_aborts_with_a_sentence(answer: httpx.Res
         return ""
 
     assert asyncio.run(go()).startswith("PermanentApiError: The segment list endpoint")
+
+
+def test_a_503_and_a_429_before_a_500_do_not_use_up_the_500_budget() -> None:
+    """put_500_max_attempts counts 500s: a PUT that met a 503 and a 429 first still gets its
+    retry after one 500 (default budget 2), and is updated on the fourth attempt."""
+    answers = iter(
+        [
+            httpx.Response(503),
+            httpx.Response(429, headers={"Retry-After": "0"}),
+            httpx.Response(500),
+            httpx.Response(200, json={**CURRENT.to_json(), "description": "new"}),
+        ]
+    )
+    results = asyncio.run(run_with(lambda request: next(answers)))
+    row = results[0]
+    assert (row.outcome.value, row.attempts, row.http_status) == ("updated", 4, 200)
+
+
+def test_a_put_answered_500_twice_is_given_up() -> None:
+    answers = iter([httpx.Response(500), httpx.Response(500), httpx.Response(200)])
+    results = asyncio.run(run_with(lambda request: next(answers)))
+    row = results[0]
+    assert (row.outcome.value, row.attempts, row.http_status) == ("failed", 2, 500)

@@ -69,8 +69,11 @@ def test_attempt_budgets() -> None:
     policy = RetryPolicy(RetrySettings(max_attempts=4, put_500_max_attempts=2, max_total_s=60))
     assert policy.may_retry(Disposition.RETRYABLE, 3, 1.0)
     assert not policy.may_retry(Disposition.RETRYABLE, 4, 1.0)
-    assert policy.may_retry(Disposition.RETRY_PUT, 1, 1.0)
-    assert not policy.may_retry(Disposition.RETRY_PUT, 2, 1.0)
+    assert policy.may_retry(Disposition.RETRY_PUT, 1, 1.0, put_500s=1)
+    assert not policy.may_retry(Disposition.RETRY_PUT, 2, 1.0, put_500s=2)
+    # a 503 and a 429 before a first 500 do not use up the 500 budget, but max_attempts holds
+    assert policy.may_retry(Disposition.RETRY_PUT, 3, 1.0, put_500s=1)
+    assert not policy.may_retry(Disposition.RETRY_PUT, 4, 1.0, put_500s=1)
     assert not policy.may_retry(Disposition.RETRYABLE, 1, 61.0)  # total time bound
     assert not policy.may_retry(Disposition.PERMANENT, 1, 0.0)
     assert not policy.may_retry(Disposition.FATAL, 1, 0.0)

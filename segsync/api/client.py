@@ -161,7 +161,7 @@ class RaiseClient:
     ) -> tuple[Any, int]:
         """Send until success, a permanent answer, a stop, or the retry budget runs out."""
         started = time.monotonic()
-        attempts = 0
+        attempts = put_500s = 0
         last: _Verdict | None = None
         last_status: int | None = None
         while True:
@@ -182,7 +182,8 @@ class RaiseClient:
             if on_attempt:
                 on_attempt(kind, attempts, attempt.status, last.error)
             self._feed_back(last, attempt.status, attempts)
-            delay = self._next_delay(last, attempt.status, attempts, started)
+            put_500s += last.disposition is Disposition.RETRY_PUT
+            delay = self._next_delay(last, attempt.status, attempts, put_500s, started)
             log.debug("%s %s: %s; retrying in %.2fs", method, path, last.error, delay)
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
@@ -224,11 +225,11 @@ class RaiseClient:
             raise FatalApiError(reason, status=status, attempts=attempts)
 
     def _next_delay(
-        self, verdict: _Verdict, status: int | None, attempts: int, started: float
+        self, verdict: _Verdict, status: int | None, attempts: int, put_500s: int, started: float
     ) -> float:
         """Seconds before the next attempt, or the error to raise when none is allowed."""
         elapsed = time.monotonic() - started
-        if not self.policy.may_retry(verdict.disposition, attempts, elapsed):
+        if not self.policy.may_retry(verdict.disposition, attempts, elapsed, put_500s=put_500s):
             permanent = verdict.disposition is Disposition.PERMANENT
             cls: type[ApiError] = PermanentApiError if permanent else TransientApiError
             message = verdict.error

@@ -75,15 +75,21 @@ class RetryPolicy:
         self.settings = settings
         self._rng = rng or random.Random()
 
-    def may_retry(self, disposition: Disposition, attempts: int, elapsed_s: float) -> bool:
+    def may_retry(
+        self, disposition: Disposition, attempts: int, elapsed_s: float, *, put_500s: int = 0
+    ) -> bool:
+        """Another attempt after ``attempts`` (``put_500s`` of them answered 500 to a PUT)?
+
+        The 500 budget counts 500s, not attempts: it is there because a 500 may be the
+        server's bug rather than a passing fault, and a 503 or 429 earlier says nothing of that.
+        """
         s = self.settings
-        if disposition is Disposition.RETRYABLE:
-            limit = s.max_attempts
-        elif disposition is Disposition.RETRY_PUT:
-            limit = min(s.max_attempts, s.put_500_max_attempts)
-        else:
+        if disposition is Disposition.RETRY_PUT:
+            if put_500s >= s.put_500_max_attempts:
+                return False
+        elif disposition is not Disposition.RETRYABLE:
             return False
-        return attempts < limit and elapsed_s < s.max_total_s
+        return attempts < s.max_attempts and elapsed_s < s.max_total_s
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
         """Seconds before attempt ``attempts + 1``."""
