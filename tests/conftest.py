@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from segsync import secrets
+from segsync.output.stats import clear_zone_cache
 from segsync.sandbox import Sandbox, SandboxOptions, run_sandbox
 
 SAMPLES_CSV = Path(__file__).resolve().parent.parent / "samples" / "segments.csv"
@@ -93,3 +95,15 @@ def make_client() -> Iterator[MakeClient]:
 def client(sandbox: Sandbox, make_client: MakeClient) -> httpx.Client:
     """An authenticated ``httpx.Client`` for the ``sandbox`` fixture."""
     return make_client(sandbox)
+
+
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This computer's zone is New York (UTC-5, UTC-4 in summer) for the test."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    clear_zone_cache()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+    clear_zone_cache()

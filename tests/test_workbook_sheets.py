@@ -7,9 +7,7 @@ same the HTML report shows.
 
 from __future__ import annotations
 
-import time
 import zipfile
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,6 @@ import pytest
 from segsync.outcomes import PROBLEM_OUTCOMES, FieldChange, Outcome, RowResult
 from segsync.output.read_back import read_outcomes
 from segsync.output.results import write_results
-from segsync.output.stats import clear_zone_cache
 from segsync.output.tables import CHANGE_COLUMNS, NO_PROBLEMS, PROBLEM_COLUMNS, write_changes_sheet
 from segsync.output.views import build_view
 from segsync.output.wording import OUTCOME_LABELS, problem_view
@@ -37,17 +34,6 @@ from tests.test_report import (
 
 SHEETS = ["Summary", "Problems", "Changes", "Results", "Run details"]
 TABLES = ["Problems", "Changes", "Results"]
-
-
-@pytest.fixture
-def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    clear_zone_cache()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-    clear_zone_cache()
 
 
 def book(path: Path) -> openpyxl.Workbook:

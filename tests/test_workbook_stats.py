@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,22 +12,9 @@ from segsync.output.stats import (
     COUNT_FORMAT,
     DATETIME_FORMAT,
     PERCENT_FORMAT,
-    clear_zone_cache,
     local_zone_name,
     parse_stat,
 )
-
-
-@pytest.fixture
-def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This computer's zone is New York (UTC-5, UTC-4 in summer) for the test."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    clear_zone_cache()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-    clear_zone_cache()
 
 
 @pytest.mark.parametrize(
