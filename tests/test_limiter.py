@@ -70,7 +70,7 @@ def test_paces_at_rate_with_burst_one() -> None:
 
 
 def test_late_timers_cost_rate_never_a_burst() -> None:
-    """A late wake-up (here 2 ms at 200/s) delays the send; the next still waits a whole interval."""
+    """A late wake-up (2 ms at 200/s) delays the send; the next still waits a whole interval."""
     clock = FakeClock()
     limiter = RateLimiter(200, 1, clock=clock)
     times = send_times(limiter, clock, 1000, overshoot=0.002)
