@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 CUTS = (0.1, 0.25, 0.5)
 #: a 429 is part of a streak when it comes within this many seconds of the last cut and fewer
 #: than ``ISOLATED_N`` requests went through since; otherwise it is isolated (the smallest cut)
-MEMORY_S, ISOLATED_N = 10.0, 100
+MEMORY_S, ISOLATED_N = 10.0, 20
 #: seconds to win back a cut: after an isolated 429, and under persistent throttling
 FAST_RECOVERY_S, SLOW_RECOVERY_S = 2.0, 10.0
 #: the slowest recovery, as a share of the configured rate per second
@@ -49,6 +49,8 @@ MIN_STEP = 0.03
 LEARN_STEP = 0.02
 #: seconds without a 429 after which the ceiling is back at the configured rate
 CEILING_MEMORY_S = 300.0
+#: seconds before a send is due that the timer wakes, to wait the rest by yielding to the loop
+EARLY_S = 0.0011
 #: 429s within this many seconds of a cut (or before anything was sent since) answer the same
 #: burst: one cut
 COOLDOWN_S = 1.0
@@ -251,12 +253,21 @@ class RateLimiter:
             await self._wait(delay, abort)
 
     async def _wait(self, delay: float, abort: asyncio.Event | None) -> None:
-        """The one place that sleeps (tests replace it to run on a fake clock)."""
-        if abort is None:
-            await asyncio.sleep(delay)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(abort.wait(), timeout=delay)
+        """The one place that sleeps (tests replace it to run on a fake clock).
+
+        The event loop's timers fire up to a millisecond late (epoll rounds its timeout up),
+        and every late send pushes all later ones back: so the timer is set a little early
+        and the last moments are waited by yielding to the loop.
+        """
+        due = self._clock() + delay
+        if delay > EARLY_S:
+            if abort is None:
+                await asyncio.sleep(delay - EARLY_S)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(abort.wait(), timeout=delay - EARLY_S)
+        while self._clock() < due and (abort is None or not abort.is_set()):
+            await asyncio.sleep(0)
 
     def throttled(self, retry_after: float | None = None) -> None:
         """The server answered 429: hold every request until ``Retry-After``, slow down."""
