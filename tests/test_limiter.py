@@ -7,7 +7,6 @@ import itertools
 import math
 import random
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -340,15 +339,11 @@ def test_one_limiter_per_target_shared_and_reconfigured() -> None:
 def test_two_event_loops_share_one_limiter() -> None:
     """Runs in threads (the web page's jobs) pace through one limiter: sends stay apart."""
     limiter = RateLimiter(200, 1)
-    sent: list[float] = []
-    lock = threading.Lock()
 
     def run() -> None:
         async def main() -> None:
             for _ in range(20):
                 await limiter.acquire()
-                with lock:
-                    sent.append(time.monotonic())
 
         asyncio.run(main())
 
@@ -357,9 +352,7 @@ def test_two_event_loops_share_one_limiter() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    sent.sort()
-    gaps = [b - a for a, b in itertools.pairwise(sent)]
-    assert len(sent) == 60
-    # the append comes a moment after the send: allow that moment, not a second request
-    assert min(gaps) > 0.5 / 200
+    # the limiter's own record of the sends (taken under its lock, at the moment of each)
+    assert limiter.stats.sends == 60
     assert limiter.stats.min_gap_s is not None and limiter.stats.min_gap_s >= 1 / 200 - 1e-9
+    assert limiter.stats.max_in_window == 1
