@@ -332,7 +332,8 @@ def test_one_limiter_per_target_shared_and_reconfigured() -> None:
     assert shared_limiter(target, 10, 1) is first
     assert shared_limiter(target + "2", 10, 1) is not first
     again = shared_limiter(target, 5, 2)
-    assert again is first and (first.target, first.burst) == (5.0, 2)
+    assert again is first and (first.target, first.burst, first.rate) == (5.0, 2, 5.0)
+    assert shared_limiter(target, 20, 2).rate == 20.0  # a raised limit is taken up at once
     assert known_limiter(target) is first
 
 

@@ -145,18 +145,22 @@ class RateLimiter:
     ) -> None:
         """Change the configured limit (a later run may bring a changed configuration).
 
-        The send history is kept, so the change cannot open a burst; a cut in force stays.
+        The send history is kept, so the change cannot open a burst; a cut in force stays in
+        proportion (a rate cut to 80 % of the old limit is 80 % of the new one).
         """
         _check(rate, burst, headroom)
         with self._mutex:
             changed = (self.target, self.burst) != (float(rate), int(burst))
+            scale = float(rate) / self.target
             self.target = float(rate)
             self.burst = int(burst)
             self.adaptive = adaptive
             self.min_rate = min(min_rate, rate)
             self.headroom = headroom
-            self._rate = min(self._rate, self.target)
-            self._ceiling = min(self._ceiling, self.target)
+            self._rate = max(self.min_rate, min(self.target, self._rate * scale))
+            self._ceiling = max(self.min_rate, min(self.target, self._ceiling * scale))
+            self._step *= scale
+            self.lowest_rate = min(self.lowest_rate * scale, self._rate)
             if changed:
                 self._sends = collections.deque(self._sends, maxlen=self.burst)
                 self.stats = SendStats(self.burst / self.target)
