@@ -357,3 +357,16 @@ def test_two_event_loops_share_one_limiter() -> None:
     assert limiter.stats.sends == 60
     assert limiter.stats.min_gap_s is not None and limiter.stats.min_gap_s >= 1 / 200 - 1e-9
     assert limiter.stats.max_in_window == 1
+
+
+def test_with_a_burst_late_timers_are_made_up_within_the_window() -> None:
+    """Every wake-up 2 ms late at 100/s: burst 1 pays it on every send, burst 5 makes it up."""
+    achieved = {}
+    for burst in (1, 5):
+        clock = FakeClock()
+        limiter = FakeTimeLimiter(clock, 100, burst, late=lambda: 0.002)
+        sent = run_workers(limiter, 8, 50)
+        assert max_in_window(sent, burst / 100) <= burst
+        achieved[burst] = (len(sent) - 1) / (sent[-1] - sent[0])
+    assert achieved[1] == pytest.approx(1 / 0.012, rel=0.01)
+    assert achieved[5] > 0.95 * 100

@@ -5,8 +5,9 @@ window of ``burst / rate`` seconds, whatever happens (the first requests of a ru
 list pages, release after a pause or a ``Retry-After``, several runs in one process). The
 limiter keeps the last ``burst`` send times and lets a request go only when the oldest of them
 is a whole window ago. Saved-up credit is spent only by requests that find the way free; a
-request that had to wait leaves one interval after the one before it, so a queue drains evenly
-spaced, never in clumps. A timer that fires late costs that lateness, never a burst.
+request that had to wait leaves one interval after the one before it was due, so a queue drains
+evenly spaced, never in clumps. A timer that fires late costs that lateness (with a burst above
+1, the window lets the next request make up to one interval of it back), never a burst.
 
 A 429 empties the credit, holds every request until ``Retry-After`` (then one at the pause's
 end and the next one interval later) and cuts the rate by the evidence: a tenth for the first
@@ -186,30 +187,30 @@ class RateLimiter:
     def _interval(self) -> float:
         return 1.0 / (self._rate * (1.0 - self.headroom))
 
-    def _due(self, now: float, waited: bool) -> float:
-        """The earliest time a request may be sent (``waited``: it has been queueing)."""
-        due = self._hold_until
+    def _due(self) -> float:
+        """The earliest time a request may be sent: after any hold, and a window after the
+        oldest of the last ``burst`` sends (real ones, or the evenly spaced ones ``_spread``
+        put in their place)."""
         sends = self._sends
-        if sends:
-            interval = self._interval()
-            if len(sends) == self.burst:
-                due = max(due, sends[0] + self.burst * interval)
-            if waited:
-                due = max(due, sends[-1] + interval)
-        return due
+        if len(sends) < self.burst:
+            return self._hold_until
+        return max(self._hold_until, sends[0] + self.burst * self._interval())
 
     def reserve(self, waited: bool = False) -> float:
         """Take a send slot now and return 0.0, or return the seconds until one is due."""
         with self._mutex:
             now = self._clock()
             self._recover(now)
-            due = self._due(now, waited)
+            due = self._due()
             if now < due:
                 return due - now
             self._sends.append(now)
             if waited:
-                # a queue drains evenly: the credit starts again from this send
-                self._spread(now + self._interval())
+                # a queue drains evenly: the credit starts again from this send's due time
+                # (a late wake-up is made up, by at most an interval, where the window allows:
+                # with burst 1 it never does)
+                interval = self._interval()
+                self._spread(max(due, now - interval) + interval)
             self._clean += 1
             if self._since_pause is not None:
                 self._since_pause += 1
@@ -221,7 +222,7 @@ class RateLimiter:
         with self._mutex:
             now = self._clock()
             self._recover(now)
-            return max(0.0, self._due(now, False) - now)
+            return max(0.0, self._due() - now)
 
     def _turn(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
