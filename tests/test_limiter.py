@@ -370,3 +370,23 @@ def test_with_a_burst_late_timers_are_made_up_within_the_window() -> None:
         achieved[burst] = (len(sent) - 1) / (sent[-1] - sent[0])
     assert achieved[1] == pytest.approx(1 / 0.012, rel=0.01)
     assert achieved[5] > 0.95 * 100
+
+
+def test_a_slot_counts_from_its_write_when_the_write_is_late() -> None:
+    """Between the reservation and the write a thread switch may come: the next one waits."""
+    clock = FakeClock()
+    limiter = RateLimiter(20, 5, clock=clock)
+    assert limiter.reserve(confirm=True) == 0.0
+    clock.now += 0.03  # the writer is held up; the burst would allow the next at once
+    assert limiter.reserve() > 0  # but nothing goes before the write is confirmed
+    limiter.sent()
+    written = clock.now
+    assert send(limiter, clock) == written  # then the burst's credit is there again
+    limiter = RateLimiter(20, 1, clock=clock)
+    reserved = clock.now
+    limiter.reserve(confirm=True)
+    clock.now += 0.03
+    limiter.sent()
+    # burst 1: the next one interval after the write, not after the reservation
+    assert send(limiter, clock) == pytest.approx(reserved + 0.03 + 0.05)
+    assert limiter.stats.min_gap_s == pytest.approx(0.05)

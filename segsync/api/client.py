@@ -169,8 +169,9 @@ class RaiseClient:
 
         async def gate() -> None:
             """Right before the write: the limiter's slot, then a last look at the stop switch."""
-            await self.limiter.acquire(self.control.event)
+            await self.limiter.acquire(self.control.event, confirm=True)
             if self.control.stopped:
+                self.limiter.sent()  # nothing goes out: free the slot at once
                 raise NotSent(self.control.reason or "the run was stopped")
             self._lowest_rate = min(self._lowest_rate, self.limiter.rate)
             if on_send:
@@ -179,7 +180,13 @@ class RaiseClient:
         while True:
             await self._wait_for_slot(attempts, last, last_status)
             attempt = await self._exchange.send(
-                kind, method, path, params=params, json_body=json_body, gate=gate
+                kind,
+                method,
+                path,
+                params=params,
+                json_body=json_body,
+                gate=gate,
+                written=self.limiter.sent,
             )
             if not attempt.sent:
                 self._refuse(attempts, last, last_status)

@@ -56,9 +56,12 @@ class RequestLog:
 
 #: awaited right before a request is written; raises ``NotSent`` to send nothing
 Gate = Callable[[], Awaitable[None]]
-#: the httpcore trace events that mean "the request is about to be written"
+#: the httpcore trace events that mean "the request is about to be written", and "written"
 _WRITE_EVENTS = frozenset(
     {"http11.send_request_headers.started", "http2.send_request_headers.started"}
+)
+_WRITTEN_EVENTS = frozenset(
+    {"http11.send_request_headers.complete", "http2.send_request_headers.complete"}
 )
 
 
@@ -130,36 +133,55 @@ class Exchange:
         params: Any = None,
         json_body: Any = None,
         gate: Gate | None = None,
+        written: Callable[[], None] | None = None,
     ) -> Attempt:
-        """One request; network failures become an ``Attempt`` with a sentence, not a raise."""
+        """One request; network failures become an ``Attempt`` with a sentence, not a raise.
+
+        ``gate`` is awaited right before the request is written, ``written`` called once it is
+        (or once writing it failed: some of it may have gone out).
+        """
         loop = asyncio.get_running_loop()
         deadline_s = self._api.request_deadline_s
         gated = gate is None
+        unconfirmed = False
         scope = asyncio.timeout(None)
+
+        def confirm() -> None:
+            nonlocal unconfirmed
+            if unconfirmed:
+                unconfirmed = False
+                if written is not None:
+                    written()
+
         try:
             async with scope:
 
                 async def pass_gate() -> None:
-                    nonlocal gated
+                    nonlocal gated, unconfirmed
                     if not gated:
                         gated = True
                         if gate is not None:
                             await gate()
+                            unconfirmed = True
                         # the deadline runs from the write, not from the wait for a slot
                         scope.reschedule(loop.time() + deadline_s)
 
                 async def trace(event: str, info: dict[str, Any]) -> None:
                     if event in _WRITE_EVENTS:
                         await pass_gate()
+                    elif event in _WRITTEN_EVENTS:
+                        confirm()
 
                 if not self._traced:
                     await pass_gate()
+                    confirm()
                 response = await self._exchange(method, path, params, json_body, trace)
                 if not gated:
                     # a transport that answered without writing (a test's canned answer):
                     # the slot is taken all the same, so the accounting stays whole
                     with contextlib.suppress(NotSent):
                         await pass_gate()
+                        confirm()
         except NotSent as exc:
             return Attempt(None, str(exc) or "not sent", sent=False)
         except (
@@ -178,6 +200,8 @@ class Exchange:
                 raise
             self.log.record(kind, None)
             return Attempt(None, self._too_slow())
+        finally:
+            confirm()  # whatever happened after the gate, the slot is not left open
         self.log.record(kind, response.status_code)
         return Attempt(response)
 

@@ -52,6 +52,9 @@ LEARN_STEP = 0.02
 CEILING_MEMORY_S = 300.0
 #: seconds before a send is due that the timer wakes, to wait the rest by yielding to the loop
 EARLY_S = 0.0011
+#: while a slot's write is unconfirmed, the next request looks again this often; after
+#: ``PENDING_MAX_S`` an unconfirmed slot counts from its reservation
+PENDING_POLL_S, PENDING_MAX_S = 0.002, 1.0
 #: 429s within this many seconds of a cut (or before anything was sent since) answer the same
 #: burst: one cut
 COOLDOWN_S = 1.0
@@ -122,6 +125,8 @@ class RateLimiter:
         self._sends: collections.deque[float] = collections.deque(maxlen=self.burst)
         #: nothing is sent before this time (the latest ``Retry-After``)
         self._hold_until = now
+        #: a slot taken with ``confirm`` whose request is not yet written (its reservation time)
+        self._pending: float | None = None
         #: requests sent since the last cut, and since the last pause ended: the evidence
         self._clean = 0
         self._since_pause: int | None = None
@@ -187,21 +192,32 @@ class RateLimiter:
     def _interval(self) -> float:
         return 1.0 / (self._rate * (1.0 - self.headroom))
 
-    def _due(self) -> float:
-        """The earliest time a request may be sent: after any hold, and a window after the
-        oldest of the last ``burst`` sends (real ones, or the evenly spaced ones ``_spread``
-        put in their place)."""
+    def _due(self, now: float) -> float:
+        """The earliest time a request may be sent: after any hold, after the write of a slot
+        taken before, and a window after the oldest of the last ``burst`` sends (real ones, or
+        the evenly spaced ones ``_spread`` put in their place)."""
+        due = self._hold_until
+        if self._pending is not None:
+            if now - self._pending < PENDING_MAX_S:
+                due = max(due, now + PENDING_POLL_S)
+            else:
+                self._pending = None  # never confirmed: counted at its reservation
         sends = self._sends
         if len(sends) < self.burst:
-            return self._hold_until
-        return max(self._hold_until, sends[0] + self.burst * self._interval())
+            return due
+        return max(due, sends[0] + self.burst * self._interval())
 
-    def reserve(self, waited: bool = False) -> float:
-        """Take a send slot now and return 0.0, or return the seconds until one is due."""
+    def reserve(self, waited: bool = False, confirm: bool = False) -> float:
+        """Take a send slot now and return 0.0, or return the seconds until one is due.
+
+        With ``confirm`` the slot counts from the moment ``sent()`` is called (the request is
+        on the wire), and nothing else is let go before: a thread switch or a slow write
+        between the reservation and the write cannot squeeze the next request closer.
+        """
         with self._mutex:
             now = self._clock()
             self._recover(now)
-            due = self._due()
+            due = self._due(now)
             if now < due:
                 return due - now
             self._sends.append(now)
@@ -214,15 +230,29 @@ class RateLimiter:
             self._clean += 1
             if self._since_pause is not None:
                 self._since_pause += 1
-            self.stats.record(now)
+            if confirm:
+                self._pending = now
+            else:
+                self.stats.record(now)
             return 0.0
+
+    def sent(self) -> None:
+        """The request of the slot taken with ``confirm`` is written: count it from now."""
+        with self._mutex:
+            if self._pending is None:
+                return
+            self._pending = None
+            now = self._clock()
+            if self._sends:
+                self._sends[-1] = max(self._sends[-1], now)
+            self.stats.record(now)
 
     def delay(self) -> float:
         """Seconds until a request could be sent, without taking a slot (0.0: now)."""
         with self._mutex:
             now = self._clock()
             self._recover(now)
-            return max(0.0, self._due() - now)
+            return max(0.0, self._due(now) - now)
 
     def _turn(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -232,18 +262,19 @@ class RateLimiter:
                 turn = self._turns[loop] = asyncio.Lock()
             return turn
 
-    async def acquire(self, abort: asyncio.Event | None = None) -> None:
+    async def acquire(self, abort: asyncio.Event | None = None, confirm: bool = False) -> None:
         """Return when this request may be sent (send it right away), or once ``abort`` is set.
 
         Waiters on one event loop take turns in arrival order; each one's slot is taken only
         when it is due, so a pause or a cut that comes in meanwhile applies to every request
-        not yet sent. Waiters on other loops (other runs) compete for the same slots.
+        not yet sent. Waiters on other loops (other runs) compete for the same slots. With
+        ``confirm``, call ``sent()`` once the request is written (see ``reserve``).
         """
         turn = self._turn()
         waited = turn.locked()
         async with turn:
             while abort is None or not abort.is_set():
-                delay = self.reserve(waited)
+                delay = self.reserve(waited, confirm)
                 if delay <= 0:
                     return
                 waited = True
