@@ -55,6 +55,8 @@ EARLY_S = 0.0011
 #: while a slot's write is unconfirmed, the next request looks again this often; after
 #: ``PENDING_MAX_S`` an unconfirmed slot counts from its reservation
 PENDING_POLL_S, PENDING_MAX_S = 0.002, 1.0
+#: a write confirmed later than this after its reservation counts from its confirmation
+CONFIRM_GRACE_S = 0.001
 #: 429s within this many seconds of a cut (or before anything was sent since) answer the same
 #: burst: one cut
 COOLDOWN_S = 1.0
@@ -237,22 +239,28 @@ class RateLimiter:
             return 0.0
 
     def sent(self) -> None:
-        """The request of the slot taken with ``confirm`` is written: count it from now."""
-        with self._mutex:
-            if self._pending is None:
-                return
-            self._pending = None
-            now = self._clock()
-            if self._sends:
-                self._sends[-1] = max(self._sends[-1], now)
-            self.stats.record(now)
+        """The request of the slot taken with ``confirm`` is written: the next may go.
 
-    def delay(self) -> float:
-        """Seconds until a request could be sent, without taking a slot (0.0: now)."""
+        The write normally follows the reservation within microseconds, but the confirmation
+        comes an event-loop turn later; so the send counts from its reservation, unless the
+        confirmation took longer than ``CONFIRM_GRACE_S`` (a thread switch, a slow write):
+        then from the confirmation, since the write may have happened as late as that.
+        """
         with self._mutex:
+            reserved, self._pending = self._pending, None
+            if reserved is None:
+                return
             now = self._clock()
-            self._recover(now)
-            return max(0.0, self._due(now) - now)
+            stamp = reserved
+            if now - reserved > CONFIRM_GRACE_S and self._sends:
+                stamp = now
+                self._sends[-1] = max(self._sends[-1], now)
+            self.stats.record(stamp)
+
+    def held(self) -> float:
+        """Seconds until a pause (``Retry-After``) is over (0.0: none in force)."""
+        with self._mutex:
+            return max(0.0, self._hold_until - self._clock())
 
     def _turn(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -281,12 +289,20 @@ class RateLimiter:
                 await self._wait(delay, abort)
 
     async def ready(self, abort: asyncio.Event | None = None) -> None:
-        """Wait until a slot could be due (a pause is over), without taking it."""
+        """Wait out a pause in force (``Retry-After``), without taking a slot.
+
+        Callers do this before opening or borrowing a connection, so none sits idle through a
+        long pause; the short waits between sends are ``acquire``'s, right before the write.
+        """
         while abort is None or not abort.is_set():
-            delay = self.delay()
+            delay = self.held()
             if delay <= 0:
                 return
-            await self._wait(delay, abort)
+            if abort is None:
+                await asyncio.sleep(delay)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(abort.wait(), timeout=delay)
 
     async def _wait(self, delay: float, abort: asyncio.Event | None) -> None:
         """The one place that sleeps (tests replace it to run on a fake clock).
