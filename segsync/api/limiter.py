@@ -9,6 +9,11 @@ request that had to wait leaves one interval after the one before it was due, so
 evenly spaced, never in clumps. A timer that fires late costs that lateness (with a burst above
 1, the window lets the next request make up to one interval of it back), never a burst.
 
+The client takes its slot at the last moment, from httpcore's trace hook once the connection
+is up (so connection set-up cannot squeeze two requests together at the server), and confirms
+the write (``acquire(confirm=True)`` then ``sent()``): no other slot is handed out in between,
+so a thread switch between the slot and the write cannot either.
+
 A 429 empties the credit, holds every request until ``Retry-After`` (then one at the pause's
 end and the next one interval later) and cuts the rate by the evidence: a tenth for the first
 429 or one after a long clean stretch (an early 429 is weak evidence, and may be jitter), a
