@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from segsync.input.placement import Placement
 from segsync.model import FieldValue, Segment
 
 if TYPE_CHECKING:
@@ -112,6 +113,27 @@ class RunResult:
     lowest_rate: float | None = None
     results_path: str | None = None
     journal_path: str | None = None
+    #: every column of the sheet and what segsync did with it (empty for a plan or rollback)
+    columns: list[Placement] = field(default_factory=list)
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        """Header → what segsync did with it (``name``, ``note``, ``ignored``,
+        ``read-only (campaignName)``, ``id``): the ``--json`` ``columns``."""
+        return {p.header: p.describe() for p in self.columns}
+
+    def column_lines(self) -> list[str]:
+        """``B 'Segment Name' → name``: the mapping as a person reads it, one column a line."""
+        return [f"{p.letter} '{p.header}' → {p.describe()}" for p in self.columns]
+
+    @property
+    def sheet_label(self) -> str:
+        """The sheet as a headline names it; '' for a CSV or DataFrame (one sheet, no name)."""
+        from pathlib import Path
+
+        if not self.sheet or self.sheet in ("DataFrame", Path(self.source).stem):
+            return ""
+        return self.sheet
 
     def counts(self) -> dict[str, int]:
         tally = Counter(r.outcome.value for r in self.rows)

@@ -132,6 +132,7 @@ class Run:
             started_at=started,
             config_summary=settings.summary(),
             warnings=list(editset.warnings),
+            columns=list(editset.placements),
         )
         self.result = result
         log.info(

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from segsync.input.messages import shown
 from segsync.outcomes import PROBLEM_OUTCOMES, RowResult, RunResult
 from segsync.output.views import problem_view
 from segsync.secrets import redact
@@ -61,7 +62,10 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     title = _TITLES.get(result.command, "Sync")
     if result.dry_run:
         title += " preview (nothing was sent)" if result.command != "plan" else ""
-    lines = [f"{title} of {result.source}: {len(result.rows)} rows"]
+    sheet = f", sheet '{shown(result.sheet_label)}'" if result.sheet_label else ""
+    lines = [f"{title} of {result.source}{sheet}: {len(result.rows)} rows"]
+    if result.columns:
+        lines.append("  columns: " + "; ".join(shown_line(c) for c in result.column_lines()))
     lines += [f"  {outcome:26} {count}" for outcome, count in result.counts().items()]
     problems = [r for r in result.rows if r.outcome in PROBLEM_OUTCOMES]
     if problems:
@@ -91,6 +95,11 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     return [redact(line) for line in lines]
 
 
+def shown_line(text: str) -> str:
+    """File text (a header) on one line, escaped as every message escapes it."""
+    return shown(text, 120)
+
+
 def problem_text(row: RowResult, sheet: str) -> str:
     """``Edits!C17 id 100021: name: contains a tab ...`` on one line (row number if no cell)."""
     view = problem_view(row, sheet)
@@ -114,6 +123,8 @@ def result_json(
         "run_id": result.run_id if result.journal_path else None,
         "exit_code": exit_code,
         "source": result.source,
+        "sheet": result.sheet,
+        "columns": result.column_map,
         "rows": len(result.rows),
         "counts": result.counts(),
         "results": result.results_path,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from xlsxwriter.utility import xl_col_to_name
 
 from segsync.input.messages import shown
+from segsync.input.placement import Placement
 from segsync.model import FieldValue
 
 
@@ -82,6 +83,8 @@ class RowEdit:
     errors: list[RowError] = field(default_factory=list)
     #: The code cell held a number (or, in a CSV, bare digits): leading zeros may have been lost.
     numeric_code: bool = False
+    #: Read-only columns' cells (field → the cell as read): compared with the server, never sent.
+    read_only: dict[str, object] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -107,6 +110,12 @@ class EditSet:
     sha256: str | None = None
     #: field → (0-based column index, header as written), to name a field's cell in any row
     cells: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: every column of the sheet and what segsync does with it (see ``input/placement.py``)
+    placements: list[Placement] = field(default_factory=list)
+    #: cells are typed (a workbook's): a number in a code cell was typed as a number
+    typed: bool = True
+    #: words that mean "clear" when typed (``input.clear_words``), case-folded
+    clear_words: tuple[str, ...] = ()
 
     def cell(self, name: str, row: int) -> CellRef | None:
         """The cell of field ``name`` on sheet row ``row``, or None if the sheet has no column."""

@@ -20,26 +20,41 @@ from itertools import repeat
 from typing import Any, Final, cast
 
 from segsync.config import InputSettings
-from segsync.errors import FileTooLargeError, NoDataError
+from segsync.errors import ConfigError, FileTooLargeError, NoDataError
 from segsync.input.cells import KEEP, text_of
 from segsync.input.columns import Parsed, column_of, parse_column, parse_rows
 from segsync.input.editset import EditSet, RowEdit, RowError
 from segsync.input.headers import MODIFIED, Columns, map_columns
-from segsync.input.messages import shown
+from segsync.input.hidden import hidden_rows
+from segsync.input.messages import quoted, shown
+from segsync.input.placement import normalise_header, read_mapping
 from segsync.input.table import Table, has_content
 
 
 def build_edit_set(table: Table, settings: InputSettings) -> EditSet:
-    cols = map_columns(table, settings.clear_marker)
+    try:
+        mapping = read_mapping(settings.columns)
+    except ValueError as exc:
+        raise ConfigError(f"input.columns (or --map): {exc}.") from None
+    cols = map_columns(table, settings.clear_marker, mapping, settings.hidden)
+    hidden_note = hidden_rows(table, cols, settings.hidden)
     flags = _all_flags(table, cols)
+    read_only = _read_only_cells(table, cols)
     rows, headerless_counts = _build_rows(table, cols, flags, settings.max_rows)
     if not rows:
         raise NoDataError(f"{table.where()} has a header row but no data rows.")
+    if read_only:
+        for edit in rows:
+            cells = read_only.get(edit.source_row)
+            if cells:
+                edit.read_only = cells
     _mark_duplicates(rows, table, cols)
     warnings = [
+        *([hidden_note] if hidden_note else []),
         *table.warnings,
         *cols.warnings,
         *_headerless_warnings(table, cols, headerless_counts),
+        *_mapping_warnings(settings.columns, cols),
     ]
     return EditSet(
         source=table.source,
@@ -49,8 +64,39 @@ def build_edit_set(table: Table, settings: InputSettings) -> EditSet:
         extra_columns=cols.extra_columns,
         warnings=warnings,
         sha256=table.sha256,
-        cells={name: (table.col_offset + j, header) for j, name, header, _ in cols.plan},
+        cells={
+            **{name: (table.col_offset + j, header) for j, name, header in cols.read_only},
+            **{name: (table.col_offset + j, header) for j, name, header, _ in cols.plan},
+        },
+        placements=cols.placements,
+        typed=not table.untyped,
+        clear_words=tuple(word.strip().casefold() for word in settings.clear_words),
     )
+
+
+def _read_only_cells(table: Table, cols: Columns) -> dict[int, dict[str, object]]:
+    """Sheet row → {read-only field: its cell}, for the rows with any such cell filled."""
+    out: dict[int, dict[str, object]] = {}
+    if not cols.read_only:
+        return out
+    first = table.first_row
+    for k, cells in enumerate(table.rows):
+        for j, name, _ in cols.read_only:
+            cell = cells[j] if j < len(cells) else None
+            if cell is None or (type(cell) is str and not cell.strip()):
+                continue
+            out.setdefault(first + k, {})[name] = cell
+    return out
+
+
+def _mapping_warnings(said: dict[str, str], cols: Columns) -> list[str]:
+    """A ``--map``/``--ignore-column`` for a header the sheet does not have is worth a word:
+    it may be a typo in the flag."""
+    headers = {normalise_header(p.header) for p in cols.placements}
+    missing = [h for h in said if normalise_header(h) not in headers]
+    if not missing:
+        return []
+    return [f"the column mapping names {quoted(missing)}, which this sheet does not have."]
 
 
 def _all_flags(table: Table, cols: Columns) -> dict[int, dict[int, str]]:
