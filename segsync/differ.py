@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
+from segsync.intent import read_only_problems, value_problems
 from segsync.model import (
     EDITABLE_FIELDS,
     FieldValue,
@@ -78,7 +79,7 @@ def diff(
     sent: dict[int, SegmentRequest] = {}  # id → body, in row order
     with gc_paused():
         for edit in edits.rows:
-            plan = _decide(edit, current, force, check_modified, damaged)
+            plan = _decide(edit, current, force, check_modified, damaged, edits)
             rows.append(plan)
             if plan.body is not None and edit.segment_id is not None:
                 sent[edit.segment_id] = plan.body
@@ -94,6 +95,7 @@ def _decide(
     force: bool,
     check_modified: bool,
     damaged: list[RowEdit],
+    edits: EditSet,
 ) -> RowPlan:
     if edit.errors and not edit.checkable:
         return RowPlan(edit, Outcome.INVALID, error=_error_text(edit.errors))
@@ -118,11 +120,15 @@ def _decide(
         remaining = [e for e in edit.errors if not same_value(e.held, held.get(e.field or ""))]
         if remaining:
             return RowPlan(edit, Outcome.INVALID, before=before, error=_error_text(remaining))
+    if edit.read_only:  # an edit Raise would ignore is a problem, not a silence
+        problems = read_only_problems(edit, before, edits)
+        if problems:
+            return RowPlan(edit, Outcome.INVALID, before=before, error="; ".join(problems))
     # Most rows of a sheet fed back change nothing: compare with the segment's attributes
     # before building anything (``values`` holds editable fields only).
     for name, value in edit.values.items():
         if getattr(before, name) != value:
-            return _changed(edit, before, force, check_modified, damaged)
+            return _changed(edit, before, force, check_modified, damaged, edits)
     return RowPlan(edit, _UNCHANGED, before)
 
 
@@ -130,7 +136,12 @@ _UNCHANGED: Final = Outcome.UNCHANGED
 
 
 def _changed(
-    edit: RowEdit, before: Segment, force: bool, check_modified: bool, damaged: list[RowEdit]
+    edit: RowEdit,
+    before: Segment,
+    force: bool,
+    check_modified: bool,
+    damaged: list[RowEdit],
+    edits: EditSet,
 ) -> RowPlan:
     """A row with at least one value that is not the server's: what, if anything, to send."""
     now = before.editable()
@@ -146,6 +157,9 @@ def _changed(
         edited[name] = value
     if not edited:
         return RowPlan(edit, _UNCHANGED, before)
+    meant = value_problems(edit, edited, edits)
+    if meant:
+        return RowPlan(edit, Outcome.INVALID, before=before, error="; ".join(meant))
     merged = {**now, **edited}
     problems = field_errors(merged)
     if problems:

@@ -116,6 +116,8 @@ class EditSet:
     typed: bool = True
     #: words that mean "clear" when typed (``input.clear_words``), case-folded
     clear_words: tuple[str, ...] = ()
+    #: what clears a field (``input.clear_marker``), for the sentences that suggest it
+    clear_marker: str = "#CLEAR"
 
     def cell(self, name: str, row: int) -> CellRef | None:
         """The cell of field ``name`` on sheet row ``row``, or None if the sheet has no column."""

@@ -71,6 +71,7 @@ def build_edit_set(table: Table, settings: InputSettings) -> EditSet:
         placements=cols.placements,
         typed=not table.untyped,
         clear_words=tuple(word.strip().casefold() for word in settings.clear_words),
+        clear_marker=settings.clear_marker,
     )
 
 
