@@ -65,6 +65,9 @@ def _sheet(book: xlsxwriter.Workbook, name: str, rows: list[list[object]]) -> ob
     return sheet
 
 
+HEADER_TAIL = ("Salesforce ID", "Desc", "Notes")
+
+
 @case("ops_unmapped.xlsx")
 def ops_unmapped(path: Path) -> None:
     book = _book(path)
