@@ -65,9 +65,6 @@ def _sheet(book: xlsxwriter.Workbook, name: str, rows: list[list[object]]) -> ob
     return sheet
 
 
-HEADER_TAIL = ("Salesforce ID", "Desc", "Notes")
-
-
 @case("ops_unmapped.xlsx")
 def ops_unmapped(path: Path) -> None:
     book = _book(path)
@@ -90,7 +87,7 @@ def ops_unmapped(path: Path) -> None:
                 "PG-01",
                 "Spring",
                 "SF-1001",
-                "Call list",
+                "Calls",
                 "ok",
             ],
             [100003, "Facebook Ads – Mid-Level", "FB-70", "Spring", "SF-1003", "Ads", "check"],
