@@ -383,6 +383,8 @@ def _facts(
     ]
     if result.sheet:
         facts.append(FactView("Sheet", result.sheet))
+    # the mapping: what segsync did with every column of the sheet (issue 18)
+    facts += [FactView(f"Column {p.letter}: {p.header}", p.describe()) for p in result.columns]
     facts += [
         FactView("Started", started),
         FactView("Finished", finished or "did not finish"),

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from segsync import pipeline
 from segsync.config import Settings
-from segsync.errors import InputError, RunAborted, RunLockedError
+from segsync.errors import InputError, RunAborted, RunLockedError, SheetChoiceError
 from segsync.guardrails import Guardrails
 from segsync.input.editset import EditSet
 from segsync.outcomes import PROBLEM_OUTCOMES, Outcome
@@ -108,11 +108,25 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
 
 
 def _read(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSet, list[str]]:
-    """Load with the CLI's loader (its guards, its sentences); list the sheets on success."""
-    editset = renamed(
-        pipeline.validate(upload.path, settings, sheet=sheet, name=upload.name), upload
-    )
-    return editset, visible_sheets(upload.path)
+    """Load with the CLI's loader (its guards, its sentences); list the sheets on success.
+
+    Where the CLI refuses to choose between sheets, the page previews the one it names first
+    and says so above the preview, with the sheet choice beside it: a preview sends nothing,
+    and the person sees which sheet it is before applying.
+    """
+    try:
+        editset = pipeline.validate(upload.path, settings, sheet=sheet, name=upload.name)
+    except SheetChoiceError as exc:
+        if sheet is not None or not exc.sheets:
+            raise
+        editset = pipeline.validate(upload.path, settings, sheet=exc.sheets[0], name=upload.name)
+        others = ", ".join(f"'{name}'" for name in exc.sheets)
+        editset.warnings.insert(
+            0,
+            f"sheets that could hold the edits: {others}. This preview shows sheet "
+            f"'{exc.sheets[0]}'; choose the sheet below before applying.",
+        )
+    return renamed(editset, upload), visible_sheets(upload.path)
 
 
 def start_sheet_preview(state: WebState, upload: Upload, editset: EditSet) -> Preview:
