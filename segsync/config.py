@@ -38,6 +38,8 @@ class ApiPaths(_Section):
 
     segment: str = "/api/Segment/{id}"
     segment_list: str = "/api/Segment/list"
+    #: read once when a sheet moves segments, to check the campaign ids (paged like segments)
+    campaign_list: str = "/api/Campaign/list"
 
 
 class ApiSettings(_Section):

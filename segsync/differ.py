@@ -70,20 +70,17 @@ def diff(
 
     Linear in the rows: one dict lookup and a few comparisons per row, with the cyclic garbage
     collector paused (it would walk every object made so far at each pass; nothing here makes
-    a reference cycle), and one pass over ``current`` for shared codes. A row that changes
+    a reference cycle). Codes shared within a campaign need more of the server than one
+    segment: ``segsync/server_checks.py`` decides them after this. A row that changes
     nothing, most of a sheet fed back, is decided from the segment's own attributes without
     building anything but its ``RowPlan``; the bodies to send are collected as they are made.
     """
     damaged: list[RowEdit] = []
     rows: list[RowPlan] = []
-    sent: dict[int, SegmentRequest] = {}  # id → body, in row order
     with gc_paused():
         for edit in edits.rows:
-            plan = _decide(edit, current, force, check_modified, damaged, edits)
-            rows.append(plan)
-            if plan.body is not None and edit.segment_id is not None:
-                sent[edit.segment_id] = plan.body
-        warnings = _duplicate_code_warnings(sent, current)
+            rows.append(_decide(edit, current, force, check_modified, damaged, edits))
+    warnings: list[str] = []
     if damaged:
         warnings.insert(0, _lost_zeros_warning(edits, damaged))
     return Plan(rows, warnings)
@@ -242,46 +239,3 @@ def same_instant(a: str, b: str) -> bool:
     da = da if da.tzinfo else da.replace(tzinfo=UTC)
     db = db if db.tzinfo else db.replace(tzinfo=UTC)
     return abs(da - db) < INSTANT_TOLERANCE
-
-
-def _duplicate_code_warnings(
-    sent: dict[int, SegmentRequest], current: dict[int, Segment]
-) -> list[str]:
-    """Codes travel in donation-page URLs: two segments of one campaign sharing one is a mistake.
-
-    Only a warning: whether the API rejects it is undocumented, and with per-id fetching the
-    other segments of the campaign are not all known. A code a write lands on is reported
-    when another segment of its campaign holds it too (the written ones with the code they are
-    given). Shared codes are rare: each written key keeps its first id, and only a second
-    holder starts a list, so the pass over ``current`` mostly folds a code and finds it is
-    nobody else's.
-    """
-    first: dict[tuple[int | None, str], int] = {}  # (campaign, folded code) → first id
-    shared: dict[tuple[int | None, str], list[int]] = {}  # keys held by more than one id
-    codes: set[str] = set()
-    for sid, body in sent.items():
-        if body.code:
-            folded = body.code.casefold()
-            key = (body.campaignId, folded)
-            held = first.setdefault(key, sid)
-            if held != sid:
-                shared.setdefault(key, [held]).append(sid)
-            codes.add(folded)
-    if not codes:
-        return []
-    for sid, segment in current.items():
-        code = segment.code
-        if not code or sid in sent:
-            continue
-        folded = code if code.isdigit() else code.casefold()  # digits fold to themselves
-        if folded in codes:
-            other = (segment.campaignId, folded)
-            owner = first.get(other)
-            if owner is not None:
-                shared.setdefault(other, [owner]).append(sid)
-    return [
-        f"campaign {key[0]}: segments {', '.join(map(str, sorted(shared[key])))} "
-        f"would share the code '{sent[first[key]].code}'"
-        for key in (first if shared else ())
-        if key in shared
-    ]

@@ -115,6 +115,10 @@ class RunResult:
     journal_path: str | None = None
     #: every column of the sheet and what segsync did with it (empty for a plan or rollback)
     columns: list[Placement] = field(default_factory=list)
+    #: campaign id → name, as the server showed them (to show moves by name)
+    campaign_names: dict[int, str] = field(default_factory=dict)
+    #: rows that move (or would move) a segment to another campaign
+    moves: int = 0
 
     @property
     def column_map(self) -> dict[str, str]:

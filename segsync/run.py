@@ -45,6 +45,7 @@ from segsync.preflight import check_report_path, check_results_path
 from segsync.progress import Progress
 from segsync.runcontrol import RunControl
 from segsync.runlock import current_user, run_lock
+from segsync.server_checks import check_server_rules
 from segsync.updater import Updater
 
 log = logging.getLogger("segsync.run")
@@ -397,6 +398,10 @@ class Run:
         plan = diff(
             editset, state.segments, force=self.options.force, check_modified=check_modified
         )
+        checks = await check_server_rules(plan, state, client, editset)
+        plan.warnings.extend(checks.warnings)
+        result.campaign_names = checks.campaign_names
+        result.moves = len(checks.moves)
         result.warnings.extend(plan.warnings)
         for warning in plan.warnings:
             log.warning("%s", warning, extra={"event": "plan_warning"})

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from python_calamine import CalamineWorkbook
 
 from segsync.sandbox import SandboxOptions, run_sandbox
 from tests.data.make_intent_corpus import make, seed
@@ -297,3 +298,67 @@ def test_an_export_fed_back_unchanged_has_no_read_only_problem(
     data = json.loads(proc.stdout)
     assert data["counts"] == {"unchanged": len(seed())}
     assert data["columns"]["totalDonors"] == "read-only (totalDonors)"
+
+
+# -------------------------------------------------------------------------- server rules
+
+
+def test_the_preview_checks_campaigns_and_codes_as_the_server_would(
+    api: tuple[Any, Path], tmp_path: Path
+) -> None:
+    sb, config = api
+    path = sheet(tmp_path, "moves.xlsx")
+    preview = run_cli("sync", path, "--config", str(config), "--dry-run", "--json")
+    assert preview.returncode == 1, preview.stderr
+    data = json.loads(preview.stdout)
+    assert data["counts"] == {"would_update": 1, "invalid": 2} and data["moves"] == 1
+    reasons = {p["cell"]: p["reason"] for p in data["problems"]}
+    assert "campaign 5009 is not in Raise's campaign list" in reasons["Edits!B3"]
+    assert "code 'FB69' is already held by segment 100003" in reasons["Edits!C4"]
+    assert "(would move campaign)" in preview.stderr
+    assert sb.counters.snapshot().count("PUT") == 0
+    changes = CalamineWorkbook.from_path(data["results"]).get_sheet_by_name("Changes")
+    move = changes.to_python()[1]
+    assert move[3:6] == ["campaignId (move)", "5001 Spring Appeal 2026", "5002 Giving Tuesday 2026"]
+    done = run_cli("sync", path, "--config", str(config), "--json")
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["moves"] == 1
+    assert sb.segment(100001)["campaignId"] == 5002
+    assert sb.segment(100003)["campaignId"] == 5001 and sb.segment(100004)["code"] == "081-EM"
+
+
+def test_without_a_campaign_list_the_check_is_said_not_made(
+    api: tuple[Any, Path], tmp_path: Path
+) -> None:
+    _sb, config = api
+    data = yaml.safe_load(config.read_text())
+    data["api"]["paths"] = {"campaign_list": "/api/NoSuchList/list"}
+    config.write_text(yaml.safe_dump(data))
+    proc = run_cli("sync", sheet(tmp_path, "moves.xlsx"), "--config", str(config), "--dry-run")
+    assert "the campaign list answered 404" in proc.stdout
+    assert "campaign ids of the moves were not checked" in proc.stdout
+    # 5009 could not be refused; and segment 100003 moving away frees its code FB69 in 5001
+    assert proc.returncode == 0, proc.stdout
+    assert "would_update               3" in proc.stdout
+
+
+def test_a_code_held_outside_the_sheet_is_checked_by_reading_the_campaign(
+    api: tuple[Any, Path], tmp_path: Path
+) -> None:
+    """A short sheet is read by id; the campaign's other segments are then listed (one filtered
+    list read), and where the list is off the warning says the check was not made."""
+    sb, config = api
+    path = tmp_path / "code.csv"
+    path.write_text("id,code\n100004,EM16\n", encoding="utf-8")  # 100012 holds EM16 (5001)
+    proc = run_cli("sync", str(path), "--config", str(config), "--dry-run")
+    assert proc.returncode == 1, proc.stdout
+    assert "code 'EM16' is already held by segment 100012" in proc.stdout
+    data = yaml.safe_load(config.read_text())
+    data["api"]["list_enabled"] = False
+    config.write_text(yaml.safe_dump(data))
+    proc = run_cli("sync", str(path), "--config", str(config), "--dry-run")
+    assert proc.returncode == 0, proc.stdout
+    assert "new codes were not checked against the other segments of campaign(s) 5001" in (
+        proc.stdout
+    )
+    assert sb.counters.snapshot().count("PUT") == 0

@@ -67,6 +67,9 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     if result.columns:
         lines.append("  columns: " + "; ".join(shown_line(c) for c in result.column_lines()))
     lines += [f"  {outcome:26} {count}" for outcome, count in result.counts().items()]
+    if result.moves:
+        verb = "would move" if result.dry_run else "moved"
+        lines.append(f"  {'(' + verb + ' campaign)':26} {result.moves}")
     problems = [r for r in result.rows if r.outcome in PROBLEM_OUTCOMES]
     if problems:
         lines.append("  problems:")
@@ -127,6 +130,7 @@ def result_json(
         "columns": result.column_map,
         "rows": len(result.rows),
         "counts": result.counts(),
+        "moves": result.moves,
         "results": result.results_path,
         "plan": plan_path,
         "report": report_path,

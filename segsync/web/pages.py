@@ -281,6 +281,7 @@ def _confirmation(state: WebState, preview: Preview) -> dict[str, Any]:
         "typed": bool(over),
         "over": " and ".join(over),
         "problems": problems,
+        "moves": result.moves if result else 0,
         "rps": f"{rps:g}",
         "eta_s": n / rps if rps else None,
     }

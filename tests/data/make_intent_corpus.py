@@ -18,6 +18,8 @@ them in a spreadsheet program. The files are made at test time, not committed.
 - ``clear_words.xlsx``: ``N/A``, ``null``, ``-`` typed to mean "clear".
 - ``invisible.xlsx``: a zero-width space after a name, a non-breaking space inside one.
 - ``numeric_codes.xlsx``: codes typed as numbers, ``993.5`` and ``120000``.
+- ``moves.xlsx``: a move to another campaign, a move to a campaign that does not exist, and a
+  code another segment of the campaign holds.
 """
 
 from __future__ import annotations
@@ -239,6 +241,22 @@ def numeric_codes(path: Path) -> None:
             [100001, 993.5],
             [100003, 120000],
             [100002, 116],  # the server holds 00116: spreadsheet damage, kept with a warning
+        ],
+    )
+    book.close()
+
+
+@case("moves.xlsx")
+def moves(path: Path) -> None:
+    book = _book(path)
+    _sheet(
+        book,
+        "Edits",
+        [
+            ["Segment ID", "Campaign ID", "Code"],
+            [100001, 5002, None],  # a move to Giving Tuesday 2026
+            [100003, 5009, None],  # no such campaign
+            [100004, None, "FB69"],  # the code segment 100003 holds in campaign 5001
         ],
     )
     book.close()
