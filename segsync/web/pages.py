@@ -23,11 +23,18 @@ from aiohttp import web
 
 from segsync import pipeline
 from segsync.config import Settings
-from segsync.errors import InputError, RunAborted, RunLockedError, SheetChoiceError
+from segsync.errors import (
+    InputError,
+    RunAborted,
+    RunLockedError,
+    SheetChoiceError,
+    UnplacedColumnsError,
+)
 from segsync.guardrails import Guardrails
 from segsync.input.editset import EditSet
 from segsync.outcomes import PROBLEM_OUTCOMES, Outcome
 from segsync.output.results import default_results_path
+from segsync.web.column_map import validate_mapped
 from segsync.web.jobs import Job, JobKind
 from segsync.web.render import web_view
 from segsync.web.responses import (
@@ -95,6 +102,10 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     try:
         editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
+    except UnplacedColumnsError as exc:  # the mapping page asks what each column is
+        upload.unplaced = exc
+        state.add_upload(upload)
+        return see_other(f"/uploads/{upload.id}/columns")
     except InputError as exc:
         upload.remove()
         return await _upload_form(request, status=400, error=str(exc))
@@ -115,11 +126,11 @@ def _read(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSe
     and the person sees which sheet it is before applying.
     """
     try:
-        editset = pipeline.validate(upload.path, settings, sheet=sheet, name=upload.name)
+        editset = validate_mapped(upload, settings, sheet)
     except SheetChoiceError as exc:
         if sheet is not None or not exc.sheets:
             raise
-        editset = pipeline.validate(upload.path, settings, sheet=exc.sheets[0], name=upload.name)
+        editset = validate_mapped(upload, settings, exc.sheets[0])
         others = ", ".join(f"'{name}'" for name in exc.sheets)
         editset.warnings.insert(
             0,

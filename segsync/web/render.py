@@ -26,7 +26,7 @@ from segsync.output.html_report import template_env
 from segsync.output.views import NextStep, ProblemView, RunView, build_view
 
 #: static files served from the package, with their content types
-STATIC_FILES = {"web.css": "text/css", "progress.js": "text/javascript"}
+STATIC_FILES = {"web.css": "text/css", "progress.js": "text/javascript", "mapping.css": "text/css"}
 _STYLE_TAG = re.compile(r"^\s*<style[^>]*>(?P<css>.*)</style>\s*$", re.DOTALL)
 #: facts of the report that name files the page offers as downloads instead
 _DOWNLOAD_FACTS = frozenset({"Preview file", "Results file", "Plan file"})

@@ -11,6 +11,8 @@ so no byte of a forged upload is written.
 
 from __future__ import annotations
 
+from typing import Any
+
 import dataclasses
 import os
 import re
@@ -64,6 +66,10 @@ class Upload:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: visible worksheets (empty for a CSV); the sheet choice offers these
     sheets: list[str] = field(default_factory=list)
+    #: what the person said about its columns on the mapping page (header → field/note/ignore)
+    mapping: dict[str, str] = field(default_factory=dict)
+    #: the columns the loader could not place, while the mapping page asks about them
+    unplaced: Any = None
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
