@@ -11,8 +11,6 @@ so no byte of a forged upload is written.
 
 from __future__ import annotations
 
-from typing import Any
-
 import dataclasses
 import os
 import re
@@ -23,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
