@@ -12,12 +12,13 @@ spreadsheet turned into a number (``00760`` → ``760``) keeps the server's code
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
-from segsync.intent import read_only_problems, value_problems
+from segsync.intent import read_only_getter, read_only_problems, value_problems
 from segsync.model import (
     EDITABLE_FIELDS,
     FieldValue,
@@ -77,9 +78,10 @@ def diff(
     """
     damaged: list[RowEdit] = []
     rows: list[RowPlan] = []
+    shown = read_only_getter(edits.read_only_fields) if edits.read_only_fields else None
     with gc_paused():
         for edit in edits.rows:
-            rows.append(_decide(edit, current, force, check_modified, damaged, edits))
+            rows.append(_decide(edit, current, force, check_modified, damaged, edits, shown))
     warnings: list[str] = []
     if damaged:
         warnings.insert(0, _lost_zeros_warning(edits, damaged))
@@ -93,6 +95,7 @@ def _decide(
     check_modified: bool,
     damaged: list[RowEdit],
     edits: EditSet,
+    shown: Callable[[Segment], tuple[object, ...]] | None = None,
 ) -> RowPlan:
     if edit.errors and not edit.checkable:
         return RowPlan(edit, Outcome.INVALID, error=_error_text(edit.errors))
@@ -117,7 +120,8 @@ def _decide(
         remaining = [e for e in edit.errors if not same_value(e.held, held.get(e.field or ""))]
         if remaining:
             return RowPlan(edit, Outcome.INVALID, before=before, error=_error_text(remaining))
-    if edit.read_only:  # an edit Raise would ignore is a problem, not a silence
+    if shown is not None and edit.read_only is not None and edit.read_only != shown(before):
+        # an edit Raise would ignore is a problem, not a silence
         problems = read_only_problems(edit, before, edits)
         if problems:
             return RowPlan(edit, Outcome.INVALID, before=before, error="; ".join(problems))

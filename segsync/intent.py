@@ -19,8 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Final
+from operator import attrgetter
+from typing import Final, cast
 
 from segsync.input.cells import text_of
 from segsync.input.editset import EditSet, RowEdit
@@ -60,12 +62,23 @@ def value_problems(edit: RowEdit, edited: dict[str, FieldValue], edits: EditSet)
     return problems
 
 
+def read_only_getter(fields: tuple[str, ...]) -> Callable[[Segment], tuple[object, ...]]:
+    """What the server shows for ``fields``, as one tuple (one C call per row): an export fed
+    back compares equal at once, and only a row that does not is looked at field by field."""
+    if len(fields) == 1:
+        one = attrgetter(fields[0])
+        return lambda segment: (one(segment),)
+    return cast("Callable[[Segment], tuple[object, ...]]", attrgetter(*fields))
+
+
 def read_only_problems(edit: RowEdit, before: Segment, edits: EditSet) -> list[str]:
     """Read-only cells that differ from what the server shows."""
-    problems = []
-    for name, cell in edit.read_only.items():
+    problems: list[str] = []
+    if edit.read_only is None:
+        return problems
+    for name, cell in zip(edits.read_only_fields, edit.read_only, strict=True):
         held = getattr(before, name, None)
-        if same_shown(cell, held):
+        if cell == held or same_shown(cell, held):
             continue
         where = _where(edits, name, edit.source_row)
         header = edits.cells.get(name, (0, name))[1]

@@ -83,8 +83,9 @@ class RowEdit:
     errors: list[RowError] = field(default_factory=list)
     #: The code cell held a number (or, in a CSV, bare digits): leading zeros may have been lost.
     numeric_code: bool = False
-    #: Read-only columns' cells (field → the cell as read): compared with the server, never sent.
-    read_only: dict[str, object] = field(default_factory=dict)
+    #: Read-only columns' cells, in ``EditSet.read_only_fields`` order (None: the sheet has
+    #: none): compared with what the server shows, never sent.
+    read_only: tuple[object, ...] | None = None
 
     @property
     def valid(self) -> bool:
@@ -118,6 +119,8 @@ class EditSet:
     clear_words: tuple[str, ...] = ()
     #: what clears a field (``input.clear_marker``), for the sentences that suggest it
     clear_marker: str = "#CLEAR"
+    #: the read-only fields the sheet has columns for (``RowEdit.read_only`` follows this order)
+    read_only_fields: tuple[str, ...] = ()
 
     def cell(self, name: str, row: int) -> CellRef | None:
         """The cell of field ``name`` on sheet row ``row``, or None if the sheet has no column."""
