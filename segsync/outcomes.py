@@ -119,6 +119,8 @@ class RunResult:
     campaign_names: dict[int, str] = field(default_factory=dict)
     #: rows that move (or would move) a segment to another campaign
     moves: int = 0
+    #: the flags that repeat what the person said about the sheet (``--map``, ``--hidden``)
+    said: tuple[str, ...] = ()
 
     @property
     def column_map(self) -> dict[str, str]:

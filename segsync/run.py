@@ -134,6 +134,7 @@ class Run:
             config_summary=settings.summary(),
             warnings=list(editset.warnings),
             columns=list(editset.placements),
+            said=editset.said,
         )
         self.result = result
         log.info(

@@ -121,6 +121,9 @@ class EditSet:
     clear_marker: str = "#CLEAR"
     #: the read-only fields the sheet has columns for (``RowEdit.read_only`` follows this order)
     read_only_fields: tuple[str, ...] = ()
+    #: the flags that say again what the person said about this sheet (``--map``, ``--hidden``),
+    #: for the command a summary suggests
+    said: tuple[str, ...] = ()
 
     def cell(self, name: str, row: int) -> CellRef | None:
         """The cell of field ``name`` on sheet row ``row``, or None if the sheet has no column."""

@@ -72,6 +72,7 @@ def build_edit_set(table: Table, settings: InputSettings) -> EditSet:
         clear_words=tuple(word.strip().casefold() for word in settings.clear_words),
         clear_marker=settings.clear_marker,
         read_only_fields=tuple(name for _, name, _ in cols.read_only),
+        said=_said(cols, settings.hidden),
     )
 
 
@@ -82,6 +83,21 @@ def _read_only_cells(table: Table, cols: Columns) -> list[tuple[object, ...]]:
         return []
     columns = [column_of(table.rows, j) for j, _, _ in cols.read_only]
     return list(zip(*columns, strict=True))
+
+
+def _said(cols: Columns, hidden: str) -> tuple[str, ...]:
+    """``--map``/``--ignore-column``/``--hidden`` as the person gave them (flags or config)."""
+    flags: list[str] = []
+    for placed in cols.placements:
+        if placed.how != "mapped":
+            continue
+        if placed.kind == "ignored":
+            flags += ["--ignore-column", placed.header]
+        else:
+            flags += ["--map", f"{placed.header}={placed.field or placed.kind}"]
+    if hidden != "refuse":
+        flags += ["--hidden", hidden]
+    return tuple(flags)
 
 
 def _mapping_warnings(said: dict[str, str], cols: Columns) -> list[str]:

@@ -303,7 +303,8 @@ def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list
         steps.append(
             NextStep(
                 "To send only the failed and unsent rows again:",
-                f"segsync sync {_q(result.source)} --only-failed {_q(result.run_id)}",
+                f"segsync sync {_q(result.source)}{_said(result)} --only-failed "
+                f"{_q(result.run_id)}",
                 kind="action",
             )
         )
@@ -313,7 +314,7 @@ def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list
         elif result.command == "rollback":
             command = "the same segsync rollback command without --dry-run"
         else:
-            command = f"segsync sync {_q(result.source)}"
+            command = f"segsync sync {_q(result.source)}{_said(result)}"
         if Outcome.WOULD_UPDATE in outcomes:
             steps.append(
                 NextStep("Nothing was sent: this is a preview. To send it:", command, "action")
@@ -330,6 +331,12 @@ def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list
 
 def _q(text: str) -> str:
     return shlex.quote(text)
+
+
+def _said(result: RunResult) -> str:
+    """`` --sheet … --map …``: what the person said about the sheet, to say again."""
+    flags = [*(("--sheet", result.sheet_label) if result.sheet_label else ()), *result.said]
+    return "".join(f" {_q(flag)}" for flag in flags)
 
 
 # -- changes ----------------------------------------------------------------------------------
