@@ -75,3 +75,32 @@ def test_the_mapping_page_of_a_file_no_longer_kept_is_not_found(
             await web.page("/uploads/nope/columns", status=404)
 
     run(body())
+
+
+def test_hidden_rows_are_asked_about_then_left_out(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = make("hidden_rows.xlsx", tmp_path)
+    draft = sandbox.segment(100002)
+
+    async def body() -> None:
+        async with web_client(settings_for(sandbox, tmp_path)) as web:
+            response = await web.upload(path)
+            assert response.status == 303
+            hidden = response.headers["Location"]
+            assert hidden.endswith("/hidden")
+            page = await web.page(hidden)
+            assert "row 3 (id 100002 &#39;DRAFT DO NOT SEND" in page
+            assert "--hidden" not in page  # the page's own choice, not the command's flags
+            bad = await web.post(hidden, {"hidden": "maybe"})
+            assert bad.status == 400
+            response = await web.post(hidden, {"hidden": "skip"})
+            assert response.status == 303, await response.text()
+            preview = response.headers["Location"]
+            await web.wait_state(f"{preview}/status")
+            page = await web.page(preview)
+            assert "was left out (--hidden skip): row 3" in page
+            assert "DRAFT DO NOT SEND" in page  # named in that warning, not among the changes
+            await web.run(preview)
+        assert sandbox.segment(100002) == draft
+        assert sandbox.segment(100001)["name"] == "Visible rename"  # type: ignore[index]
+
+    run(body())

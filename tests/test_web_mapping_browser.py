@@ -87,3 +87,26 @@ def run_axe(driver: Any, script: Path) -> list[dict[str, Any]]:
         "v.nodes.map(n => n.target)}))));"
     )
     return list(result)
+
+
+def test_the_hidden_cells_page_in_the_browser(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = make("hidden_rows.xlsx", tmp_path)
+    app = create_app(settings_for(sandbox, tmp_path), FAST_POLL)
+    with chrome() as driver, serve_in_thread(app, FAST_POLL) as url:
+        page = Page(driver, url)
+        driver.set_window_size(390, 844)
+        page.open("/")
+        page.find("edits-file").send_keys(str(path))
+        page.click("upload")
+        assert "DRAFT DO NOT SEND" in page.find("hidden-problem").text
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways at 390 px ({width} px wide)"
+        shot(driver, "hidden-390")
+        axe = os.environ.get("SEGSYNC_AXE_JS")
+        if axe:
+            violations = run_axe(driver, Path(axe))
+            assert violations == [], json.dumps(violations, indent=1)[:3000]
+        page.click("hidden-choose")
+        page.find("preview-summary")
+        changes = " ".join(r.text for r in page.all(CHANGE_ROWS))
+        assert "Visible rename" in changes and "XXX" not in changes

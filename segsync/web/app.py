@@ -51,6 +51,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/upload", pages.upload_submit, name="upload")
     r.add_get("/uploads/{uid}/columns", mapping_page.columns_page)
     r.add_post("/uploads/{uid}/columns", mapping_page.columns_submit)
+    r.add_get("/uploads/{uid}/hidden", mapping_page.hidden_page)
+    r.add_post("/uploads/{uid}/hidden", mapping_page.hidden_submit)
     r.add_get("/previews/{pid}", pages.preview_page)
     r.add_get("/previews/{pid}/status", pages.preview_status)
     r.add_get("/previews/{pid}/workbook", pages.preview_workbook)

@@ -27,11 +27,15 @@ log = logging.getLogger(__name__)
 SAVED_NAME = "column-mappings.json"
 
 
-def mapped(settings: Settings, mapping: dict[str, str]) -> Settings:
-    """``settings`` with ``mapping`` laid over ``input.columns``."""
-    if not mapping:
-        return settings
-    return settings.with_overrides({"input.columns": {**settings.input.columns, **mapping}})
+def mapped(settings: Settings, mapping: dict[str, str], hidden: str = "") -> Settings:
+    """``settings`` with ``mapping`` laid over ``input.columns`` (and ``hidden``, when the
+    person chose, as ``input.hidden``)."""
+    overrides: dict[str, object] = {}
+    if mapping:
+        overrides["input.columns"] = {**settings.input.columns, **mapping}
+    if hidden:
+        overrides["input.hidden"] = hidden
+    return settings.with_overrides(overrides) if overrides else settings
 
 
 def validate_mapped(upload: Upload, settings: Settings, sheet: str | None) -> EditSet:
@@ -39,7 +43,10 @@ def validate_mapped(upload: Upload, settings: Settings, sheet: str | None) -> Ed
     the mapping saved for its headers, when there is one."""
     try:
         return pipeline.validate(
-            upload.path, mapped(settings, upload.mapping), sheet=sheet, name=upload.name
+            upload.path,
+            mapped(settings, upload.mapping, upload.hidden),
+            sheet=sheet,
+            name=upload.name,
         )
     except UnplacedColumnsError as exc:
         saved = saved_mapping(settings, exc.headers)
@@ -47,7 +54,7 @@ def validate_mapped(upload: Upload, settings: Settings, sheet: str | None) -> Ed
             raise
         upload.mapping = saved
         editset = pipeline.validate(
-            upload.path, mapped(settings, saved), sheet=sheet, name=upload.name
+            upload.path, mapped(settings, saved, upload.hidden), sheet=sheet, name=upload.name
         )
         editset.warnings.insert(0, "the column mapping saved for these headers was used.")
         return editset

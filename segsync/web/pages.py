@@ -24,6 +24,7 @@ from aiohttp import web
 from segsync import pipeline
 from segsync.config import Settings
 from segsync.errors import (
+    HiddenDataError,
     InputError,
     RunAborted,
     RunLockedError,
@@ -106,6 +107,10 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
         upload.unplaced = exc
         state.add_upload(upload)
         return see_other(f"/uploads/{upload.id}/columns")
+    except HiddenDataError as exc:  # the page asks whether to leave them out or send them
+        upload.hidden_problem = str(exc)
+        state.add_upload(upload)
+        return see_other(f"/uploads/{upload.id}/hidden")
     except InputError as exc:
         upload.remove()
         return await _upload_form(request, status=400, error=str(exc))

@@ -69,6 +69,10 @@ class Upload:
     mapping: dict[str, str] = field(default_factory=dict)
     #: the columns the loader could not place, while the mapping page asks about them
     unplaced: Any = None
+    #: hidden rows/columns with data: what the person chose ("skip", "include"; "" not asked),
+    #: and the loader's sentence while the page asks
+    hidden: str = ""
+    hidden_problem: str = ""
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
