@@ -76,10 +76,13 @@ def read_only_problems(edit: RowEdit, before: Segment, edits: EditSet) -> list[s
     problems: list[str] = []
     if edit.read_only is None:
         return problems
+    moving = edit.values.get("campaignId", before.campaignId) != before.campaignId
     for name, cell in zip(edits.read_only_fields, edit.read_only, strict=True):
         held = getattr(before, name, None)
         if cell == held or same_shown(cell, held):
             continue
+        if name == "campaignName" and moving:
+            continue  # the new campaign's name, typed beside its id: the move says it all
         where = _where(edits, name, edit.source_row)
         header = edits.cells.get(name, (0, name))[1]
         server = "nothing" if held in (None, "") else f"'{shown(held)}'"

@@ -362,3 +362,16 @@ def test_a_code_held_outside_the_sheet_is_checked_by_reading_the_campaign(
         proc.stdout
     )
     assert sb.counters.snapshot().count("PUT") == 0
+
+
+def test_a_move_with_the_new_campaign_name_beside_it_is_a_move(
+    api: tuple[Any, Path], tmp_path: Path
+) -> None:
+    sb, config = api
+    path = tmp_path / "move.csv"
+    path.write_text(
+        "id,campaignId,campaignName\n100001,5002,Giving Tuesday 2026\n", encoding="utf-8"
+    )
+    proc = run_cli("sync", str(path), "--config", str(config))
+    assert proc.returncode == 0, proc.stdout
+    assert sb.segment(100001)["campaignId"] == 5002
