@@ -201,7 +201,7 @@ def _hidden_columns_error(table: Table, hidden: list[tuple[int, str]]) -> Hidden
     return HiddenDataError(
         f"{table.where()}: hidden {'columns' if several else 'column'} {listed} "
         f"{'hold segment fields' if several else 'holds a segment field'}; nothing was sent. "
-        "Unhide and check them, or say what to do: "
+        f"Unhide and check {'them' if several else 'it'}, or say what to do: "
         "--hidden skip leaves hidden rows and columns out, --hidden include sends them too "
         "(config input.hidden)."
     )

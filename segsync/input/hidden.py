@@ -52,8 +52,9 @@ def hidden_rows(table: Table, cols: Columns, mode: str) -> str | None:
         return f"{count} of {table.where()} {were} left out (--hidden skip): {listed}."
     raise HiddenDataError(
         f"{table.where()} has {count} with data, hidden by a filter or by hand ({listed}); "
-        "nothing was sent. Clear the filter and check them, or say what to do: --hidden skip "
-        "leaves them out, --hidden include sends them too (config input.hidden)."
+        f"nothing was sent. Clear the filter and check {'them' if len(found) > 1 else 'it'}, "
+        "or say what to do: --hidden skip leaves hidden rows out, --hidden include sends them "
+        "too (config input.hidden)."
     )
 
 
