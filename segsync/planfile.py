@@ -52,6 +52,9 @@ class SavedPlan:
     #: segments on the server when the plan was made (None: unknown)
     server_total: int | None = None
     path: Path | None = None
+    #: the sheet's columns (field → 0-based index, header), so ``apply`` names a problem's cell
+    #: (``Edits!A13``) as the preview did
+    cells: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def to_send(self) -> list[dict[str, Any]]:
@@ -67,7 +70,12 @@ class SavedPlan:
             "created_at": self.created_at.isoformat(),
             "base_url": self.base_url,
             "target": self.target,
-            "input": {"path": self.source, "sha256": self.sha256, "sheet": self.sheet},
+            "input": {
+                "path": self.source,
+                "sha256": self.sha256,
+                "sheet": self.sheet,
+                "cells": {k: list(v) for k, v in self.cells.items()},
+            },
             "server_total": self.server_total,
             "fetch_strategy": self.fetch_strategy,
             "counts": _counts(self.rows),
@@ -89,7 +97,13 @@ class SavedPlan:
             )
             for r in self.rows
         ]
-        return EditSet(source=self.source, sheet=self.sheet, rows=rows, sha256=self.sha256)
+        return EditSet(
+            source=self.source,
+            sheet=self.sheet,
+            rows=rows,
+            sha256=self.sha256,
+            cells=dict(self.cells),
+        )
 
     def row_plans(self, editset: EditSet) -> Plan:
         """Every row as the differ left it: outcomes, and for rows to send the planned body.
@@ -224,6 +238,7 @@ def _from_json(data: dict[str, Any]) -> SavedPlan:
         warnings=[str(w) for w in data.get("warnings") or []],
         fetch_strategy=str(data.get("fetch_strategy") or ""),
         server_total=data.get("server_total"),
+        cells={str(k): (int(v[0]), str(v[1])) for k, v in (source.get("cells") or {}).items()},
     )
 
 
