@@ -80,9 +80,9 @@ def test_a_wrong_number_is_kept_marked_and_explained(
         assert field.get_attribute("aria-invalid") == "true"
         assert field.get_attribute("aria-describedby") == error.get_attribute("id")
         assert driver.switch_to.active_element == field  # the focus is back on the input
-        assert "guardrails" not in page.find("confirm-action").find_element(
-            page.by.XPATH, ".."
-        ).text
+        assert (
+            "guardrails" not in page.find("confirm-action").find_element(page.by.XPATH, "..").text
+        )
         shot(driver, "3b-confirm-wrong-number")
         assert sandbox.counters.snapshot().count("PUT") == 0
         field.clear()
