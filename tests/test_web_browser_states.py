@@ -10,13 +10,18 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
+
 from segsync.sandbox import FaultOptions, Sandbox
 from segsync.web import create_app
 from segsync.web.server import serve_in_thread
+from tests.browser_checks import INSTALL, axe_path
 from tests.conftest import MakeSandbox
 from tests.helpers import settings_for
 from tests.test_web_browser import CHANGE_ROWS, FAST_POLL, Page, shot
 from tests.web_helpers import SAMPLE_SHEET, chrome, intended_state, stored_state
+
+pytestmark = pytest.mark.browser
 
 #: what the page's script does with a file dropped on the zone, done by hand: Selenium cannot
 #: drag a file from the desktop, so the test builds the same DragEvent a browser sends
@@ -97,3 +102,11 @@ def test_a_wrong_number_is_kept_marked_and_explained(
         assert "This preview was applied" in page.find("preview-summary").text
         shot(driver, "2b-preview-after-apply")
     assert stored_state(sandbox) == intended_state(seed)
+
+
+def test_axe_core_is_installed() -> None:
+    """Where axe-core is missing, this says so in the summary (the states were not checked)."""
+    path = axe_path()
+    if path is None:
+        pytest.skip(f"axe-core is not installed: page states were not checked. {INSTALL}")
+    assert "axe.run" in path.read_text(encoding="utf-8")[:2_000_000]
