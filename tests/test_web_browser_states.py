@@ -94,8 +94,21 @@ def test_a_wrong_number_is_kept_marked_and_explained(
         field.send_keys("8")
         page.click("apply")
         assert "reading" in page.status_becomes("running")
+        # the bar has a name; the status line that changes every second is not a live region
+        assert driver.find_element(page.by.CSS_SELECTOR, "progress").accessible_name == "Rows sent"
+        line = page.find("run-status")
+        assert line.get_attribute("role") is None and line.get_attribute("aria-live") is None
         shot(driver, "4b-progress-reading")
         page.status_becomes("finished")
+        # the outcome, reached by a reload, is read out once through the one live region
+        announce = '[data-testid="run-announce"]'
+        page.wait.until(
+            lambda d: (
+                "Apply finished: some rows need attention"
+                in d.find_element(page.by.CSS_SELECTOR, announce).get_attribute("textContent")
+            )
+        )
+        assert len(driver.find_elements(page.by.CSS_SELECTOR, '[role="status"]')) == 1
         page.open(preview_url.removeprefix(url))
         eyebrow = page.find("preview-eyebrow").text
         assert "applied" in eyebrow and "nothing has been" not in eyebrow
