@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -74,7 +75,7 @@ def test_a_wrong_number_is_kept_marked_and_explained(
         assert "Reading the current state" in page.find("preview-status").text
         shot(driver, "2a-preview-reading")
         page.find("preview-summary")
-        preview_url = driver.current_url
+        preview_path = urlsplit(driver.current_url).path
         page.click("review-apply")
         page.find("confirm-input").send_keys("7")
         page.click("apply")
@@ -109,11 +110,15 @@ def test_a_wrong_number_is_kept_marked_and_explained(
             )
         )
         assert len(driver.find_elements(page.by.CSS_SELECTOR, '[role="status"]')) == 1
-        page.open(preview_url.removeprefix(url))
+        report = page.download("download-report", tmp_path / "report.html")
+        page.open(preview_path)
         eyebrow = page.find("preview-eyebrow").text
         assert "applied" in eyebrow and "nothing has been" not in eyebrow
         assert "This preview was applied" in page.find("preview-summary").text
         shot(driver, "2b-preview-after-apply")
+        driver.get(report.as_uri())  # the HTML report, as its reader opens it
+        assert "column 'Note' (G) is not a segment field" in driver.page_source
+        shot(driver, "9-report")
     assert stored_state(sandbox) == intended_state(seed)
 
 
