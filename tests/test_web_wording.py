@@ -44,7 +44,10 @@ def test_preview_then_done_say_the_same_things(sandbox: Sandbox, tmp_path: Path)
             assert status["state"] == "finished"
             done = await web.page(job)
             # the done page keeps the preview's warning and the cell of every problem
-            assert warning in done and "Edits!A13" in done
+            cells = re.findall(r'data-label="Cell">([^<]*)<', page)
+            assert cells == ["Edits!A13", "Edits!C14", "Edits!A15", "Edits!A16"], cells
+            assert re.findall(r'data-label="Cell">([^<]*)<', done) == cells
+            assert warning in done
             assert re.search(r"Requests sent</th><td>\d+ \(\d+ reads?, 8 writes\)</td>", done)
             report = await (await web.get(f"/runs/{status['run_id']}/report")).text()
             assert warning in report and "Edits!A13" in report
