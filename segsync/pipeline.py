@@ -191,9 +191,12 @@ def plan(
         sheet=editset.sheet,
         sha256=editset.sha256,
         rows=plan_rows(run.plan),
-        warnings=list(run.plan.warnings),
+        # the sheet's own warnings too ("column 'Note' is ignored"): the apply's results and
+        # report say what the preview said
+        warnings=[*editset.warnings, *run.plan.warnings],
         fetch_strategy=result.fetch_strategy,
         server_total=run.state.total if run.state else None,
+        cells=dict(editset.cells),
     )
     if plan_path is not None:
         write_plan(saved, plan_path)

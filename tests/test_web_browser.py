@@ -1,13 +1,13 @@
 """The upload page in a real headless Chromium (Debian's chromium + chromedriver, Selenium).
 
-Skipped, loudly, where no Chromium is installed. Set ``SEGSYNC_WEB_SHOTS=/some/folder`` to
-keep a 1280×800 screenshot of every page (and a full-length one beside it).
+Skipped, loudly, where no Chromium is installed. Every page state reached is checked with
+axe-core and for its width at 390 px (``tests/browser_checks.py``); set
+``SEGSYNC_WEB_SHOTS=/some/folder`` to keep full-length screenshots of each at 390, 768 and
+1280 px.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 from segsync.sandbox import FaultOptions, Sandbox
 from segsync.web import WebOptions, create_app
 from segsync.web.server import serve_in_thread
+from tests.browser_checks import check_state
 from tests.conftest import MakeSandbox
 from tests.helpers import read_results, settings_for
 from tests.web_helpers import (
@@ -33,20 +34,10 @@ FAST_POLL = WebOptions(port=0, poll_interval_s=0.2)
 
 
 def shot(driver: Any, name: str) -> None:
-    folder = os.environ.get("SEGSYNC_WEB_SHOTS")
-    if not folder:
-        return
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(Path(folder) / f"{name}.png"))
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    full = driver.execute_cdp_cmd(
-        "Page.captureScreenshot",
-        {
-            "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1},
-        },
-    )
-    (Path(folder) / f"{name}-full.png").write_bytes(base64.b64decode(full["data"]))
+    """Every page state the tests reach comes through here: axe-core (WCAG A/AA), no page
+    wider than a 390 px viewport, and with ``SEGSYNC_WEB_SHOTS`` screenshots at 390, 768 and
+    1280 px (``tests/browser_checks.py``)."""
+    check_state(driver, name)
 
 
 class Page:

@@ -189,11 +189,18 @@ def test_over_a_guardrail_the_number_is_typed(sandbox: Sandbox, tmp_path: Path) 
             preview = await web.preview()
             confirm = await web.page(f"{preview}/apply")
             assert hook_count(confirm, "confirm-input") == 1
-            assert "the limit of 3 changes" in confirm
+            assert "more than the 3 changes a run may make here" in confirm
+            assert "guardrails." not in confirm  # plain words, not the config key
             for typed in ({}, {"confirm": "7"}, {"confirm": "eight"}):
                 response = await web.post(f"{preview}/apply", typed)
                 assert response.status == 400, typed
-                assert hook_count(await response.text(), "confirm-input") == 1
+                again = await response.text()
+                assert hook_count(again, "confirm-input") == 1
+                assert 'aria-invalid="true" aria-describedby="confirm-error"' in again
+                assert f'value="{typed.get("confirm", "")}"' in again  # what was typed is kept
+                assert "Type 8 to send the changes; nothing was sent." in hook_text(
+                    again, "confirm-error"
+                )
             assert sandbox.counters.snapshot().count("PUT") == 0
             _, status = await web.run(preview, confirm="8")
             assert status["state"] == "finished"

@@ -4,7 +4,9 @@ One page per step: upload a sheet, read its preview (a ``plan``: nothing sent), 
 the run, read the outcome; a runs page lists past runs from the journal, each with its downloads
 and a rollback that previews itself first. The pages are server-rendered from the Jinja2
 partials of the HTML report (``segsync/templates/partials``), so the page and the report say
-the same things; the only script is ``static/progress.js``, which polls a run's status.
+the same things. Two small scripts, each a progressive enhancement (every page works without
+them): ``static/progress.js`` polls a run's status, ``static/dropzone.js`` lets the upload's drop
+zone take a dropped file.
 
 Modules, one job each:
 

@@ -49,6 +49,17 @@ from segsync.web.uploads import (
     visible_sheets,
 )
 
+#: the five steps as the bar at the top names them: a sheet's, and a rollback's (which starts
+#: from a run on the Runs page and is confirmed, not "applied")
+SHEET_STEPS = ("Upload", "Preview", "Apply", "Progress", "Done")
+ROLLBACK_STEPS = ("Choose a run", "Preview", "Confirm", "Progress", "Done")
+
+
+def steps_for(kind: str) -> tuple[str, ...]:
+    """The step bar's names for a preview's ``kind`` (``sheet`` or ``rollback``)."""
+    return ROLLBACK_STEPS if kind == "rollback" else SHEET_STEPS
+
+
 # -- 1. upload -----------------------------------------------------------------------------------
 
 
@@ -176,23 +187,28 @@ async def preview_page(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     preview = _preview(request)
     job = preview.job
+    steps = steps_for(preview.kind)
     if job.running:
         return await page(
             request,
             "reading.html",
             step=2,
+            steps=steps,
             preview=preview,
             poll_ms=int(state.options.poll_interval_s * 1000),
         )
     if job.result is None:
-        return await page(request, "preview_failed.html", step=2, preview=preview, job=job)
+        return await page(
+            request, "preview_failed.html", step=2, steps=steps, preview=preview, job=job
+        )
     upload = preview.upload if preview.upload and preview.upload.id in state.uploads else None
     return await page(
         request,
         "preview.html",
         step=2,
+        steps=steps,
         preview=preview,
-        view=web_view(job.result),
+        view=web_view(job.result, applied=preview.applied is not None),
         to_send=to_send(preview),
         sheets=upload.sheets if upload is not None and not preview.applied else [],
         # a CSV has no sheet of its own (the loader names it after the stored file)
@@ -251,11 +267,12 @@ def _confirmation(state: WebState, preview: Preview) -> dict[str, Any]:
     total = preview.job.plan.server_total if preview.job.plan is not None else None
     over = []
     if rails.max_changes is not None and n > rails.max_changes:
-        over.append(f"the limit of {rails.max_changes:,} changes (guardrails.max_changes)")
+        limit = rails.max_changes
+        over.append(f"the {limit:,} {'change' if limit == 1 else 'changes'} a run may make here")
     if rails.max_change_ratio is not None and total and n / total > rails.max_change_ratio:
         over.append(
-            f"{rails.max_change_ratio:.0%} of the server's {total:,} segments "
-            "(guardrails.max_change_ratio)"
+            f"the {rails.max_change_ratio:.0%} of all {total:,} segments in Raise that a run "
+            "may change here"
         )
     result = preview.job.result
     problems = sum(1 for r in result.rows if r.outcome in PROBLEM_OUTCOMES) if result else 0
@@ -283,8 +300,10 @@ async def confirm_page(request: web.Request) -> web.StreamResponse:
         request,
         "confirm.html",
         step=3,
+        steps=steps_for(preview.kind),
         preview=preview,
         error=None,
+        typed_value="",
         **_confirmation(state, preview),
     )
 
@@ -310,15 +329,19 @@ async def apply_submit(request: web.Request) -> web.StreamResponse:
     n = confirm["n"]
     if n == 0:
         return await refusal(request, 409, "Nothing to send", "This preview changes nothing.")
-    typed = str(form.get("confirm") or "").strip().replace(",", "").replace(" ", "")
+    written = str(form.get("confirm") or "").strip()
+    typed = written.replace(",", "").replace(" ", "")
     if confirm["typed"] and typed != str(n):
+        said = f"You typed {written}, not {n:,}." if written else "The number is missing."
         return await page(
             request,
             "confirm.html",
             status=400,
             step=3,
+            steps=steps_for(preview.kind),
             preview=preview,
-            error=f"Type the number of changes, {n}, to confirm; nothing was sent.",
+            error=f"{said} Type {n:,} to send the changes; nothing was sent.",
+            typed_value=written[:40],
             **confirm,
         )
     try:
