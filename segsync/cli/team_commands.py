@@ -70,6 +70,11 @@ def _audit(settings: Settings, action: str, **fields: Any) -> None:
     "--role", type=click.Choice(ROLE_NAMES), required=True, help="What the person may do."
 )
 @password_env_option
+@click.option(
+    "--no-password",
+    is_flag=True,
+    help="No password: the person signs in only through the single sign-on proxy.",
+)
 @config_option
 @log_options
 def users_add(name: str, role: str, **opts: Any) -> None:
@@ -78,7 +83,8 @@ def users_add(name: str, role: str, **opts: Any) -> None:
     def run() -> int:
         settings = load(opts)
         file = users_file(settings)
-        user = file.add(name, Role.parse(role), _password(opts, name))
+        password = None if opts["no_password"] else _password(opts, name)
+        user = file.add(name, Role.parse(role), password)
         _audit(settings, "user-add", user=user.name, role=user.role.label)
         echo(f"Added {user.name} ({user.role.label}) to {file.path}.")
         return ExitCode.OK

@@ -47,6 +47,8 @@ LOG_N, BLOCK_SIZE, PARALLELISM = 15, 8, 1
 SALT_BYTES, KEY_BYTES = 16, 32
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
+#: the stored "hash" of a person who signs in only through the proxy: matches no password
+NO_PASSWORD = "!"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 _HASH = re.compile(
     r"^\$scrypt\$ln=(\d{1,2}),r=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$"
@@ -225,10 +227,12 @@ class UsersFile:
 
     # -- changes (each under the lock, written atomically) ------------------------------------
 
-    def add(self, name: str, role: Role, password: str) -> User:
+    def add(self, name: str, role: Role, password: str | None) -> User:
+        """Add ``name``; ``password`` None: signs in only through a trusted proxy's header."""
         name = check_name(name)
-        check_password_rules(password)
-        hashed = hash_password(password)
+        if password is not None:
+            check_password_rules(password)
+        hashed = hash_password(password) if password is not None else NO_PASSWORD
         with self._locked():
             users = self.users()
             if any(u.name.casefold() == name.casefold() for u in users):
