@@ -20,8 +20,8 @@ from segsync.web.server import serve_in_thread
 from tests.helpers import run_cli, write_config, write_csv
 
 
-@pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+@pytest.fixture(name="receiver")
+def webhook_receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A webhook on 127.0.0.1: its json:// URL for Apprise, and the payloads it received."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):

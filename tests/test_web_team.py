@@ -21,7 +21,8 @@ from segsync.team.users import Role, UsersFile
 from segsync.web import create_app
 from segsync.web.team import TeamOptions
 from tests.helpers import run_cli, write_config, write_csv
-from tests.web_helpers import WebSession, csrf_of, hook_count, hook_text, run
+from tests.test_team_notify import webhook_receiver  # noqa: F401 - the receiver fixture
+from tests.web_helpers import WebSession, csrf_of, hook_count, hook_text, run, wait_until
 
 PASSWORD = "a long team password"
 PEOPLE = {
@@ -253,3 +254,56 @@ def test_without_users_the_page_is_as_before(sandbox: Any, tmp_path: Path) -> No
             assert not re.search(r"/approvals", home)
 
     run(main())
+
+
+def test_a_big_rollback_waits_too_and_the_page_sends_notices(
+    sandbox: Any, tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = receiver
+    cfg = team_config(sandbox, tmp_path)
+    settings = load_settings(cfg).with_overrides(
+        {"notify.urls": [url], "notify.when": "always", "web.approval_required_over": 3}
+    )
+    before = {s["id"]: s["name"] for s in sandbox.segments()[:4]}
+    sheet, ids = renames(sandbox, tmp_path / "four.csv", 4)
+
+    async def main() -> None:
+        async with people(settings) as p:
+            olive, april = p["olive"], p["april"]
+            assert await sign_in(olive, "olive") == 303
+            assert await sign_in(april, "april") == 303
+            preview = await olive.preview(sheet)
+            await olive.post(f"{preview}/request-approval")
+            await april.post(f"/approvals/{preview.rsplit('/', 1)[-1]}/approve")
+            await olive.run(preview)
+            assert all(sandbox.segment(i)["name"] == f"Team {i}" for i in ids)
+
+            runs = await olive.page("/runs")
+            run_id = re.search(r'data-run-id="([^"]+)"', runs).group(1)  # type: ignore[union-attr]
+            started = await olive.post(f"/runs/{run_id}/rollback")
+            back = started.headers["Location"]
+            await olive.wait_state(f"{back}/status")
+            waits = await olive.page(f"{back}/apply")
+            assert hook_count(waits, "request-approval") == 1
+            assert "changes 4 segments, more than 3" in hook_text(waits, "approval-needed")
+            await olive.post(f"{back}/request-approval")
+            await april.post(f"/approvals/{back.rsplit('/', 1)[-1]}/approve")
+            _job, status = await olive.run(back)
+            assert status["state"] == "finished"
+
+            async def three_notices() -> bool:  # a run's notice follows its end
+                return len(received) >= 3
+
+            await wait_until(three_notices, what="the approval, apply and rollback notices")
+
+    run(main())
+    assert {i: sandbox.segment(i)["name"] for i in ids} == before
+    titles = [r["title"] for r in received]
+    assert "segsync: a plan of 4 changes waits for approval" in titles
+    assert titles.count("segsync apply done (exit code 0)") == 1
+    assert titles.count("segsync rollback done (exit code 0)") == 1
+    notice = next(r for r in received if r["title"] == "segsync apply done (exit code 0)")
+    assert "By: olive" in notice["message"] and "Rows: updated 4" in notice["message"]
+    entries = json.loads(run_cli("audit", "--json", "--config", str(cfg)).stdout)["entries"]
+    rollback = next(e for e in entries if e["action"] == "rollback")
+    assert rollback["person"] == "olive" and rollback["approved_by"] == "april"
