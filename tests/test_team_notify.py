@@ -136,3 +136,18 @@ def test_notify_urls_are_not_written_into_results_or_journal(sandbox: Any, tmp_p
     assert result.returncode == 0
     journal = next((tmp_path / "runs").glob("*/journal.jsonl")).read_text()
     assert "XXXXSECRETXXXX" not in journal and "slack://…" in journal
+
+
+def test_a_refused_input_is_pointed_at_never_quoted(
+    sandbox: Any, tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = receiver
+    cfg = write_config(sandbox, tmp_path, notify={"urls": [url], "when": "failure"})
+    first = sandbox.segments()[0]["id"]
+    bad = write_csv(tmp_path / "bad.csv", ["id", "campaignId"], [[first, "ROWSECRET-7"]])
+    refused = run_cli("sync", str(bad), "--strict", "--config", str(cfg))
+    assert refused.returncode == 2 and "ROWSECRET-7" in refused.stderr
+    (payload,) = received
+    assert payload["title"] == "segsync sync refused (exit code 2)"
+    assert "the input file was refused" in payload["message"]
+    assert "ROWSECRET" not in str(payload)

@@ -56,6 +56,21 @@ def exit_code_of(exc: BaseException) -> int:
     return ExitCode.INTERNAL_ERROR
 
 
+def shareable_reason(exc: BaseException) -> str:
+    """Why nothing was sent, in words that may leave the machine: an input file's problems
+    name cells and their values (row data), so they are only pointed at, never quoted."""
+    if isinstance(exc, InputError):
+        return (
+            "the input file was refused; the command's output and log name the cells "
+            f"({type(exc).__name__})"
+        )
+    if isinstance(exc, SegsyncError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"internal error ({type(exc).__name__})"
+
+
 def alerting(command: str, body: Callable[[], int], opts: dict[str, Any]) -> Callable[[], int]:
     """``body`` followed by the run's notice (see the module docstring)."""
 
@@ -68,7 +83,7 @@ def alerting(command: str, body: Callable[[], int], opts: dict[str, Any]) -> Cal
                     opts.get(SETTINGS_KEY),
                     command,
                     exit_code_of(exc),
-                    error=str(exc) if isinstance(exc, SegsyncError) else type(exc).__name__,
+                    error=shareable_reason(exc),
                     extra_urls=opts.get("notify_urls") or (),
                     who=opts.get("actor"),
                 )
