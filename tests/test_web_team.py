@@ -209,6 +209,13 @@ def test_a_small_plan_needs_no_approval(sandbox: Any, tmp_path: Path) -> None:
             assert status["state"] == "finished"
             assert all(sandbox.segment(i)["name"] == f"Team {i}" for i in ids)
 
+            users = UsersFile(tmp_path / "users.json")
+            users.set_role("olive", Role.VIEWER)  # holds from the next click
+            assert (await olive.post("/upload")).status == 403
+            users.remove("olive")  # signed out at the next click
+            gone = await olive.get("/runs", allow_redirects=False)
+            assert gone.status == 303 and gone.headers["Location"].startswith("/login")
+
     run(main())
 
 

@@ -141,12 +141,13 @@ async def trusted_header(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     named = request.headers[header].strip()
     if not team.options.trusts(request.remote):
-        log.warning(
-            "ignored the %s header from %s: it is believed only from --trusted-proxy",
-            header,
-            request.remote,
-        )
-        _record(request, "refused", None, reason=f"{header} header from an untrusted address")
+        if team.gate.first_in_a_while(f"untrusted:{request.remote}"):  # once a minute each
+            log.warning(
+                "ignored the %s header from %s: it is believed only from --trusted-proxy",
+                header,
+                request.remote,
+            )
+            _record(request, "refused", None, reason=f"{header} header from an untrusted address")
         return await handler(request)
     user = team.gate.people.get(named) if named else None
     if user is None:

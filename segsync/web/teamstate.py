@@ -73,11 +73,11 @@ class TeamOptions:
 
 
 class _People:
-    """The users file, re-read only when it changed (size or modification time)."""
+    """The users file, re-read only when it changed (a new file: every change replaces it)."""
 
     def __init__(self, file: UsersFile) -> None:
         self.file = file
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._by_name: dict[str, User] = {}
         self._lock = threading.Lock()
 
@@ -90,7 +90,7 @@ class _People:
     def _all(self) -> dict[str, User]:
         try:
             info = self.file.path.stat()
-            stamp: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
+            stamp: tuple[int, int, int] | None = (info.st_ino, info.st_mtime_ns, info.st_size)
         except OSError:
             stamp = None
         with self._lock:
@@ -121,6 +121,7 @@ class TeamGate:
         self.idle_s = idle_s
         self._sessions: dict[str, _Session] = {}
         self._failures: dict[str, deque[float]] = {}
+        self._noted: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def person(self, sid: str | None) -> User | None:
@@ -175,6 +176,18 @@ class TeamGate:
                 seen.popleft()
             return len(seen) >= MAX_FAILURES
 
+    def first_in_a_while(self, key: str, every_s: float = 60.0) -> bool:
+        """True at most once per ``every_s`` for ``key`` (to log a repeated refusal once)."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._noted.get(key)
+            if last is not None and now - last < every_s:
+                return False
+            if len(self._noted) > 10_000:
+                self._noted.clear()
+            self._noted[key] = now
+            return True
+
     def failed(self, remote: str | None) -> None:
         with self._lock:
             self._failures.setdefault(remote or "", deque()).append(time.monotonic())
@@ -192,8 +205,30 @@ def changes_of(preview: Preview) -> int:
     return sum(1 for r in result.rows if r.outcome is Outcome.WOULD_UPDATE)
 
 
+_digests: dict[int, tuple[Any, str]] = {}
+_digests_lock = threading.Lock()
+
+
 def preview_digest(preview: Preview) -> str:
-    """The sha256 an approval is bound to: the plan's own, or a rollback's planned changes."""
+    """The sha256 an approval is bound to: the plan's own, or a rollback's planned changes.
+
+    Worked out once per plan object (a finished preview's plan never changes), so checking an
+    approval on every page view costs nothing for a plan of many rows.
+    """
+    subject = preview.job.plan if preview.job.plan is not None else preview.job.result
+    with _digests_lock:
+        known = _digests.get(id(subject))
+        if known is not None and known[0] is subject:
+            return known[1]
+    digest = _preview_digest(preview)
+    with _digests_lock:
+        if len(_digests) > 1000:
+            _digests.clear()
+        _digests[id(subject)] = (subject, digest)
+    return digest
+
+
+def _preview_digest(preview: Preview) -> str:
     if preview.job.plan is not None:
         return plan_digest(preview.job.plan)
     result = preview.job.result
