@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
+from python_calamine import CalamineWorkbook
 
 from segsync.config import Settings, load_settings
 from segsync.team.users import Role, UsersFile
 from segsync.web import create_app
 from segsync.web.team import TeamOptions
-from tests.helpers import run_cli, write_config, write_csv
+from tests.helpers import read_summary, run_cli, write_config, write_csv
 from tests.test_team_notify import webhook_receiver  # noqa: F401 - the receiver fixture
 from tests.web_helpers import WebSession, csrf_of, hook_count, hook_text, run, wait_until
 
@@ -137,6 +138,15 @@ def test_a_big_plan_waits_for_a_different_approver(sandbox: Any, tmp_path: Path)
 
             runs = await olive.page("/runs")
             assert hook_text(runs, "run-by") == "olive approved by april"
+            run_id = re.search(r'data-run-id="([^"]+)"', runs).group(1)  # type: ignore[union-attr]
+            download = await olive.get(f"/runs/{run_id}/results")
+            book = tmp_path / "results.xlsx"
+            book.write_bytes(await download.read())
+            summary = [[str(c) for c in row[:2]] for row in read_summary(book)]
+            assert ["Run by", "olive"] in summary and ["Approved by", "april"] in summary
+            details = CalamineWorkbook.from_path(str(book)).get_sheet_by_name("Run details")
+            pairs = [[str(c) for c in row[:2]] for row in details.to_python()]
+            assert ["run by", "olive"] in pairs and ["approved by", "april"] in pairs
 
             audit_page = await april.page("/audit")
             assert hook_count(audit_page, "audit-row") >= 6
@@ -155,6 +165,7 @@ def test_a_big_plan_waits_for_a_different_approver(sandbox: Any, tmp_path: Path)
         ("vic", "refused"),
         ("april", "approve"),
         ("olive", "apply"),
+        ("olive", "download"),
     ]:
         assert expected in actions, (expected, actions)
     applied = next(e for e in entries if e["action"] == "apply")
