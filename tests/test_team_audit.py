@@ -44,6 +44,8 @@ def test_a_job_run_is_recorded_under_its_actor_everywhere(sandbox: Any, tmp_path
     assert [e["action"] for e in entries] == ["plan", "apply"]
     plan_line, apply_line = entries
     assert apply_line["person"] == "nightly-job" and apply_line["via"] == "cli"
+    assert apply_line["os_user"] and apply_line["os_user"] != "nightly-job"
+    assert "os_user" not in plan_line  # no --actor: the person is the account
     assert apply_line["run_id"] == out["run_id"]
     assert apply_line["counts"] == {"updated": 3}
     assert apply_line["exit_code"] == 0

@@ -204,7 +204,7 @@ def audit(since: str | None, **opts: Any) -> None:
 
 def describe(line: dict[str, Any]) -> str:
     """One audit line as a person reads it in a terminal."""
-    parts = [str(line.get("time", ""))[:19].replace("T", " "), str(line.get("person"))]
+    parts = [str(line.get("time", ""))[:19].replace("T", " ") + " UTC", str(line.get("person"))]
     parts.append(str(line.get("action")))
     if line.get("run_id"):
         parts.append(f"run {line['run_id']}")
@@ -215,7 +215,7 @@ def describe(line: dict[str, Any]) -> str:
     counts = line.get("counts")
     if isinstance(counts, dict) and counts:
         parts.append(", ".join(f"{k} {v}" for k, v in counts.items()))
-    for key in ("approved_by", "user", "role", "reason", "refused"):
+    for key in ("approved_by", "os_user", "user", "role", "reason", "refused"):
         if line.get(key):
             parts.append(f"{key.replace('_', ' ')}: {line[key]}")
     return "  ".join(parts)

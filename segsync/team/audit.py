@@ -3,7 +3,8 @@
 Every line is a JSON object with at least ``time`` (UTC, ISO 8601), ``person``, ``action`` and
 ``via`` (``cli`` or ``web``); then, where they apply, ``run_id``, ``plan_sha256``, ``file`` and
 ``file_sha256`` (the input), ``counts`` (rows per outcome), ``exit_code``, ``approved_by`` and
-``reason``. No row data, no token. Actions:
+``reason``; a command-line run under ``--actor`` adds ``os_user``, the account it ran as. No
+row data, no token. Actions:
 
 - runs (``segsync.run`` writes them, CLI and page alike): ``sync``, ``apply``, ``rollback``,
   ``plan`` and ``preview`` (a dry run); a run refused before it sent anything has ``refused``.
@@ -108,8 +109,11 @@ def record_run(
 ) -> None:
     """The audit line of a run that ended (or was refused before it sent anything)."""
     from segsync.outcomes import ExitCode
+    from segsync.runlock import current_user
 
     exit_code = ExitCode.INVALID_INPUT if refused else result.exit_code
+    # a job's --actor names the person; the account it ran under is kept beside it
+    os_user = current_user() if via == "cli" else None
     AuditLog.for_settings(settings).record(
         run_action(result),
         result.actor,
@@ -124,6 +128,7 @@ def record_run(
         aborted=result.aborted,
         refused=refused,
         approved_by=result.approved_by,
+        os_user=os_user if os_user != result.actor else None,
         **(extra or {}),
     )
 
