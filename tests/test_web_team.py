@@ -23,6 +23,7 @@ from segsync.web import create_app
 from segsync.web.team import TeamOptions
 from tests.helpers import read_summary, run_cli, write_config, write_csv
 from tests.test_team_notify import webhook_receiver  # noqa: F401 - the receiver fixture
+from tests.test_web_runs import sending, slow_sandbox
 from tests.web_helpers import WebSession, csrf_of, hook_count, hook_text, run, wait_until
 
 PASSWORD = "a long team password"
@@ -325,3 +326,34 @@ def test_a_big_rollback_waits_too_and_the_page_sends_notices(
     entries = json.loads(run_cli("audit", "--json", "--config", str(cfg)).stdout)["entries"]
     rollback = next(e for e in entries if e["action"] == "rollback")
     assert rollback["person"] == "olive" and rollback["approved_by"] == "april"
+
+
+def test_stop_needs_an_operator_and_is_audited(make_sandbox: Any, tmp_path: Path) -> None:
+    sandbox = slow_sandbox(make_sandbox)
+    cfg = team_config(sandbox, tmp_path, approval_required_over=None)
+    settings = load_settings(cfg).with_overrides({"rate_limit.max_concurrency": 1})
+    sheet, _ids = renames(sandbox, tmp_path / "eight.csv", 8)
+
+    async def main() -> None:
+        async with people(settings) as p:
+            olive, vic = p["olive"], p["vic"]
+            assert await sign_in(olive, "olive") == 303
+            assert await sign_in(vic, "vic") == 303
+            job = await olive.apply(await olive.preview(sheet))
+            await sending(olive, job)
+            refused = await vic.post(f"{job}/stop")
+            assert refused.status == 403
+            assert "Stopping a run needs the operator role" in await refused.text()
+            assert (await olive.post(f"{job}/stop")).status == 303
+            status = await olive.wait_state(f"{job}/status")
+            assert status["state"] == "aborted"
+            assert "stopped from the web page by olive" in hook_text(
+                await olive.page(job), "run-status"
+            )
+
+    run(main())
+    entries = json.loads(run_cli("audit", "--json", "--config", str(cfg)).stdout)["entries"]
+    stop = next(e for e in entries if e["action"] == "stop")
+    applied = next(e for e in entries if e["action"] == "apply")
+    assert stop["person"] == "olive" and stop["file"] == applied["file"] == "eight.csv"
+    assert applied["aborted"].endswith("stopped from the web page by olive")

@@ -259,7 +259,14 @@ def _after(request: web.Request, person: User, route: str, response: web.StreamR
         )
     elif route == "/jobs/{jid}/stop" and response.status == 303:
         job = state.jobs.get(request.match_info["jid"])
-        _record(request, "stop", person.name, run_id=job.run_id if job else None)
+        # the run's id is known to its own audit line, which names who stopped it
+        _record(
+            request,
+            "stop",
+            person.name,
+            job=job.kind.value if job else None,
+            file=job.subject if job else None,
+        )
     elif route in _DOWNLOADS and request.method == "GET" and response.status == 200:
         _record(
             request,
