@@ -428,7 +428,7 @@ async def approval_review(request: web.Request) -> web.StreamResponse:
     return await page(
         request,
         "team_approval_review.html",
-        step=2,
+        step=None,
         preview=preview,
         view=web_view(result),
         to_send=to_send(preview),
