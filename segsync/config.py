@@ -146,6 +146,35 @@ class SandboxSettings(_Section):
     seed_rows: int = Field(0, ge=0)
 
 
+class WebSettings(_Section):
+    """Named people on ``segsync web`` (README, "For a team")."""
+
+    #: the users file (None: users.json in the user's segsync config folder); with users in
+    #: it, the page asks for a user name and password
+    users_file: Path | None = None
+    #: a plan (or rollback) changing more segments than this waits for a different approver
+    approval_required_over: int | None = Field(None, ge=0)
+
+
+class AuditSettings(_Section):
+    """The audit trail: one JSON line per action (README, "For a team")."""
+
+    #: the JSON Lines file (None: audit.jsonl beside the journal folder)
+    file: Path | None = None
+    enabled: bool = True
+
+
+class NotifySettings(_Section):
+    """Alerts after a run through Apprise URLs (README, "For a team")."""
+
+    #: Apprise URLs (slack://, msteams://, mailto://, ntfy://, json:// ...)
+    urls: list[str] = Field(default_factory=list)
+    #: an environment variable holding more URLs (space-separated), for URLs with a secret
+    urls_env: str | None = None
+    #: always; problems (exit code not 0); failure (exit code 2 or more: nothing or not all sent)
+    when: Literal["always", "problems", "failure"] = "problems"
+
+
 class Settings(_Section):
     api: ApiSettings = ApiSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
@@ -159,6 +188,9 @@ class Settings(_Section):
     journal: JournalSettings = JournalSettings()
     logging: LoggingSettings = LoggingSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    web: WebSettings = WebSettings()
+    audit: AuditSettings = AuditSettings()
+    notify: NotifySettings = NotifySettings()
 
     @property
     def uses_embedded_sandbox(self) -> bool:
@@ -169,6 +201,8 @@ class Settings(_Section):
         flat: dict[str, Any] = {}
         for section, values in self.model_dump(mode="json").items():
             _flatten(section, values, flat)
+        # Apprise URLs may carry a service's token: only their kind is shown
+        flat["notify.urls"] = [url.split("://", 1)[0] + "://…" for url in self.notify.urls]
         return flat
 
     def with_overrides(self, overrides: dict[str, Any]) -> Settings:
@@ -376,6 +410,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         ("logging", "file"),
         ("sandbox", "db"),
         ("sandbox", "seed_csv"),
+        ("web", "users_file"),
+        ("audit", "file"),
     ):
         node = data.get(section)
         if isinstance(node, dict) and isinstance(node.get(key), str):

@@ -112,6 +112,10 @@ class RunResult:
     lowest_rate: float | None = None
     results_path: str | None = None
     journal_path: str | None = None
+    #: who ran it: the signed-in person on the page, ``--actor``, or the OS user
+    actor: str | None = None
+    #: who approved the plan it sent (a big change on the page; None: no approval needed)
+    approved_by: str | None = None
 
     def counts(self) -> dict[str, int]:
         tally = Counter(r.outcome.value for r in self.rows)

@@ -44,6 +44,11 @@ def canonical_sha256(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def plan_digest(saved: SavedPlan) -> str:
+    """The plan's own sha256 (the ``sha256`` key of its file): what an approval is bound to."""
+    return str(saved.to_json()["sha256"])
+
+
 @dataclass
 class SavedPlan:
     """A plan as read from (or about to be written to) a plan file."""

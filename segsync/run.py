@@ -45,6 +45,7 @@ from segsync.preflight import check_report_path, check_results_path
 from segsync.progress import Progress
 from segsync.runcontrol import RunControl
 from segsync.runlock import current_user, run_lock
+from segsync.team.audit import record_run
 from segsync.updater import Updater
 
 log = logging.getLogger("segsync.run")
@@ -67,6 +68,12 @@ class RunOptions:
     progress_bar: bool = True
     #: extra header fields for the journal (e.g. the plan file an apply sends)
     journal_extra: dict[str, Any] = field(default_factory=dict)
+    #: the person running it (None: the OS user) and who approved its plan, if anyone
+    actor: str | None = None
+    approved_by: str | None = None
+    #: where it was started (``cli`` or ``web``) and more fields for its audit line
+    via: str = "cli"
+    audit_extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Run:
@@ -132,6 +139,8 @@ class Run:
             started_at=started,
             config_summary=settings.summary(),
             warnings=list(editset.warnings),
+            actor=opts.actor or current_user(),
+            approved_by=opts.approved_by,
         )
         self.result = result
         log.info(
@@ -145,9 +154,14 @@ class Run:
         for warning in editset.warnings:
             log.warning("%s", warning, extra={"event": "input_warning"})
         target = api_target(settings)
-        with run_lock(target, result.run_id, opts.command, enabled=not opts.dry_run):
-            journal = None if opts.dry_run else self._open_journal(result, target)
-            self._run(work, editset, result, journal, credentials)
+        try:
+            with run_lock(target, result.run_id, opts.command, enabled=not opts.dry_run):
+                journal = None if opts.dry_run else self._open_journal(result, target)
+                self._run(work, editset, result, journal, credentials)
+        except (RunRefused, StrictModeError) as exc:
+            record_run(settings, result, via=opts.via, refused=str(exc), extra=opts.audit_extra)
+            raise
+        record_run(settings, result, via=opts.via, extra=opts.audit_extra)
         return result
 
     def status(self) -> dict[str, Any]:
@@ -180,6 +194,8 @@ class Run:
             if settings.uses_embedded_sandbox
             else None,
             user=current_user(),
+            actor=result.actor,
+            approved_by=result.approved_by,
             **opts.journal_extra,
         )
         try:

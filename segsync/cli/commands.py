@@ -17,6 +17,7 @@ from typing import Any, ClassVar, NoReturn
 import click
 
 from segsync import pipeline
+from segsync.cli.alerts import RESULT_KEY, SETTINGS_KEY, alerting, team_options
 from segsync.cli.exit_codes import ExitCode
 from segsync.cli.logs import LogState, early_logging, fail, setup_logging
 from segsync.cli.options import (
@@ -85,11 +86,13 @@ def load(opts: dict[str, Any]) -> Settings:
     settings = load_settings(opts.get("config"), overrides=settings_overrides(opts))
     cfg = settings.logging
     setup_logging(cfg.format, cfg.level, cfg.file)
+    opts[SETTINGS_KEY] = settings  # for the run's notice (segsync.cli.alerts)
     return settings
 
 
 def finish(result: RunResult, opts: dict[str, Any], plan_path: str | None = None) -> int:
     code = int(result.exit_code)
+    opts[RESULT_KEY] = result
     report = opts.get("report")
     print_result(
         result, code, as_json=opts.get("as_json", False), plan_path=plan_path, report_path=report
@@ -118,6 +121,14 @@ class LazyGroup(click.Group):
         "web": (
             "segsync.web.command:web",
             "Serve the upload page: upload a sheet, preview, apply, watch it run, roll back.",
+        ),
+        "users": (
+            "segsync.cli.team_commands:users",
+            "Manage the people who may use the web page, and their roles.",
+        ),
+        "audit": (
+            "segsync.cli.team_commands:audit",
+            "Show the audit trail: who signed in, previewed, approved, applied, rolled back.",
         ),
     }
 
@@ -177,6 +188,7 @@ only_failed_option = click.option(
 @guardrail_options
 @json_option
 @report_option
+@team_options
 @log_options
 def sync(edits: str, **opts: Any) -> None:
     """Apply the segment edits in EDITS (.xlsx, .xlsm, .xls, .ods or .csv)."""
@@ -191,11 +203,12 @@ def sync(edits: str, **opts: Any) -> None:
             sheet=opts["sheet"],
             only_failed=opts["only_failed"],
             force=opts["force"] or None,
+            actor=opts["actor"],
             **run_flags(opts),
         )
         return finish(result, opts)
 
-    guarded(run, opts)
+    guarded(alerting("sync", run, opts), opts)
 
 
 @cli.command()
@@ -244,6 +257,7 @@ def plan(edits: str, **opts: Any) -> None:
 @guardrail_options
 @json_option
 @report_option
+@team_options
 @log_options
 def apply(plan_file: str, **opts: Any) -> None:
     """Send exactly the changes of a saved PLAN; segments that moved since are conflicts."""
@@ -254,11 +268,12 @@ def apply(plan_file: str, **opts: Any) -> None:
             load(opts),
             out=opts["out"],
             force=opts["force"],
+            actor=opts["actor"],
             **run_flags(opts),
         )
         return finish(result, opts)
 
-    guarded(run, opts)
+    guarded(alerting("apply", run, opts), opts)
 
 
 @cli.command()
@@ -336,6 +351,7 @@ def export(campaigns: tuple[int, ...], out: str | None, **opts: Any) -> None:
 @connection_options
 @json_option
 @report_option
+@team_options
 @log_options
 def rollback(run_id: str, **opts: Any) -> None:
     """Put back the before-values of every segment a past RUN changed.
@@ -354,10 +370,11 @@ def rollback(run_id: str, **opts: Any) -> None:
             handle_signals=True,
             base_url=base_url,
             report=opts["report"],
+            actor=opts["actor"],
         )
         return finish(result, opts)
 
-    guarded(run, opts)
+    guarded(alerting("rollback", run, opts), opts)
 
 
 @cli.command()
@@ -386,9 +403,12 @@ def runs(prune_days: float | None, **opts: Any) -> None:
             header = record.header
             state = "" if record.finished else "  (did not finish)"
             tally = ", ".join(f"{k} {v}" for k, v in record.counts().items()) or "no rows"
+            who = header.get("actor") or header.get("user") or "unknown"
+            approver = header.get("approved_by")
+            approved = f" (approved by {approver})" if approver else ""
             echo(
                 f"{record.run_id}  {header.get('command', 'sync'):8}  {header.get('source')}  "
-                f"{tally}{state}"
+                f"by {who}{approved}  {tally}{state}"
             )
         return ExitCode.OK
 

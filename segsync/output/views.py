@@ -390,6 +390,10 @@ def _facts(
         FactView("Command", f"segsync {command}" + (" (preview)" if result.dry_run else "")),
         FactView("Input", result.source),
     ]
+    if result.actor:
+        facts.append(FactView("Run by", result.actor))
+    if result.approved_by:
+        facts.append(FactView("Approved by", result.approved_by))
     if result.sheet:
         facts.append(FactView("Sheet", result.sheet))
     facts += [

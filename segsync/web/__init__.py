@@ -20,6 +20,9 @@ Modules, one job each:
 ``responses`` a page from a template, a refusal, a redirect after a POST, a download
 ``pages``     the upload, preview and apply handlers
 ``runpages``  the progress, done and runs handlers, downloads
+``teamstate`` named people: their gate (sessions → person), approvals, ``run_people``
+``team``      sign-in by name, roles, approvals and ``/audit`` pages, the proxy's user header
+``teamoptions`` the ``--trusted-user-header`` / ``--trusted-proxy`` flags
 ``app``       the application factory and its routes
 ``server``    serving it: blocking for the command, in a thread for tests
 ``command``   the ``segsync web`` click command

@@ -39,6 +39,7 @@ from segsync.web.responses import (
     session_id,
 )
 from segsync.web.state import STATE, Preview, WebState
+from segsync.web.teamstate import notify_job, run_people
 from segsync.web.uploads import (
     ACCEPT,
     Upload,
@@ -114,7 +115,7 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
         state.add_upload(upload)  # kept for another sheet until applied or expired
     else:
         upload.remove()  # read once, nothing more to read from it
-    preview = start_sheet_preview(state, upload, editset)
+    preview = start_sheet_preview(state, upload, editset, who=run_people(request))
     return see_other(f"/previews/{preview.id}")
 
 
@@ -126,14 +127,17 @@ def _read(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSe
     return editset, visible_sheets(upload.path)
 
 
-def start_sheet_preview(state: WebState, upload: Upload, editset: EditSet) -> Preview:
-    """Start the plan of ``editset`` (a dry run: nothing sent, the server read once)."""
+def start_sheet_preview(
+    state: WebState, upload: Upload, editset: EditSet, who: dict[str, Any] | None = None
+) -> Preview:
+    """Start the plan of ``editset`` (a dry run: nothing sent, the server read once);
+    ``who`` is the person asking (``teamstate.run_people``)."""
     folder, workbook = preview_folder(state)
     settings = state.settings
 
     def work(_control: Any) -> pipeline.PlanResult:
         try:
-            return pipeline.plan(editset, settings, out=False, preview=workbook)
+            return pipeline.plan(editset, settings, out=False, preview=workbook, **(who or {}))
         except AssertionError:
             # pipeline.plan asserts that the server was read; a refused token or an unreachable
             # API ends it there (the run logged why)
@@ -244,7 +248,8 @@ async def choose_sheet(request: web.Request) -> web.StreamResponse:
         editset, _ = await loop.run_in_executor(None, _read, upload, state.settings, sheet)
     except InputError as exc:
         return await refusal(request, 400, "This sheet cannot be used", str(exc))
-    return see_other(f"/previews/{start_sheet_preview(state, upload, editset).id}")
+    preview = start_sheet_preview(state, upload, editset, who=run_people(request))
+    return see_other(f"/previews/{preview.id}")
 
 
 # -- 3. apply ------------------------------------------------------------------------------------
@@ -354,15 +359,21 @@ async def apply_submit(request: web.Request) -> web.StreamResponse:
             str(exc),
             link=(f"/previews/{preview.id}/apply", "Back to the confirmation"),
         )
-    job = start_run(state, preview, override=n if confirm["typed"] else None)
+    who = run_people(request, preview)
+    job = start_run(state, preview, override=n if confirm["typed"] else None, who=who)
     preview.applied = job
     state.drop_upload(preview.upload)
     return see_other(f"/jobs/{job.id}")
 
 
-def start_run(state: WebState, preview: Preview, *, override: int | None) -> Job:
-    """Start the run that sends ``preview``: the saved plan itself, or the rollback."""
+def start_run(
+    state: WebState, preview: Preview, *, override: int | None, who: dict[str, Any] | None = None
+) -> Job:
+    """Start the run that sends ``preview``: the saved plan itself, or the rollback; ``who``
+    names the person and the approver (``teamstate.run_people``)."""
     settings = state.settings
+    who = who or {}
+    done = notify_job(settings)
     kind = "rollback" if preview.kind == "rollback" else "results"
     results = default_results_path(
         None, out_dir=state.results_dir, kind=kind, fmt=settings.output.format
@@ -372,9 +383,13 @@ def start_run(state: WebState, preview: Preview, *, override: int | None) -> Job
         run_id = str(preview.rollback_of)
 
         def rollback(control: Any) -> Any:
-            return pipeline.rollback(run_id, settings, out=results, report=report, control=control)
+            return pipeline.rollback(
+                run_id, settings, out=results, report=report, control=control, **who
+            )
 
-        return state.jobs.start(JobKind.ROLLBACK, preview.subject, rollback, target=preview.target)
+        return state.jobs.start(
+            JobKind.ROLLBACK, preview.subject, rollback, target=preview.target, on_done=done
+        )
     saved = preview.job.plan
     assert saved is not None
 
@@ -387,9 +402,12 @@ def start_run(state: WebState, preview: Preview, *, override: int | None) -> Job
             control=control,
             max_changes=override,
             max_change_ratio=1.0 if override is not None else None,
+            **who,
         )
 
-    return state.jobs.start(JobKind.APPLY, preview.subject, apply, target=preview.target)
+    return state.jobs.start(
+        JobKind.APPLY, preview.subject, apply, target=preview.target, on_done=done
+    )
 
 
 __all__ = [

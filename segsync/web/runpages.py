@@ -34,6 +34,7 @@ from segsync.web.pages import preview_folder, steps_for
 from segsync.web.render import web_view
 from segsync.web.responses import download, download_name, page, see_other
 from segsync.web.state import STATE, Preview, WebState, journal_target_label
+from segsync.web.teamstate import run_people
 
 #: what a run id in a URL may look like (a folder name in the journal folder, nothing else)
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
@@ -110,7 +111,8 @@ async def job_status(request: web.Request) -> web.StreamResponse:
 async def stop_job(request: web.Request) -> web.StreamResponse:
     job = _job(request)
     if job.running:
-        job.control.stop(f"stopped from the web page by {current_user()}")
+        who = run_people(request).get("actor") or current_user()
+        job.control.stop(f"stopped from the web page by {who}")
     return see_other(f"/jobs/{job.id}")
 
 
@@ -128,6 +130,7 @@ class RunRow:
     counts: dict[str, int]
     user: str
     finished: bool
+    approved_by: str | None
     target_label: str
     rollback_of: str | None
     has_results: bool
@@ -217,8 +220,9 @@ def _rows(state: WebState) -> list[RunRow]:
                 command=str(header.get("command") or "sync"),
                 source=str(header.get("source") or ""),
                 counts=record.counts(),
-                user=str(header.get("user") or "unknown"),
+                user=str(header.get("actor") or header.get("user") or "unknown"),
                 finished=record.finished,
+                approved_by=header.get("approved_by"),
                 target_label=journal_target_label(header),
                 rollback_of=header.get("rollback_of"),
                 has_results=results is not None,
@@ -252,8 +256,10 @@ async def start_rollback_preview(request: web.Request) -> web.StreamResponse:
     folder, workbook = preview_folder(state)
     settings = state.settings
 
+    who = run_people(request)
+
     def work(_control: Any) -> Any:
-        return pipeline.rollback(run_id, settings, dry_run=True, out=workbook)
+        return pipeline.rollback(run_id, settings, dry_run=True, out=workbook, **who)
 
     subject = f"run {run_id}"
     job = state.jobs.start(JobKind.ROLLBACK_PREVIEW, subject, work)
