@@ -133,7 +133,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         (
             (
                 "segsync/api/client.py",
-                '        retry_after = parse_retry_after(attempt.response.headers.get("Retry-After"))\n',
+                "        retry_after = parse_retry_after("
+                'attempt.response.headers.get("Retry-After"))\n',
                 "        retry_after = None\n",
             ),
         ),
@@ -146,7 +147,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         (
             (
                 "segsync/api/client.py",
-                "        if status == 429:\n            self.limiter.throttled(verdict.retry_after)\n",
+                "        if status == 429:\n"
+                "            self.limiter.throttled(verdict.retry_after)\n",
                 "        if False:\n            self.limiter.throttled(verdict.retry_after)\n",
             ),
         ),
@@ -158,8 +160,10 @@ MUTATIONS: tuple[Mutation, ...] = (
         (
             (
                 "segsync/api/limiter.py",
-                "            self._tokens = min(self.burst + SLACK, self._tokens + elapsed * self._rate)\n",
-                "            self._tokens = min(self.burst + 10, self._tokens + elapsed * self._rate)\n",
+                "            self._tokens = min(self.burst + SLACK, "
+                "self._tokens + elapsed * self._rate)\n",
+                "            self._tokens = min(self.burst + 10, "
+                "self._tokens + elapsed * self._rate)\n",
             ),
         ),
     ),
@@ -211,7 +215,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "journal-attempt-status-wrong",
         "journal",
         "attempt records all say status 200",
-        (('segsync/journal/records.py', '        "status": status,\n', '        "status": 200,\n'),),
+        (("segsync/journal/records.py", '    "status": status,\n', '    "status": 200,\n'),),
     ),
     Mutation(
         "journal-planned-body-missing",
@@ -245,7 +249,8 @@ MUTATIONS: tuple[Mutation, ...] = (
             (
                 "segsync/web/security.py",
                 "    if unsafe and _route_name(request) not in STREAMED_ROUTES:\n",
-                "    if (\n        unsafe\n        and _route_name(request) not in STREAMED_ROUTES\n"
+                "    if (\n        unsafe\n"
+                "        and _route_name(request) not in STREAMED_ROUTES\n"
                 '        and not request.path.endswith("/stop")\n    ):\n',
             ),
         ),
@@ -384,7 +389,8 @@ def main() -> int:
         # the unmutated copy must pass, or every "killed" below means nothing
         rows = []
         check = [
-            f for f in sorted({f for files in AREA_TESTS.values() for f in files})
+            f
+            for f in sorted({f for files in AREA_TESTS.values() for f in files})
             if (base / f).exists()
         ]
         if not args.only:
