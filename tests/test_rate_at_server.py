@@ -26,7 +26,7 @@ from tests.helpers import settings_for, write_csv
 #: answered; anything later than this was sent after the client knew it had to wait
 IN_FLIGHT_GRACE_S = 0.25
 #: how much closer than one interval two arrivals may be (scheduling jitter on a busy machine)
-JITTER = 0.3
+JITTER = 0.25
 
 
 def rename(sandbox: Sandbox, path: Path, count: int) -> Path:
@@ -88,10 +88,14 @@ def test_retry_after_is_waited_out_and_concurrency_is_capped(
 )
 @pytest.mark.parametrize("burst", [1, 3])
 def test_the_closest_sends_are_as_far_apart_as_the_burst_allows(
-    sandbox: Sandbox, tmp_path: Path, burst: int
+    make_sandbox: MakeSandbox, tmp_path: Path, burst: int
 ) -> None:
-    rate = 10.0
-    sheet = rename(sandbox, tmp_path / "edits.csv", 12)
+    rate = 5.0
+    # the read of the current state takes 0.8 s: the limiter has all the time it needs to save
+    # up every token it is allowed (and, on main, the extra half token of SLACK) before the
+    # first PUT, which is where a burst too many would show
+    sandbox = make_sandbox(faults=FaultOptions(latency_ms=800, methods=("GET",)))
+    sheet = rename(sandbox, tmp_path / "edits.csv", 8)
     settings = settings_for(
         sandbox,
         tmp_path,
@@ -106,7 +110,7 @@ def test_the_closest_sends_are_as_far_apart_as_the_burst_allows(
 
     assert {r.outcome.value for r in result.rows} == {"updated"}
     times = [a.at for a in sandbox.counters.snapshot().arrivals]
-    assert len(times) >= 13  # the list read, then one PUT a row
+    assert len(times) >= 9  # the list read, then one PUT a row
     # a token bucket of ``burst`` tokens: any burst + 1 sends in a row span at least one interval
     spans = [later - first for first, later in zip(times, times[burst:], strict=False)]
     assert min(spans) >= (1 - JITTER) / rate, sorted(spans)[:3]
