@@ -149,7 +149,8 @@ def test_rollback_from_another_folder_without_config_restores_the_runs_server(
     elsewhere.mkdir()
     seed = {s["id"]: editable(s) for s in sandbox.segments()}
     sheet = rename_sheet(sandbox, work / "e.csv", 5, "R")
-    env = {"SEGSYNC_TEST_TOKEN": sandbox.token}
+    # no config file; the rate from the environment only so the test does not take 10 s at 1/s
+    env = {"SEGSYNC_TEST_TOKEN": sandbox.token, "SEGSYNC_RATE_LIMIT__REQUESTS_PER_SECOND": "200"}
     connect = ("--base-url", sandbox.base_url, "--token-env", "SEGSYNC_TEST_TOKEN")
     synced = run_cli("sync", str(sheet), *connect, cwd=work, env=env)
     assert synced.returncode == 0, synced.stderr
