@@ -165,6 +165,12 @@ def test_stop_is_graceful_and_a_reload_reattaches(
             assert hook_count(page, "stop") == 1 and f'data-status-url="{job}/status"' in page
             assert "running" in hook_text(page, "run-status")
             assert '<script src="/static/progress.js" defer></script>' in page
+            # Stop is a POST like any other: without this page's token it is refused
+            for form in ({}, {"csrf_token": "forged"}):
+                refused = await web.send(f"{job}/stop", data=form)
+                assert refused.status == 403, form
+                assert hook_count(await refused.text(), "refusal") == 1
+            assert (await (await web.get(f"{job}/status")).json())["state"] == "running"
             stop = await web.post(f"{job}/stop")
             assert stop.status == 303 and stop.headers["Location"] == job
             status = await web.wait_state(f"{job}/status")

@@ -50,11 +50,13 @@ async def count_requests(request: web.Request, handler: Handler) -> web.StreamRe
     put_id = None
     if request.method == "PUT" and request.match_info.route.name == "segment":
         put_id = parse_int64(request.match_info.get("id", ""))
-    counters.started(request.method, put_id)
+    arrival = counters.started(request.method, put_id)
     status: int | None = 500
+    retry_after: str | None = None
     try:
         response = await handler(request)
         status = response.status
+        retry_after = response.headers.get("Retry-After")
         return response
     except web.HTTPException as exc:
         status = exc.status
@@ -63,7 +65,9 @@ async def count_requests(request: web.Request, handler: Handler) -> web.StreamRe
         status = None  # the server dropped the request (shutdown) without answering
         raise
     finally:
-        counters.finished(request.method, None if request.get(_RESET_KEY) else status)
+        counters.finished(
+            request.method, None if request.get(_RESET_KEY) else status, arrival, retry_after
+        )
 
 
 def _unauthorized(error: str | None) -> web.Response:
