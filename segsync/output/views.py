@@ -380,6 +380,7 @@ def _facts(
         FactView("Run id", result.run_id),
         FactView("Command", f"segsync {command}" + (" (preview)" if result.dry_run else "")),
         FactView("Input", result.source),
+        FactView("Server", server_text(result.config_summary.get("api.base_url"))),
     ]
     if result.sheet:
         facts.append(FactView("Sheet", result.sheet))
@@ -403,6 +404,16 @@ def _facts(
     if result.journal_path:
         facts.append(FactView("Journal (for undo)", result.journal_path))
     return facts
+
+
+def server_text(base_url: object) -> str:
+    """The server a run talked to, in words: the sandbox is never mistaken for Raise."""
+    if isinstance(base_url, str) and base_url.strip().lower() == "sandbox":
+        return (
+            "the embedded sandbox (demo data on this computer, not Raise); to use Raise, "
+            "run with --base-url https://prod-api.raisedonors.com"
+        )
+    return str(base_url) if base_url else "unknown"
 
 
 def _when(moment: datetime) -> str:
