@@ -2,8 +2,9 @@
 
 ``api.base_url: sandbox`` starts a local Raise-compatible server for the duration of the run
 (state in ``sandbox.db``, seeded the first time from ``sandbox.seed_csv``, by default the sample
-segments shipped inside the package), so the demo and the tests need no account, in any folder. Anything else is a real API: the token must come from the
-environment (or a token file) and the URL must be https (or loopback). ``check_credentials``
+segments shipped inside the package), so the demo and the tests need no account, in any
+folder. Anything else is a real API: the token must come from the environment (or a token file)
+and the URL must be https (or loopback). ``check_credentials``
 does those checks up front, so a bad configuration fails before a journal or results file
 exists and before any request.
 """

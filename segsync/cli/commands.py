@@ -411,7 +411,9 @@ def runs(prune_days: float | None, **opts: Any) -> None:
             echo(f"No runs in {settings.journal.dir}.")
         for record in records:
             header = record.header
-            state = "" if record.finished else "  (did not finish)"
+            stopped = (record.footer or {}).get("aborted")
+            state = f"  (stopped early: {stopped})" if stopped else ""
+            state = state if record.finished else "  (did not finish)"
             tally = ", ".join(f"{k} {v}" for k, v in record.counts().items()) or "no rows"
             echo(
                 f"{record.run_id}  {header.get('command', 'sync'):8}  {header.get('source')}  "

@@ -83,6 +83,7 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     lines += [f"  warning: {warning}" for warning in result.warnings]
     if result.aborted:
         lines.append(f"  ABORTED: {result.aborted}")
+    lines += server_lines(result.config_summary.get("api.base_url"))
     if result.journal_path:
         wrote = any(r.outcome.value.startswith("updated") for r in result.rows)
         undo = f" (undo with: segsync rollback {result.run_id})" if wrote else ""
@@ -90,7 +91,6 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     if plan_path:
         lines.append(f"  plan: {plan_path} (send it with: segsync apply {plan_path})")
     lines.append(f"  {'preview' if result.dry_run else 'results'}: {result.results_path}")
-    lines += server_lines(result.config_summary.get("api.base_url"))
     return [redact(line) for line in lines]
 
 

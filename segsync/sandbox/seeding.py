@@ -8,6 +8,7 @@ identifier means null, as it would after a PUT that omitted it.
 from __future__ import annotations
 
 import csv
+import io
 import random
 from dataclasses import dataclass
 from importlib.resources import files
@@ -65,7 +66,8 @@ def read_csv(path: str | Path | Traversable) -> list[SeedRow]:
     """
     rows: list[SeedRow] = []
     source = Path(path) if isinstance(path, str) else path
-    with source.open("r", encoding="utf-8-sig", newline="") as handle:
+    # bytes, then text without newline translation: a quoted cell keeps its own line breaks
+    with io.StringIO(source.read_bytes().decode("utf-8-sig"), newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None or tuple(h.strip() for h in header) != CSV_COLUMNS:
