@@ -125,9 +125,10 @@ def test_a_sandbox_that_cannot_start_is_a_sentence_and_a_stopped_run(tmp_path: P
     assert json.loads(result.stdout)["exit_code"] == 2
     assert result.stderr.startswith("segsync: The embedded sandbox could not start")
     assert "Traceback" not in result.stderr
-    assert "stopped early: The embedded sandbox could not start" in run_cli(
-        "runs", cwd=tmp_path
-    ).stdout
+    assert (
+        "stopped early: The embedded sandbox could not start"
+        in run_cli("runs", cwd=tmp_path).stdout
+    )
 
 
 def test_help_and_version_do_not_import_the_pipeline() -> None:
