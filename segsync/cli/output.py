@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from segsync.outcomes import PROBLEM_OUTCOMES
 from segsync.secrets import redact
 
 if TYPE_CHECKING:
@@ -60,6 +59,8 @@ _TITLES = {"rollback": "Rollback", "apply": "Apply", "plan": "Plan", "sync": "Sy
 
 def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[str]:
     """The terminal summary: counts, the first problems, requests, where the files are."""
+    from segsync.outcomes import PROBLEM_OUTCOMES
+
     title = _TITLES.get(result.command, "Sync")
     if result.dry_run:
         title += " preview (nothing was sent)" if result.command != "plan" else ""
@@ -131,6 +132,7 @@ def result_json(
     report_path: str | None = None,
 ) -> dict[str, Any]:
     """The ``--json`` object (keys documented in the README)."""
+    from segsync.outcomes import PROBLEM_OUTCOMES
     from segsync.output.views import problem_view
 
     problems = [r for r in result.rows if r.outcome in PROBLEM_OUTCOMES]
