@@ -12,7 +12,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import click
@@ -50,10 +49,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("segsync")
 
 
-def _pipeline() -> ModuleType:
-    """The library, imported when a command runs: ``--help``, ``--version`` and completion
-    answer without loading the pipeline (a test keeps it that way)."""
-    return importlib.import_module("segsync.pipeline")
+class _Lazy:
+    """A module imported on first attribute access: ``--help``, ``--version`` and shell
+    completion answer without loading the pipeline (tests/test_install.py keeps it that way)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+pipeline: Any = _Lazy("segsync.pipeline")
 
 
 def guarded(fn: Callable[[], int], opts: dict[str, Any]) -> NoReturn:
@@ -204,7 +211,7 @@ def sync(edits: str, **opts: Any) -> None:
     """Apply the segment edits in EDITS (.xlsx, .xlsm, .xls, .ods or .csv)."""
 
     def run() -> int:
-        result = _pipeline().sync(
+        result = pipeline.sync(
             edits,
             load(opts),
             dry_run=opts["dry_run"],
@@ -239,7 +246,7 @@ def plan(edits: str, **opts: Any) -> None:
     """Decide what syncing EDITS would send and save it as a plan; send nothing."""
 
     def run() -> int:
-        planned = _pipeline().plan(
+        planned = pipeline.plan(
             edits,
             load(opts),
             out=opts["out"],
@@ -271,7 +278,7 @@ def apply(plan_file: str, **opts: Any) -> None:
     """Send exactly the changes of a saved PLAN; segments that moved since are conflicts."""
 
     def run() -> int:
-        result = _pipeline().apply(
+        result = pipeline.apply(
             plan_file,
             load(opts),
             out=opts["out"],
@@ -295,7 +302,7 @@ def validate(edits: str, **opts: Any) -> None:
     def run() -> int:
         from segsync.input.messages import shown
 
-        editset = _pipeline().validate(edits, load(opts), sheet=opts["sheet"])
+        editset = pipeline.validate(edits, load(opts), sheet=opts["sheet"])
         as_json = opts["as_json"]
         for warning in editset.warnings:
             if LogState.json:
@@ -346,7 +353,7 @@ def export(campaigns: tuple[int, ...], out: str | None, **opts: Any) -> None:
 
     def run() -> int:
         settings = load(opts)
-        path = _pipeline().export(settings, campaign_ids=list(campaigns) or None, out=out)
+        path = pipeline.export(settings, campaign_ids=list(campaigns) or None, out=out)
         echo(f"Exported segments to {path}")
         for line in server_lines(settings.api.base_url):
             echo(line)
@@ -372,7 +379,7 @@ def rollback(run_id: str, **opts: Any) -> None:
 
     def run() -> int:
         base_url = opts.pop("base_url")
-        result = _pipeline().rollback(
+        result = pipeline.rollback(
             run_id,
             load(opts),
             dry_run=opts["dry_run"],
@@ -403,10 +410,10 @@ def runs(prune_days: float | None, **opts: Any) -> None:
     def run() -> int:
         settings = load(opts)
         if prune_days is not None:
-            pruned = _pipeline().prune_runs(prune_days, settings)
+            pruned = pipeline.prune_runs(prune_days, settings)
             echo(f"Deleted {len(pruned)} run(s) older than {prune_days:g} day(s).")
             return ExitCode.OK
-        records = _pipeline().runs(settings)
+        records = pipeline.runs(settings)
         if not records:
             echo(f"No runs in {settings.journal.dir}.")
         for record in records:

@@ -380,7 +380,7 @@ def _facts(
         FactView("Run id", result.run_id),
         FactView("Command", f"segsync {command}" + (" (preview)" if result.dry_run else "")),
         FactView("Input", result.source),
-        FactView("Server", server_text(result.config_summary.get("api.base_url"))),
+        *server_facts(result.config_summary.get("api.base_url")),
     ]
     if result.sheet:
         facts.append(FactView("Sheet", result.sheet))
@@ -406,14 +406,14 @@ def _facts(
     return facts
 
 
-def server_text(base_url: object) -> str:
+def server_facts(base_url: object) -> list[FactView]:
     """The server a run talked to, in words: the sandbox is never mistaken for Raise."""
     if isinstance(base_url, str) and base_url.strip().lower() == "sandbox":
-        return (
-            "the embedded sandbox (demo data on this computer, not Raise); to use Raise, "
-            "run with --base-url https://prod-api.raisedonors.com"
-        )
-    return str(base_url) if base_url else "unknown"
+        return [
+            FactView("Server", "the embedded sandbox (demo data on this computer, not Raise)"),
+            FactView("To use Raise", "--base-url https://prod-api.raisedonors.com"),
+        ]
+    return [FactView("Server", str(base_url) if base_url else "unknown")]
 
 
 def _when(moment: datetime) -> str:
