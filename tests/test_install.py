@@ -8,18 +8,21 @@ tests keep each promise checked on every test run.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from python_calamine import CalamineWorkbook
 
 from segsync.api import session
 from segsync.config import SANDBOX, Settings, load_settings
-from segsync.sandbox.seeding import PACKAGED_SEED
-from tests.helpers import run_cli
+from segsync.sandbox import DEMO_TOKEN
+from segsync.sandbox.seeding import PACKAGED_SEED, read_csv
+from tests.helpers import cli_env, run_cli, segsync_command
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGED_SHEET = PACKAGED_SEED.parent / "segment_edits.xlsx"  # type: ignore[attr-defined]
@@ -145,3 +148,28 @@ def test_help_and_version_do_not_import_the_pipeline() -> None:
         )
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout
+
+
+def test_segsync_sandbox_serves_the_seed_the_embedded_one_uses(tmp_path: Path) -> None:
+    command = segsync_command("sandbox", "--port", "0", "--no-access-log")
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        url = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
+        assert url, "segsync sandbox printed no URL"
+        headers = {"Authorization": f"Bearer {DEMO_TOKEN}"}
+        with httpx.Client(base_url=url.group(0), headers=headers, trust_env=False) as client:
+            page = client.get("/api/Segment/list", params={"Take": 100}, timeout=10).json()
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+    seed = {row.id: row.name for row in read_csv(PACKAGED_SEED)}
+    assert page["total"] == len(seed) == 200
+    assert {item["id"]: item["name"] for item in page["items"]}.items() <= seed.items()
