@@ -1,6 +1,11 @@
 """One validated, frozen settings object: built-in defaults, then config.yaml, then the
 ``SEGSYNC_<SECTION>__<KEY>`` environment, then flags. Unknown keys anywhere are errors, so a
 typo never silently falls back to a default; the token itself is never a setting.
+
+The built-in target is the embedded sandbox, seeded from data shipped in the package: with no
+config file segsync works in any folder and cannot write to Raise by accident. Production is
+always chosen explicitly (``--base-url``, ``api.base_url`` in config.yaml, or
+``SEGSYNC_API__BASE_URL``).
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ class ApiPaths(_Section):
 
 
 class ApiSettings(_Section):
-    base_url: str = PRODUCTION_BASE_URL
+    #: ``sandbox`` (the default: a local demo server) or Raise's URL, chosen explicitly
+    base_url: str = SANDBOX
     token_env: str = "RAISE_API_TOKEN"
     token_file: Path | None = None
     timeout_s: float = Field(30.0, gt=0)
@@ -142,7 +148,9 @@ class SandboxSettings(_Section):
     """Only used when ``api.base_url`` is ``sandbox``."""
 
     db: Path = Path(".segsync/sandbox.sqlite3")
-    seed_csv: Path | None = Path("samples/segments.csv")
+    #: a fresh sandbox's segments; None = the sample segments shipped with segsync (the same
+    #: seed ``segsync sandbox`` starts from), unless ``seed_rows`` asks for generated ones
+    seed_csv: Path | None = None
     seed_rows: int = Field(0, ge=0)
 
 

@@ -31,6 +31,7 @@ from segsync.errors import (
     JournalWriteError,
     RunAborted,
     RunRefused,
+    SegsyncError,
     StrictModeError,
 )
 from segsync.guardrails import Guardrails, canary_problem, check_guardrails
@@ -216,6 +217,9 @@ class Run:
         try:
             try:
                 asyncio.run(self._main(work, editset, result, journal, credentials))
+            except BaseException as exc:
+                self._mark_crashed(editset, result, exc)
+                raise
             finally:
                 result.finished_at = datetime.now(UTC)
                 if journal is not None:
@@ -249,6 +253,25 @@ class Run:
                     "results": result.results_path,
                 },
             )
+
+    def _mark_crashed(self, editset: EditSet, result: RunResult, exc: BaseException) -> None:
+        """A run that raised is aborted, with the reason, in its journal and results.
+
+        A crash before the client was open (the embedded sandbox failed to start, say) never
+        reached ``_main``'s bookkeeping: without this its results would say "Done" over no rows
+        and ``segsync runs`` would list it as a finished run with nothing in it.
+        """
+        if result.aborted is None:
+            if isinstance(exc, SegsyncError):
+                reason = str(exc)
+            elif isinstance(exc, KeyboardInterrupt):
+                reason = "interrupted"
+            else:
+                reason = f"internal error ({type(exc).__name__}: {exc})"
+            result.aborted = self.control.reason or reason
+        if not result.rows:
+            assembly = Assembly(editset, self.plan, {}, dry_run=self.options.dry_run)
+            result.rows = assembly.rows(aborted=result.aborted)
 
     def _check_output(self, editset: EditSet, out: str | Path | bool | None) -> Path | None:
         """Where the results go, proven writable before the first request (None: nowhere)."""

@@ -389,6 +389,7 @@ def _facts(
         FactView("Run id", result.run_id),
         FactView("Command", f"segsync {command}" + (" (preview)" if result.dry_run else "")),
         FactView("Input", result.source),
+        *server_facts(result.config_summary.get("api.base_url")),
     ]
     if result.actor:
         facts.append(FactView("Run by", result.actor))
@@ -431,6 +432,16 @@ def _requests_fact(result: RunResult) -> FactView:
     return FactView(
         "Requests sent", f"{result.total_requests:,} ({read_text}, {write_text})", numeric=True
     )
+
+
+def server_facts(base_url: object) -> list[FactView]:
+    """The server a run talked to, in words: the sandbox is never mistaken for Raise."""
+    if isinstance(base_url, str) and base_url.strip().lower() == "sandbox":
+        return [
+            FactView("Server", "the embedded sandbox (demo data on this computer, not Raise)"),
+            FactView("To use Raise", "--base-url https://prod-api.raisedonors.com"),
+        ]
+    return [FactView("Server", str(base_url) if base_url else "unknown")]
 
 
 def _when(moment: datetime) -> str:

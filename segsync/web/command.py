@@ -11,7 +11,7 @@ import click
 from segsync.cli.commands import guarded, load
 from segsync.cli.exit_codes import ExitCode
 from segsync.cli.options import connection_options, log_options
-from segsync.cli.output import echo
+from segsync.cli.output import echo, server_lines
 from segsync.errors import ConfigError
 from segsync.secrets import is_loopback
 from segsync.web.options import DEFAULT_HOST, DEFAULT_PORT, WebOptions
@@ -62,6 +62,8 @@ def web(**opts: Any) -> None:
 
         check_credentials(settings)  # no token, or an unsafe URL: say so now, not at apply
         app = create_app(settings, options, team)
+        for line in server_lines(settings.api.base_url):  # sandbox or Raise: said up front
+            echo(f"segsync web:{line.removeprefix(' ')}", err=True)
         if not options.loopback:
             echo(
                 f"warning: listening on {options.host}: anyone who can reach it and knows the "

@@ -21,7 +21,7 @@ from segsync.web.teamstate import TEAM_CONTEXT
 
 ENV: web.AppKey[Environment] = web.AppKey("segsync_web_env", Environment)
 #: the request key holding the session id (set by the security middleware); a typed
-#: ``RequestKey`` where aiohttp has them (3.13+), else a plain string key
+#: ``RequestKey`` where aiohttp has them (3.14+), else a plain string key
 _REQUEST_KEY: Any = getattr(web, "RequestKey", None)
 SESSION: Any = _REQUEST_KEY("segsync_session_id", str) if _REQUEST_KEY else "segsync_session_id"
 
