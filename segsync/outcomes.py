@@ -12,11 +12,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from segsync.input.placement import Placement
 from segsync.model import FieldValue, Segment
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from segsync.input.placement import Placement
 
 
 class Outcome(StrEnum):
@@ -113,6 +114,10 @@ class RunResult:
     lowest_rate: float | None = None
     results_path: str | None = None
     journal_path: str | None = None
+    #: who ran it: the signed-in person on the page, ``--actor``, or the OS user
+    actor: str | None = None
+    #: who approved the plan it sent (a big change on the page; None: no approval needed)
+    approved_by: str | None = None
     #: every column of the sheet and what segsync did with it (empty for a plan or rollback)
     columns: list[Placement] = field(default_factory=list)
     #: campaign id → name, as the server showed them (to show moves by name)

@@ -13,7 +13,6 @@ import datetime as dt
 import io
 import math
 import struct
-import time
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -670,7 +669,8 @@ def test_zip_directory_caps(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_100k_rows_load_fast(tmp_path: Path) -> None:
+def test_100k_rows_load(tmp_path: Path) -> None:
+    """100k rows load whole and right (their speed is bench/bench_pipeline.py's to measure)."""
     path = tmp_path / "big.xlsx"
     wb = xlsxwriter.Workbook(path, {"constant_memory": True})
     ws = wb.add_worksheet("Edits")
@@ -678,12 +678,9 @@ def test_100k_rows_load_fast(tmp_path: Path) -> None:
     for i in range(1, 100_001):
         ws.write_row(i, 0, [100_000 + i, 5000 + i % 50, f"Segment {i}", f"{i:06d}", "d", f"E{i}"])
     wb.close()
-    started = time.perf_counter()
     edits = load_edits(path, SETTINGS)
-    elapsed = time.perf_counter() - started
     assert len(edits.rows) == 100_000 and not edits.invalid_rows
     assert edits.rows[-1].values["code"] == "100000"
-    assert elapsed < 4, f"100k rows took {elapsed:.2f}s"
 
 
 # ------------------------------------------------------------------- columns and display names

@@ -180,6 +180,13 @@ class RunView:
     def problem_count(self) -> int:
         return len(self.problems)
 
+    @property
+    def changed_segments(self) -> int:
+        """Segments the changes touch (``12 field changes in 8 segments``)."""
+        return len(
+            {(c.segment_id, c.source_row if c.segment_id is None else 0) for c in self.changes}
+        )
+
 
 def build_view(result: RunResult, *, plan_path: str | Path | None = None) -> RunView:
     """The ``RunView`` of ``result``; ``plan_path`` is the plan a ``plan`` run saved."""
@@ -281,7 +288,9 @@ def _headline(result: RunResult, problems: int, status: str) -> str:
         text = f"The run stopped early: {_rows(written)} updated before it stopped."
         return f"{text} {need[0].upper()}{need[1:]}." if problems else text
     if result.dry_run:
-        text = f"Preview: {_rows(tally[Outcome.WOULD_UPDATE])} would be updated; nothing was sent."
+        text = (
+            f"Preview: {_rows(tally[Outcome.WOULD_UPDATE])} would be updated; nothing was changed."
+        )
         return f"{text} {need[0].upper()}{need[1:]}." if problems else text
     if problems:
         return f"{_rows(tally[Outcome.UPDATED])} updated; {need}."
@@ -317,10 +326,10 @@ def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list
             command = f"segsync sync {_q(result.source)}{_said(result)}"
         if Outcome.WOULD_UPDATE in outcomes:
             steps.append(
-                NextStep("Nothing was sent: this is a preview. To send it:", command, "action")
+                NextStep("Nothing was changed: this is a preview. To send it:", command, "action")
             )
         else:
-            steps.append(NextStep("Nothing was sent: this is a preview.", kind="info"))
+            steps.append(NextStep("Nothing was changed: this is a preview.", kind="info"))
     wrote = outcomes & {Outcome.UPDATED, Outcome.UPDATED_WITH_DIFFERENCES}
     if wrote and result.journal_path and not result.dry_run:
         steps.append(NextStep("Undo with:", f"segsync rollback {_q(result.run_id)}", "info"))
@@ -403,7 +412,12 @@ def _facts(
         FactView("Run id", result.run_id),
         FactView("Command", f"segsync {command}" + (" (preview)" if result.dry_run else "")),
         FactView("Input", result.source),
+        *server_facts(result.config_summary.get("api.base_url")),
     ]
+    if result.actor:
+        facts.append(FactView("Run by", result.actor))
+    if result.approved_by:
+        facts.append(FactView("Approved by", result.approved_by))
     if result.sheet:
         facts.append(FactView("Sheet", result.sheet))
     # the mapping: what segsync did with every column of the sheet (issue 18)
@@ -412,7 +426,7 @@ def _facts(
         FactView("Started", started),
         FactView("Finished", finished or "did not finish"),
         FactView("Duration", _duration(max(result.duration_s, 0.0)), numeric=True),
-        FactView("Requests sent", f"{result.total_requests:,}", numeric=True),
+        _requests_fact(result),
         FactView("Rate achieved", f"{result.achieved_rate:,.1f} per second", numeric=True),
         FactView("Slowed down by Raise (HTTP 429)", f"{result.throttled:,}", numeric=True),
     ]
@@ -428,6 +442,31 @@ def _facts(
     if result.journal_path:
         facts.append(FactView("Journal (for undo)", result.journal_path))
     return facts
+
+
+def _requests_fact(result: RunResult) -> FactView:
+    """A preview only reads, and says so beside "nothing was changed": ``3 reads, 0 changes``;
+    a run says how its requests split: ``9 (3 reads, 6 writes)`` (a retried write counts twice).
+    """
+    writes = sum(n for kind, n in result.requests.items() if not kind.startswith("GET"))
+    reads = result.total_requests - writes
+    read_text = f"{reads:,} {'read' if reads == 1 else 'reads'}"
+    if result.dry_run:
+        return FactView("Requests to Raise", f"{read_text}, 0 changes", numeric=True)
+    write_text = f"{writes:,} {'write' if writes == 1 else 'writes'}"
+    return FactView(
+        "Requests sent", f"{result.total_requests:,} ({read_text}, {write_text})", numeric=True
+    )
+
+
+def server_facts(base_url: object) -> list[FactView]:
+    """The server a run talked to, in words: the sandbox is never mistaken for Raise."""
+    if isinstance(base_url, str) and base_url.strip().lower() == "sandbox":
+        return [
+            FactView("Server", "the embedded sandbox (demo data on this computer, not Raise)"),
+            FactView("To use Raise", "--base-url https://prod-api.raisedonors.com"),
+        ]
+    return [FactView("Server", str(base_url) if base_url else "unknown")]
 
 
 def _when(moment: datetime) -> str:

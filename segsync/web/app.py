@@ -19,6 +19,8 @@ from segsync.web.options import WebOptions
 from segsync.web.render import make_env, static_files
 from segsync.web.responses import ENV
 from segsync.web.state import STATE, WebState
+from segsync.web.team import TeamOptions, team_guard, trusted_header
+from segsync.web.team import install as install_team
 
 log = logging.getLogger("segsync.web")
 
@@ -27,11 +29,14 @@ STATIC: web.AppKey[dict[str, tuple[bytes, str]]] = web.AppKey("segsync_web_stati
 STOP_WAIT_S = 120.0
 
 
-def create_app(settings: Settings, options: WebOptions | None = None) -> web.Application:
-    """The web app for ``settings`` (the API, limits, folders) and ``options`` (serving)."""
+def create_app(
+    settings: Settings, options: WebOptions | None = None, team: TeamOptions | None = None
+) -> web.Application:
+    """The web app for ``settings`` (the API, limits, folders) and ``options`` (serving);
+    ``team`` (the proxy's user header) and ``web.users_file`` put named people in force."""
     options = options or WebOptions()
     app = web.Application(
-        middlewares=[security.error_pages, security.guard],
+        middlewares=[security.error_pages, trusted_header, security.guard, team_guard],
         client_max_size=1024 * 1024,  # forms; the upload is streamed with its own limit
     )
     env = make_env()
@@ -42,6 +47,7 @@ def create_app(settings: Settings, options: WebOptions | None = None) -> web.App
     app.on_shutdown.append(_stop_runs)
     app.on_cleanup.append(_remove_private_folder)
     add_routes(app)
+    install_team(app, team)
     return app
 
 
