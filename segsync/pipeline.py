@@ -205,6 +205,8 @@ def plan(
         fetch_strategy=result.fetch_strategy,
         server_total=run.state.total if run.state else None,
         cells=dict(editset.cells),
+        columns=list(editset.placements),
+        campaign_names=dict(result.campaign_names),
     )
     if plan_path is not None:
         write_plan(saved, plan_path)

@@ -473,6 +473,10 @@ class Run:
                     "not written (make a new plan, or apply with --force)"
                 )
         result.warnings.extend(saved.warnings)
+        result.campaign_names = dict(saved.campaign_names)
+        result.moves = sum(
+            1 for row in plan.to_send if any(c.field == "campaignId" for c in row.changes)
+        )
         return plan
 
 

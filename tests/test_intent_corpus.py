@@ -375,3 +375,29 @@ def test_a_move_with_the_new_campaign_name_beside_it_is_a_move(
     proc = run_cli("sync", str(path), "--config", str(config))
     assert proc.returncode == 0, proc.stdout
     assert sb.segment(100001)["campaignId"] == 5002
+
+
+def test_a_saved_plan_keeps_the_mapping_and_the_moves(
+    api: tuple[Any, Path], tmp_path: Path
+) -> None:
+    sb, config = api
+    path = sheet(tmp_path, "ops_unmapped.xlsx")
+    plan_file = tmp_path / "plan.json"
+    flags = ["--config", str(config), "--map", "Desc=description", "--map", "Campaign=note"]
+    planned = run_cli("plan", path, *flags, "--out", str(plan_file))
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    applied = run_cli("apply", str(plan_file), "--config", str(config), "--json")
+    assert applied.returncode == 0, applied.stderr
+    data = json.loads(applied.stdout)
+    assert data["columns"]["Desc"] == "description" and data["columns"]["Campaign"] == "note"
+    assert sb.segment(100001)["description"] == "Calls"
+    moves = tmp_path / "moves.csv"
+    moves.write_text("id,campaignId\n100001,5002\n", encoding="utf-8")
+    plan_file = tmp_path / "moves.json"
+    assert (
+        run_cli("plan", str(moves), "--config", str(config), "--out", str(plan_file)).returncode
+        == 0
+    )
+    applied = run_cli("apply", str(plan_file), "--config", str(config), "--json")
+    data = json.loads(applied.stdout)
+    assert data["moves"] == 1 and sb.segment(100001)["campaignId"] == 5002
