@@ -43,6 +43,8 @@ class ApiPaths(_Section):
 
     segment: str = "/api/Segment/{id}"
     segment_list: str = "/api/Segment/list"
+    #: read once when a sheet moves segments, to check the campaign ids (paged like segments)
+    campaign_list: str = "/api/Campaign/list"
 
 
 class ApiSettings(_Section):
@@ -97,11 +99,21 @@ class AbortSettings(_Section):
     consecutive_failures: int = Field(10, ge=1)
 
 
+#: Words people type to mean "clear"; never written literally (see README, "Clear words").
+CLEAR_WORDS: tuple[str, ...] = ("n/a", "-", "--", "\u2013", "\u2014", "none", "null")
+
+
 class InputSettings(_Section):
     clear_marker: str = Field("#CLEAR", min_length=1)
     max_file_mb: float = Field(50, gt=0)
     max_rows: int = Field(1_000_000, ge=1)
     sheet: str | None = None
+    #: header → field | note | ignore: what the person says a column is (see README)
+    columns: dict[str, str] = Field(default_factory=dict)
+    #: rows and columns hidden in the workbook: refuse (name them), skip them, or include them
+    hidden: Literal["refuse", "skip", "include"] = "refuse"
+    #: words that mean "clear" when typed in a cell: refused unless the server holds them
+    clear_words: tuple[str, ...] = CLEAR_WORDS
 
 
 class SyncSettings(_Section):

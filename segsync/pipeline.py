@@ -199,12 +199,14 @@ def plan(
         sheet=editset.sheet,
         sha256=editset.sha256,
         rows=plan_rows(run.plan),
-        # the sheet's own warnings too ("column 'Note' is ignored"): the apply's results and
+        # the sheet's own warnings too ("1 hidden row was left out"): the apply's results and
         # report say what the preview said
         warnings=[*editset.warnings, *run.plan.warnings],
         fetch_strategy=result.fetch_strategy,
         server_total=run.state.total if run.state else None,
         cells=dict(editset.cells),
+        columns=list(editset.placements),
+        campaign_names=dict(result.campaign_names),
     )
     if plan_path is not None:
         write_plan(saved, plan_path)

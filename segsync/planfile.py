@@ -10,6 +10,7 @@ the file as a whole must match its own digest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol
 from segsync.differ import Plan, RowPlan
 from segsync.errors import PlanError
 from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
+from segsync.input.placement import Placement
 from segsync.model import EDITABLE_FIELDS, Segment, SegmentRequest, field_errors
 from segsync.outcomes import FieldChange, Outcome
 
@@ -68,6 +70,11 @@ class SavedPlan:
     #: the sheet's columns (field → 0-based index, header), so ``apply`` names a problem's cell
     #: (``Edits!A13``) as the preview did
     cells: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: every column of the sheet and what the preview did with it (the mapping), so ``apply``
+    #: shows the same mapping
+    columns: list[Placement] = field(default_factory=list)
+    #: campaign id → name as the preview saw them (moves are shown by name)
+    campaign_names: dict[int, str] = field(default_factory=dict)
 
     @property
     def to_send(self) -> list[dict[str, Any]]:
@@ -88,7 +95,9 @@ class SavedPlan:
                 "sha256": self.sha256,
                 "sheet": self.sheet,
                 "cells": {k: list(v) for k, v in self.cells.items()},
+                "columns": [dataclasses.asdict(p) for p in self.columns],
             },
+            "campaign_names": {str(k): v for k, v in self.campaign_names.items()},
             "server_total": self.server_total,
             "fetch_strategy": self.fetch_strategy,
             "counts": _counts(self.rows),
@@ -118,6 +127,7 @@ class SavedPlan:
             rows=rows,
             sha256=self.sha256,
             cells=dict(self.cells),
+            placements=list(self.columns),
         )
 
     def _row_error(self, text: str) -> RowError:
@@ -264,6 +274,25 @@ def _from_json(data: dict[str, Any]) -> SavedPlan:
         fetch_strategy=str(data.get("fetch_strategy") or ""),
         server_total=data.get("server_total"),
         cells={str(k): (int(v[0]), str(v[1])) for k, v in (source.get("cells") or {}).items()},
+        columns=[_placement(p) for p in source.get("columns") or []],
+        campaign_names={int(k): str(v) for k, v in (data.get("campaign_names") or {}).items()},
+    )
+
+
+def _placement(data: Any) -> Placement:
+    """A column of the plan's mapping, as written by ``to_json``."""
+    if not isinstance(data, dict):
+        raise ValueError("a column of the mapping is not an object")
+    kind = str(data["kind"])
+    if kind not in ("id", "field", "read-only", "note", "ignored"):
+        raise ValueError(f"a column of the mapping has the kind {kind!r}")
+    field_name = data.get("field")
+    return Placement(
+        letter=str(data["letter"]),
+        header=str(data["header"]),
+        kind=kind,  # type: ignore[arg-type]
+        field=str(field_name) if field_name is not None else None,
+        how=str(data.get("how") or "header"),
     )
 
 

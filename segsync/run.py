@@ -46,6 +46,7 @@ from segsync.preflight import check_report_path, check_results_path
 from segsync.progress import Progress
 from segsync.runcontrol import RunControl
 from segsync.runlock import current_user, run_lock
+from segsync.server_checks import check_server_rules
 from segsync.team.audit import record_run
 from segsync.updater import Updater
 
@@ -140,6 +141,8 @@ class Run:
             started_at=started,
             config_summary=settings.summary(),
             warnings=list(editset.warnings),
+            columns=list(editset.placements),
+            said=editset.said,
             actor=opts.actor or current_user(),
             approved_by=opts.approved_by,
         )
@@ -435,6 +438,10 @@ class Run:
         plan = diff(
             editset, state.segments, force=self.options.force, check_modified=check_modified
         )
+        checks = await check_server_rules(plan, state, client, editset)
+        plan.warnings.extend(checks.warnings)
+        result.campaign_names = checks.campaign_names
+        result.moves = len(checks.moves)
         result.warnings.extend(plan.warnings)
         for warning in plan.warnings:
             log.warning("%s", warning, extra={"event": "plan_warning"})
@@ -466,6 +473,10 @@ class Run:
                     "not written (make a new plan, or apply with --force)"
                 )
         result.warnings.extend(saved.warnings)
+        result.campaign_names = dict(saved.campaign_names)
+        result.moves = sum(
+            1 for row in plan.to_send if any(c.field == "campaignId" for c in row.changes)
+        )
         return plan
 
 

@@ -23,7 +23,7 @@ import pytest
 import xlsxwriter
 
 from segsync.config import InputSettings
-from segsync.errors import FileTooLargeError, NoDataError, UnsupportedFileError
+from segsync.errors import FileTooLargeError, NoDataError, SheetChoiceError, UnsupportedFileError
 from segsync.input import decoding, delimited, xls
 from segsync.input.editset import EditSet
 from segsync.input.loader import edits_from_dataframe, header_to_field, load_edits
@@ -404,7 +404,10 @@ def test_sheet_selection(tmp_path: Path) -> None:
         ws.write_row(0, 0, ["id"])
         ws.write_row(1, 0, [sid])
     wb.close()
-    assert load_edits(path, SETTINGS).rows[0].segment_id == 1
+    # two sheets that could both be the edits: chosen, not guessed (issue 18)
+    with pytest.raises(SheetChoiceError, match=r"2 sheets with segment edits \('First', 'Second'"):
+        load_edits(path, SETTINGS)
+    assert load_edits(path, SETTINGS, sheet="first").rows[0].segment_id == 1
     assert load_edits(path, SETTINGS, sheet="second").rows[0].segment_id == 2
     assert load_edits(path, InputSettings(sheet="Second")).sheet == "Second"
     with pytest.raises(

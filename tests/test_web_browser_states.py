@@ -117,7 +117,7 @@ def test_a_wrong_number_is_kept_marked_and_explained(
         assert "This preview was applied" in page.find("preview-summary").text
         shot(driver, "2b-preview-after-apply")
         driver.get(report.as_uri())  # the HTML report, as its reader opens it
-        assert "column 'Note' (G) is not a segment field" in driver.page_source
+        assert "Column G: Note" in driver.page_source  # the sheet's mapping (issue 18)
         shot(driver, "9-report")
     assert stored_state(sandbox) == intended_state(seed)
 

@@ -37,13 +37,14 @@ def test_preview_then_done_say_the_same_things(sandbox: Sandbox, tmp_path: Path)
             assert hook_text(page, "review-apply") == "Review and apply the changes to 8 segments…"
             assert "Changes (12 fields in 8 segments)" in page
             assert "12 field changes in 8 segments." in page
-            warning = "column &#39;Note&#39; (G) is not a segment field"
+            # the sheet's column mapping (a note column is placed, not warned about: issue 18)
+            warning = "Column G: Note"
             assert warning in page and "Edits!A13" in page  # the unknown id's cell
 
             job, status = await web.run(preview)
             assert status["state"] == "finished"
             done = await web.page(job)
-            # the done page keeps the preview's warning and the cell of every problem
+            # the done page keeps the preview's mapping and the cell of every problem
             cells = re.findall(r'data-label="Cell">([^<]*)<', page)
             assert cells == ["Edits!A13", "Edits!C14", "Edits!A15", "Edits!A16"], cells
             assert re.findall(r'data-label="Cell">([^<]*)<', done) == cells

@@ -27,6 +27,8 @@ from segsync.cli.options import (
     json_option,
     log_flags,
     log_options,
+    mapping_options,
+    mapping_overrides,
     out_option,
     rate_options,
     report_option,
@@ -109,6 +111,9 @@ def load(opts: dict[str, Any]) -> Settings:
     from segsync.config import load_settings
 
     settings = load_settings(opts.get("config"), overrides=settings_overrides(opts))
+    said = mapping_overrides(opts, settings.input.columns)
+    if said:
+        settings = settings.with_overrides(said)
     cfg = settings.logging
     setup_logging(cfg.format, cfg.level, cfg.file)
     opts[SETTINGS_KEY] = settings  # for the run's notice (segsync.cli.alerts)
@@ -211,6 +216,7 @@ only_failed_option = click.option(
 @click.option("--force", is_flag=True, help="Write rows that conflict with a newer server state.")
 @out_option
 @sheet_option
+@mapping_options
 @only_failed_option
 @connection_options
 @rate_options
@@ -249,6 +255,7 @@ def sync(edits: str, **opts: Any) -> None:
 @click.option("--strict", is_flag=True, help="Refuse the whole sheet if any row is invalid.")
 @click.option("--force", is_flag=True, help="Plan rows that conflict with a newer server state.")
 @sheet_option
+@mapping_options
 @only_failed_option
 @connection_options
 @rate_options
@@ -308,6 +315,7 @@ def apply(plan_file: str, **opts: Any) -> None:
 @cli.command()
 @click.argument("edits", type=click.Path(dir_okay=False))
 @sheet_option
+@mapping_options
 @config_option
 @json_option
 @log_options
@@ -319,6 +327,9 @@ def validate(edits: str, **opts: Any) -> None:
 
         editset = pipeline.validate(edits, load(opts), sheet=opts["sheet"])
         as_json = opts["as_json"]
+        columns = [f"{p.letter} '{shown(p.header)}' → {p.describe()}" for p in editset.placements]
+        if columns:
+            echo("columns: " + "; ".join(columns), err=as_json)
         for warning in editset.warnings:
             if LogState.json:
                 log.warning("%s", warning, extra={"event": "input_warning"})
@@ -346,6 +357,7 @@ def validate(edits: str, **opts: Any) -> None:
                 "exit_code": int(code),
                 "source": editset.source,
                 "sheet": editset.sheet,
+                "columns": {p.header: p.describe() for p in editset.placements},
                 "rows": len(editset.rows),
                 "counts": {"valid": valid, "invalid": len(bad)},
                 "warnings": editset.warnings,

@@ -64,8 +64,14 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     title = _TITLES.get(result.command, "Sync")
     if result.dry_run:
         title += " preview (nothing was sent)" if result.command != "plan" else ""
-    lines = [f"{title} of {result.source}: {len(result.rows)} rows"]
+    sheet = f", sheet '{shown_line(result.sheet_label)}'" if result.sheet_label else ""
+    lines = [f"{title} of {result.source}{sheet}: {len(result.rows)} rows"]
+    if result.columns:
+        lines.append("  columns: " + "; ".join(shown_line(c) for c in result.column_lines()))
     lines += [f"  {outcome:26} {count}" for outcome, count in result.counts().items()]
+    if result.moves:
+        verb = "would move" if result.dry_run else "moved"
+        lines.append(f"  {'(' + verb + ' campaign)':26} {result.moves}")
     problems = [r for r in result.rows if r.outcome in PROBLEM_OUTCOMES]
     if problems:
         lines.append("  problems:")
@@ -93,6 +99,13 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
         lines.append(f"  plan: {plan_path} (send it with: segsync apply {plan_path})")
     lines.append(f"  {'preview' if result.dry_run else 'results'}: {result.results_path}")
     return [redact(line) for line in lines]
+
+
+def shown_line(text: str) -> str:
+    """File text (a header) on one line, escaped as every message escapes it."""
+    from segsync.input.messages import shown
+
+    return shown(text, 120)
 
 
 def server_lines(base_url: Any) -> list[str]:
@@ -143,8 +156,11 @@ def result_json(
         "run_id": result.run_id if result.journal_path else None,
         "exit_code": exit_code,
         "source": result.source,
+        "sheet": result.sheet,
+        "columns": result.column_map,
         "rows": len(result.rows),
         "counts": result.counts(),
+        "moves": result.moves,
         "results": result.results_path,
         "plan": plan_path,
         "report": report_path,

@@ -16,7 +16,7 @@ secrets and kept on one line.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -195,7 +195,8 @@ def build_view(result: RunResult, *, plan_path: str | Path | None = None) -> Run
     problems = tuple(
         problem_view(r, result.sheet) for r in result.rows if r.outcome in PROBLEM_OUTCOMES
     )
-    changes = tuple(c for r in result.rows for c in change_views(r))
+    names = result.campaign_names
+    changes = tuple(c for r in result.rows for c in change_views(r, campaigns=names))
     unchanged = tuple(
         UnchangedView(r.source_row, r.segment_id, segment_name(r))
         for r in result.rows
@@ -311,7 +312,8 @@ def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list
         steps.append(
             NextStep(
                 "To send only the failed and unsent rows again:",
-                f"segsync sync {_q(result.source)} --only-failed {_q(result.run_id)}",
+                f"segsync sync {_q(result.source)}{_said(result)} --only-failed "
+                f"{_q(result.run_id)}",
                 kind="action",
             )
         )
@@ -321,7 +323,7 @@ def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list
         elif result.command == "rollback":
             command = "the same segsync rollback command without --dry-run"
         else:
-            command = f"segsync sync {_q(result.source)}"
+            command = f"segsync sync {_q(result.source)}{_said(result)}"
         if Outcome.WOULD_UPDATE in outcomes:
             steps.append(
                 NextStep("Nothing was changed: this is a preview. To send it:", command, "action")
@@ -340,12 +342,21 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
+def _said(result: RunResult) -> str:
+    """`` --sheet … --map …``: what the person said about the sheet, to say again."""
+    flags = [*(("--sheet", result.sheet_label) if result.sheet_label else ()), *result.said]
+    return "".join(f" {_q(flag)}" for flag in flags)
+
+
 # -- changes ----------------------------------------------------------------------------------
 
 
-def change_views(row: RowResult, *, parts: bool = True) -> Iterable[ChangeView]:
+def change_views(
+    row: RowResult, *, parts: bool = True, campaigns: Mapping[int, str] | None = None
+) -> Iterable[ChangeView]:
     """A ``ChangeView`` per changed field of ``row``; without ``parts`` no character diff (the
-    streamed workbook shows whole values and cannot afford a diff per field at 100k rows)."""
+    streamed workbook shows whole values and cannot afford a diff per field at 100k rows).
+    A changed ``campaignId`` is shown as a move, by the ``campaigns``' names."""
     label, kind = OUTCOME_LABELS[row.outcome]
     name = segment_name(row)
     stored_values = row.segment.editable() if row.segment is not None else {}
@@ -354,15 +365,21 @@ def change_views(row: RowResult, *, parts: bool = True) -> Iterable[ChangeView]:
         stored: str | None = None
         if change.field in row.differences:
             stored = _show(stored_values.get(change.field))
+        before, after, field_name = _show(change.before), _show(change.after), change.field
+        if change.field == "campaignId":
+            field_name = "campaignId (move)"
+            before, after = _campaign(change.before, campaigns), _campaign(change.after, campaigns)
+            if parts:
+                before_parts, after_parts = diff_parts(before, after)
         yield ChangeView(
             source_row=row.source_row,
             segment_id=row.segment_id,
             segment_name=name,
-            field=change.field,
+            field=field_name,
             before_value=change.before,
             after_value=change.after,
-            before=_show(change.before),
-            after=_show(change.after),
+            before=before,
+            after=after,
             before_empty=is_empty(change.before),
             after_empty=is_empty(change.after),
             before_parts=before_parts,
@@ -376,6 +393,12 @@ def change_views(row: RowResult, *, parts: bool = True) -> Iterable[ChangeView]:
 
 def _show(value: FieldValue) -> str:
     return EMPTY if is_empty(value) else str(value)
+
+
+def _campaign(value: FieldValue, campaigns: Mapping[int, str] | None) -> str:
+    """``5002 Giving Tuesday 2026``: a campaign id with its name, where the server showed it."""
+    name = campaigns.get(value) if campaigns and isinstance(value, int) else None
+    return f"{value} {name}" if name else _show(value)
 
 
 # -- facts ------------------------------------------------------------------------------------
@@ -397,6 +420,8 @@ def _facts(
         facts.append(FactView("Approved by", result.approved_by))
     if result.sheet:
         facts.append(FactView("Sheet", result.sheet))
+    # the mapping: what segsync did with every column of the sheet (issue 18)
+    facts += [FactView(f"Column {p.letter}: {p.header}", p.describe()) for p in result.columns]
     facts += [
         FactView("Started", started),
         FactView("Finished", finished or "did not finish"),

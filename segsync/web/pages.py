@@ -23,11 +23,19 @@ from aiohttp import web
 
 from segsync import pipeline
 from segsync.config import Settings
-from segsync.errors import InputError, RunAborted, RunLockedError
+from segsync.errors import (
+    HiddenDataError,
+    InputError,
+    RunAborted,
+    RunLockedError,
+    SheetChoiceError,
+    UnplacedColumnsError,
+)
 from segsync.guardrails import Guardrails
 from segsync.input.editset import EditSet
 from segsync.outcomes import PROBLEM_OUTCOMES, Outcome
 from segsync.output.results import default_results_path
+from segsync.web.column_map import validate_mapped
 from segsync.web.jobs import Job, JobKind
 from segsync.web.render import web_view
 from segsync.web.responses import (
@@ -107,6 +115,14 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     try:
         editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
+    except UnplacedColumnsError as exc:  # the mapping page asks what each column is
+        upload.unplaced = exc
+        state.add_upload(upload)
+        return see_other(f"/uploads/{upload.id}/columns")
+    except HiddenDataError as exc:  # the page asks whether to leave them out or send them
+        upload.hidden_problem = str(exc)
+        state.add_upload(upload)
+        return see_other(f"/uploads/{upload.id}/hidden")
     except InputError as exc:
         upload.remove()
         return await _upload_form(request, status=400, error=str(exc))
@@ -120,11 +136,25 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
 
 
 def _read(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSet, list[str]]:
-    """Load with the CLI's loader (its guards, its sentences); list the sheets on success."""
-    editset = renamed(
-        pipeline.validate(upload.path, settings, sheet=sheet, name=upload.name), upload
-    )
-    return editset, visible_sheets(upload.path)
+    """Load with the CLI's loader (its guards, its sentences); list the sheets on success.
+
+    Where the CLI refuses to choose between sheets, the page previews the one it names first
+    and says so above the preview, with the sheet choice beside it: a preview sends nothing,
+    and the person sees which sheet it is before applying.
+    """
+    try:
+        editset = validate_mapped(upload, settings, sheet)
+    except SheetChoiceError as exc:
+        if sheet is not None or not exc.sheets:
+            raise
+        editset = validate_mapped(upload, settings, exc.sheets[0])
+        others = ", ".join(f"'{name}'" for name in exc.sheets)
+        editset.warnings.insert(
+            0,
+            f"sheets that could hold the edits: {others}. This preview shows sheet "
+            f"'{exc.sheets[0]}'; choose the sheet below before applying.",
+        )
+    return renamed(editset, upload), visible_sheets(upload.path)
 
 
 def start_sheet_preview(
@@ -289,6 +319,7 @@ def _confirmation(state: WebState, preview: Preview) -> dict[str, Any]:
         "typed": bool(over),
         "over": " and ".join(over),
         "problems": problems,
+        "moves": result.moves if result else 0,
         "rps": f"{rps:g}",
         "eta_s": n / rps if rps else None,
     }

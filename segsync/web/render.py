@@ -30,6 +30,7 @@ STATIC_FILES = {
     "web.css": "text/css",
     "progress.js": "text/javascript",
     "dropzone.js": "text/javascript",
+    "mapping.css": "text/css",
 }
 _STYLE_TAG = re.compile(r"^\s*<style[^>]*>(?P<css>.*)</style>\s*$", re.DOTALL)
 #: facts of the report that name files the page offers as downloads instead
