@@ -11,10 +11,12 @@ import click
 from segsync.cli.commands import guarded, load
 from segsync.cli.exit_codes import ExitCode
 from segsync.cli.options import connection_options, log_options
-from segsync.cli.output import echo
+from segsync.cli.output import echo, server_lines
 from segsync.errors import ConfigError
 from segsync.secrets import is_loopback
 from segsync.web.options import DEFAULT_HOST, DEFAULT_PORT, WebOptions
+from segsync.web.teamoptions import team_options, team_web_options
+from segsync.web.teamstate import team_wanted
 
 
 @click.command()
@@ -40,6 +42,7 @@ from segsync.web.options import DEFAULT_HOST, DEFAULT_PORT, WebOptions
     "--tls-cert", type=click.Path(dir_okay=False, exists=True), help="Serve HTTPS: PEM chain."
 )
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), help="Its private key.")
+@team_web_options
 @connection_options
 @log_options
 def web(**opts: Any) -> None:
@@ -50,14 +53,17 @@ def web(**opts: Any) -> None:
     """
 
     def run() -> int:
-        options = web_options(opts)
         settings = load(opts)
+        team = team_options(opts)
+        options = web_options(opts, people=team_wanted(settings, team))
         from segsync.api.session import check_credentials
         from segsync.web.app import create_app
         from segsync.web.server import serve
 
         check_credentials(settings)  # no token, or an unsafe URL: say so now, not at apply
-        app = create_app(settings, options)
+        app = create_app(settings, options, team)
+        for line in server_lines(settings.api.base_url):  # sandbox or Raise: said up front
+            echo(f"segsync web:{line.removeprefix(' ')}", err=True)
         if not options.loopback:
             echo(
                 f"warning: listening on {options.host}: anyone who can reach it and knows the "
@@ -77,8 +83,9 @@ def web(**opts: Any) -> None:
     guarded(run, opts)
 
 
-def web_options(opts: dict[str, Any]) -> WebOptions:
-    """The serving options; refuses a non-loopback host without a password (exit 2)."""
+def web_options(opts: dict[str, Any], *, people: bool = False) -> WebOptions:
+    """The serving options; refuses a non-loopback host without a password (exit 2) unless
+    named ``people`` sign in (``segsync users``, or a trusted proxy's header)."""
     host = str(opts.get("host") or DEFAULT_HOST).strip()
     name = opts.get("password_env")
     password: str | None = None
@@ -89,7 +96,7 @@ def web_options(opts: dict[str, Any]) -> WebOptions:
                 f"--password-env names {name}, but that environment variable is not set or is "
                 "empty; export the password in it first."
             )
-    if not is_loopback(host) and password is None:
+    if not is_loopback(host) and password is None and not people:
         raise ConfigError(
             f"--host {host} would let other computers reach this page, which changes segments "
             "with the organisation's API token; give --password-env NAME (an environment "
