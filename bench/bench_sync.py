@@ -1,18 +1,24 @@
 """End-to-end sync against a sandbox that enforces its rate: requests, 429s, rate, wall ÷ bound.
 
-The sandbox holds ``--rows`` segments and throttles with a token bucket (``--server-burst``,
-default 5) at each rate R of ``--rates``; the client is configured for the same R with burst 1
-and ``--concurrency`` 8. A sheet of every segment, ``--changes`` of them renamed, is synced
-through the library API (``segsync.pipeline.sync``). Per run the table shows the requests sent
-against the minimum (``⌈N/Take⌉`` list pages + one PUT per change), the 429s, the achieved
-request rate, and the network phase and the wall time of the whole sync, each ÷ the lower bound
-``(⌈N/Take⌉ + k) / R``. Every changed row must end ``updated`` and every other ``unchanged``.
+The sandbox holds ``--rows`` segments and throttles with a token bucket at each rate R of
+``--rates`` and each burst of ``--server-burst`` (default ``1,5``); the client is configured for
+the same R with burst ``--client-burst`` (1), ``--headroom`` (the configured default unless
+given) and ``--concurrency`` 8. A sheet of every segment, ``--changes`` of them renamed, is
+synced through the library API (``segsync.pipeline.sync``); rates below ``--short-below`` (5/s)
+use a short run (``--short-rows`` rows, ``--short-changes`` changes). Per run the table shows
+the requests sent against the minimum (``⌈N/Take⌉`` list pages + one PUT per change), the 429s,
+the smallest gap between two sends and the most sends in any ``burst / R`` window (both as the
+client's limiter recorded them, at the moment of the write: more than ``burst`` in a window is
+a broken promise), the achieved request rate, and the network phase and the wall time of the
+whole sync, each ÷ the lower bound ``(⌈N/Take⌉ + k) / R``. Every changed row must end
+``updated`` and every other ``unchanged``.
 
 By default the sandbox runs as a separate process (``python -m segsync sandbox``), as a real
 server would; ``--server thread`` embeds it in this process (it then shares the GIL with the
 client, which distorts high rates).
 
-    python bench/bench_sync.py [--rates 20,100] [--runs 3] [--rows 5000] [--changes 1000]
+    python bench/bench_sync.py [--rates 1,20,100] [--server-burst 1,5] [--runs 3]
+                               [--rows 5000] [--changes 1000] [--headroom 0.02]
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from pathlib import Path
 import xlsxwriter
 
 from segsync import pipeline
+from segsync.api.limiter import known_limiter
+from segsync.api.session import normalise_base_url
 from segsync.config import Settings
 from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox
 from segsync.sandbox.seeding import CSV_COLUMNS
@@ -41,6 +49,7 @@ from segsync.sandbox.seeding import CSV_COLUMNS
 @dataclass(frozen=True)
 class RunRow:
     rate: float
+    server_burst: int
     run: int
     requests: int
     minimum: int
@@ -50,6 +59,8 @@ class RunRow:
     wall_s: float
     bound_s: float
     lowest_rate: float | None
+    min_gap_s: float | None
+    max_in_window: int
     problems: str
 
     @property
@@ -113,34 +124,41 @@ def sandbox_thread(seed: Path, rate: float, burst: int) -> Iterator[tuple[str, s
         yield sb.base_url, sb.token or ""
 
 
-def run_once(args: argparse.Namespace, rate: float, run: int) -> RunRow:
+def run_once(args: argparse.Namespace, rate: float, server_burst: int, run: int) -> RunRow:
     server = sandbox_process if args.server == "process" else sandbox_thread
+    rows, changes = args.rows, args.changes
+    if rate < args.short_below:
+        rows, changes = min(rows, args.short_rows), min(changes, args.short_changes)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        seed, sheet = write_inputs(folder, args.rows, args.changes)
-        with server(seed, rate, args.server_burst) as (url, token):
+        seed, sheet = write_inputs(folder, rows, changes)
+        with server(seed, rate, server_burst) as (url, token):
             (folder / "token").write_text(token, encoding="utf-8")
-            settings = Settings().with_overrides(
-                {
-                    "api.base_url": url,
-                    "api.token_file": str(folder / "token"),
-                    "rate_limit.requests_per_second": rate,
-                    "rate_limit.burst": 1,
-                    "rate_limit.max_concurrency": args.concurrency,
-                    "journal.dir": str(folder / "runs"),
-                    "output.dir": str(folder),
-                }
-            )
+            overrides: dict[str, object] = {
+                "api.base_url": url,
+                "api.token_file": str(folder / "token"),
+                "rate_limit.requests_per_second": rate,
+                "rate_limit.burst": args.client_burst,
+                "rate_limit.max_concurrency": args.concurrency,
+                "journal.dir": str(folder / "runs"),
+                "output.dir": str(folder),
+            }
+            if args.headroom is not None:
+                overrides["rate_limit.headroom"] = args.headroom
+            settings = Settings().with_overrides(overrides)
             take = settings.api.list_page_size
             started = time.perf_counter()
             result = pipeline.sync(sheet, settings)
             wall = time.perf_counter() - started
-    minimum = math.ceil(args.rows / take) + args.changes
+            limiter = known_limiter(normalise_base_url(url))
+    stats = limiter.stats if limiter is not None else None
+    minimum = math.ceil(rows / take) + changes
     counts = result.counts()
-    expected = {"updated": args.changes, "unchanged": args.rows - args.changes}
+    expected = {"updated": changes, "unchanged": rows - changes}
     problems = "" if counts == {k: v for k, v in expected.items() if v} else json.dumps(counts)
     return RunRow(
         rate=rate,
+        server_burst=server_burst,
         run=run,
         requests=result.total_requests,
         minimum=minimum,
@@ -150,62 +168,80 @@ def run_once(args: argparse.Namespace, rate: float, run: int) -> RunRow:
         wall_s=wall,
         bound_s=minimum / rate,
         lowest_rate=result.lowest_rate,
+        min_gap_s=stats.min_gap_s if stats else None,
+        max_in_window=stats.max_in_window if stats else 0,
         problems=problems,
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="20,100", help="comma-separated requests/s")
+    parser.add_argument("--rates", default="1,20,100", help="comma-separated requests/s")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rows", type=int, default=5000, help="segments on the server and sheet")
     parser.add_argument("--changes", type=int, default=1000, help="rows that differ")
+    parser.add_argument("--short-below", type=float, default=5, help="rates with a short run")
+    parser.add_argument("--short-rows", type=int, default=500)
+    parser.add_argument("--short-changes", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--server-burst", type=int, default=5)
+    parser.add_argument("--server-burst", default="1,5", help="comma-separated server bursts")
+    parser.add_argument("--client-burst", type=int, default=1)
+    parser.add_argument("--headroom", type=float, default=None, help="rate_limit.headroom")
     parser.add_argument("--server", choices=("process", "thread"), default="process")
     parser.add_argument("--json", action="store_true", help="one JSON object per run instead")
     args = parser.parse_args()
     if not 0 <= args.changes <= args.rows:
         parser.error("--changes must be between 0 and --rows")
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    bursts = [int(b) for b in args.server_burst.split(",") if b.strip()]
     if not args.json:
+        headroom = "default" if args.headroom is None else f"{args.headroom:g}"
         print(
-            f"{args.rows} rows, {args.changes} changes; server token bucket burst "
-            f"{args.server_burst} ({args.server}); client burst 1, concurrency {args.concurrency}"
+            f"{args.rows} rows, {args.changes} changes (below {args.short_below:g}/s: "
+            f"{args.short_rows} rows, {args.short_changes} changes); server token bucket "
+            f"({args.server}); client burst {args.client_burst}, concurrency "
+            f"{args.concurrency}, headroom {headroom}"
         )
         print(
-            f"{'req/s':>5} {'run':>3} {'requests':>8} {'min':>5} {'429s':>4} {'lowest':>6} "
-            f"{'achieved':>8} {'net s':>6} {'wall s':>6} {'bound s':>7} {'net/bound':>9} "
-            f"{'wall/bound':>10}"
+            f"{'req/s':>5} {'sb':>2} {'run':>3} {'requests':>8} {'min':>5} {'429s':>4} "
+            f"{'gap ms':>6} {'win':>3} {'lowest':>6} {'achieved':>8} {'net s':>6} "
+            f"{'wall s':>6} {'bound s':>7} {'net/bound':>9} {'wall/bound':>10}"
         )
     warm_up = argparse.Namespace(**vars(args) | {"rows": 20, "changes": 5})
-    run_once(warm_up, 1000.0, 0)  # one-off imports and caches are not the first run's cost
+    run_once(warm_up, 1000.0, 5, 0)  # one-off imports and caches are not the first run's cost
     rows: list[RunRow] = []
-    for rate in rates:
-        for run in range(1, args.runs + 1):
-            r = run_once(args, rate, run)
-            rows.append(r)
-            if args.json:
-                extra = {"ratio": r.ratio, "network_ratio": r.network_ratio}
-                print(json.dumps(asdict(r) | extra), flush=True)
-                continue
-            lowest = f"{r.lowest_rate:6.1f}" if r.lowest_rate is not None else f"{'-':>6}"
-            print(
-                f"{r.rate:>5g} {r.run:>3} {r.requests:>8} {r.minimum:>5} {r.throttled:>4} "
-                f"{lowest} {r.achieved:>8.1f} {r.network_s:>6.1f} {r.wall_s:>6.1f} "
-                f"{r.bound_s:>7.1f} {r.network_ratio:>9.3f} {r.ratio:>10.3f}"
-                + (f"  ! {r.problems}" if r.problems else ""),
-                flush=True,
-            )
-    if not args.json:
+    for burst in bursts:
         for rate in rates:
-            runs = [r for r in rows if r.rate == rate]
-            print(
-                f"{rate:g}/s: {sum(r.throttled for r in runs)} x 429 in {len(runs)} run(s), "
-                f"{sum(r.requests > r.minimum for r in runs)} run(s) above the minimum, "
-                f"net/bound at most {max(r.network_ratio for r in runs):.3f}, "
-                f"wall/bound at most {max(r.ratio for r in runs):.3f}"
-            )
+            for run in range(1, args.runs + 1):
+                r = run_once(args, rate, burst, run)
+                rows.append(r)
+                if args.json:
+                    extra = {"ratio": r.ratio, "network_ratio": r.network_ratio}
+                    print(json.dumps(asdict(r) | extra), flush=True)
+                    continue
+                lowest = f"{r.lowest_rate:6.1f}" if r.lowest_rate is not None else f"{'-':>6}"
+                gap = f"{r.min_gap_s * 1000:6.1f}" if r.min_gap_s is not None else f"{'-':>6}"
+                print(
+                    f"{r.rate:>5g} {r.server_burst:>2} {r.run:>3} {r.requests:>8} "
+                    f"{r.minimum:>5} {r.throttled:>4} {gap} {r.max_in_window:>3} {lowest} "
+                    f"{r.achieved:>8.1f} {r.network_s:>6.1f} {r.wall_s:>6.1f} {r.bound_s:>7.1f} "
+                    f"{r.network_ratio:>9.3f} {r.ratio:>10.3f}"
+                    + (f"  ! {r.problems}" if r.problems else ""),
+                    flush=True,
+                )
+    if not args.json:
+        for burst in bursts:
+            for rate in rates:
+                runs = [r for r in rows if r.rate == rate and r.server_burst == burst]
+                gaps = [r.min_gap_s for r in runs if r.min_gap_s is not None]
+                print(
+                    f"{rate:g}/s, server burst {burst}: {sum(r.throttled for r in runs)} x 429 "
+                    f"in {len(runs)} run(s), smallest send gap "
+                    f"{min(gaps) * 1000 if gaps else float('nan'):.1f} ms "
+                    f"(interval {1000 / rate:.1f} ms), at most "
+                    f"{max(r.max_in_window for r in runs)} send(s) per {args.client_burst}/R "
+                    f"window, wall/bound at most {max(r.ratio for r in runs):.3f}"
+                )
     if any(r.problems for r in rows):
         sys.exit(1)
 

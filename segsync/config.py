@@ -60,6 +60,10 @@ class ApiSettings(_Section):
     list_page_size: int = Field(100, ge=1, le=10_000)
     #: query parameter the list endpoint takes to filter by campaign
     list_campaign_param: str = "CampaignId"
+    #: the largest answer read (MiB, after decompression); a bigger one is a transient failure
+    max_body_mib: float = Field(64.0, gt=0)
+    #: seconds one request may take from its send to the last byte of its answer
+    request_deadline_s: float = Field(60.0, gt=0)
 
     @field_validator("token_env")
     @classmethod
@@ -81,6 +85,8 @@ class RateLimitSettings(_Section):
     #: on 429, cut the rate by the evidence and recover once the 429s stop
     adaptive: bool = True
     min_requests_per_second: float = Field(0.2, gt=0)
+    #: share of the rate kept free for arrival jitter (0.02 = pace at 98% of the rate)
+    headroom: float = Field(0.02, ge=0, lt=0.5)
 
 
 class RetrySettings(_Section):

@@ -82,10 +82,6 @@ def test_retry_after_is_waited_out_and_concurrency_is_capped(
         assert early == [], (answer, early)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20: limiter SLACK lets burst-1 send two requests half an interval apart",
-)
 @pytest.mark.parametrize("burst", [1, 3])
 def test_the_closest_sends_are_as_far_apart_as_the_burst_allows(
     make_sandbox: MakeSandbox, tmp_path: Path, burst: int

@@ -15,12 +15,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
 from segsync.api.answers import Page, json_or_empty, page_from, problem_message, segment_from
-from segsync.api.exchange import Attempt, Exchange
+from segsync.api.exchange import Attempt, Exchange, NotSent
 from segsync.api.limiter import RateLimiter
 from segsync.api.retry import Disposition, RetryPolicy, classify, parse_retry_after
 from segsync.config import ApiSettings, RetrySettings
@@ -80,6 +80,8 @@ class RaiseClient:
         self._exchange = Exchange(
             api, base_url, token, concurrency=concurrency, transport=transport
         )
+        #: the lowest rate this client's requests were sent at (the limiter may be shared)
+        self._lowest_rate = limiter.target
 
     async def __aenter__(self) -> RaiseClient:
         return self
@@ -92,7 +94,7 @@ class RaiseClient:
 
     def report(self) -> ClientReport:
         request_log = self._exchange.log
-        lowest = self.limiter.lowest_rate
+        lowest = self._lowest_rate
         return ClientReport(
             requests=Counter(request_log.requests),
             statuses=Counter(request_log.statuses),
@@ -175,14 +177,31 @@ class RaiseClient:
         attempts = put_500s = 0
         last: _Verdict | None = None
         last_status: int | None = None
-        while True:
-            await self._wait_for_slot(attempts, last, last_status)
-            attempts += 1
+
+        async def gate() -> None:
+            """Right before the write: the limiter's slot, then a last look at the stop switch."""
+            await self.limiter.acquire(self.control.event, confirm=True)
+            if self.control.stopped:
+                self.limiter.sent()  # nothing goes out: free the slot at once
+                raise NotSent(self.control.reason or "the run was stopped")
+            self._lowest_rate = min(self._lowest_rate, self.limiter.rate)
             if on_send:
                 on_send()
+
+        while True:
+            await self._wait_for_slot(attempts, last, last_status)
             attempt = await self._exchange.send(
-                kind, method, path, params=params, json_body=json_body
+                kind,
+                method,
+                path,
+                params=params,
+                json_body=json_body,
+                gate=gate,
+                written=self.limiter.sent,
             )
+            if not attempt.sent:
+                self._refuse(attempts, last, last_status)
+            attempts += 1
             if attempt.response is not None and classify(attempt.status, method) is (
                 Disposition.SUCCESS
             ):
@@ -203,10 +222,17 @@ class RaiseClient:
     async def _wait_for_slot(
         self, attempts: int, last: _Verdict | None, last_status: int | None
     ) -> None:
-        """Pace by the shared limiter; refuse to send once the run is stopping."""
-        await self.limiter.acquire(self.control.event)
-        if not self.control.stopped:
-            return
+        """Wait out any pause of the shared limiter; refuse to send once the run is stopping.
+
+        The slot itself is taken at the write (``gate``); waiting for pauses here keeps a
+        connection from sitting idle through a long ``Retry-After``.
+        """
+        await self.limiter.ready(self.control.event)
+        if self.control.stopped:
+            self._refuse(attempts, last, last_status)
+
+    def _refuse(self, attempts: int, last: _Verdict | None, last_status: int | None) -> NoReturn:
+        """Nothing more is sent: the run is stopping."""
         reason = self.control.reason or "the run was stopped"
         if attempts and last is not None:
             # an earlier attempt may have reached the server: the state is unknown

@@ -1,44 +1,107 @@
-"""The one request-rate limit every request of a run goes through, and its adaptive slow-down.
+"""The one request-rate limit every request to an API goes through, and its adaptive slow-down.
 
-Pacing is a token bucket over the moments requests are *sent*, served first come first served,
-so requests that were waiting while the event loop was busy leave one interval apart, never
-together. Half a token of credit beyond ``burst`` lets a late timer keep the rate without ever
-letting ``burst + 1`` requests out at once.
+The promise is about the moments requests are *sent*: never more than ``burst`` of them in any
+window of ``burst / rate`` seconds, whatever happens (the first requests of a run, concurrent
+list pages, release after a pause or a ``Retry-After``, several runs in one process). The
+limiter keeps the last ``burst`` send times and lets a request go only when the oldest of them
+is a whole window ago. Saved-up credit is spent only by requests that find the way free; a
+request that had to wait leaves one interval after the one before it was due, so a queue drains
+evenly spaced, never in clumps. A timer that fires late costs that lateness (with a burst above
+1, the window lets the next request make up to one interval of it back), never a burst.
 
-A 429 empties the bucket, holds every request until ``Retry-After``, and cuts the rate in
-proportion to the evidence: halved when 429s follow each other closely (persistent throttling),
-a tenth off when one ends a long clean stretch. The rate then climbs back at a pace set by the
-same evidence: within seconds after an isolated 429, slowly while the server keeps throttling.
+The client takes its slot at the last moment, from httpcore's trace hook once the connection
+is up (so connection set-up cannot squeeze two requests together at the server), and confirms
+the write (``acquire(confirm=True)`` then ``sent()``): no other slot is handed out in between,
+so a thread switch between the slot and the write cannot either.
+
+A 429 empties the credit, holds every request until ``Retry-After`` (then one at the pause's
+end and the next one interval later) and cuts the rate by the evidence: a tenth for the first
+429 or one after a long clean stretch (an early 429 is weak evidence, and may be jitter), a
+quarter for the second close behind a cut, half from the third on (the server really is slower
+than configured). A 429 on the first request after a pause the client honoured is the pause's
+answer, not the rate's: it costs its ``Retry-After`` and no cut. Each cut also lowers, by a
+small step, the ceiling recovery climbs back to (learning where the server's limit really is),
+and that ceiling is forgotten after ``CEILING_MEMORY_S`` without a 429.
+
+One limiter serves an API target for the whole process (``shared_limiter``): every run the web
+page starts and the fetch and send of a CLI run go through the same one, on whatever thread and
+event loop they run, so ten parallel previews share one rate instead of making ten times it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-#: tokens of credit beyond ``burst``, so a timer that fires late does not lose the rate
-SLACK = 0.5
-#: a 429 within this many seconds' worth of requests, or within ``MEMORY_S`` of the last cut,
-#: is evidence of persistent throttling; later ones weigh less the longer the clean stretch
-EVIDENCE_S, MEMORY_S = 0.25, 10.0
-#: the smallest cut a 429 makes (an isolated one), and the largest (persistent throttling)
-MIN_CUT, MAX_CUT = 0.1, 0.5
+#: the cut by the place of a 429 in a streak of close ones: first, second, third and later
+CUTS = (0.1, 0.25, 0.5)
+#: a 429 is part of a streak when it comes within this many seconds of the last cut and fewer
+#: than ``ISOLATED_N`` requests went through since; otherwise it is isolated (the smallest cut)
+MEMORY_S, ISOLATED_N = 10.0, 20
 #: seconds to win back a cut: after an isolated 429, and under persistent throttling
 FAST_RECOVERY_S, SLOW_RECOVERY_S = 2.0, 10.0
 #: the slowest recovery, as a share of the configured rate per second
 MIN_STEP = 0.03
+#: each cut lowers the ceiling recovery climbs back to by this share of the rate it cut from
+LEARN_STEP = 0.02
+#: seconds without a 429 after which the ceiling is back at the configured rate
+CEILING_MEMORY_S = 300.0
+#: seconds before a send is due that the timer wakes, to wait the rest by yielding to the loop
+EARLY_S = 0.0011
+#: while a slot's write is unconfirmed, the next request looks again this often; after
+#: ``PENDING_MAX_S`` an unconfirmed slot counts from its reservation
+PENDING_POLL_S, PENDING_MAX_S = 0.002, 1.0
+#: a write confirmed later than this after its reservation counts from its confirmation
+CONFIRM_GRACE_S = 0.001
 #: 429s within this many seconds of a cut (or before anything was sent since) answer the same
 #: burst: one cut
 COOLDOWN_S = 1.0
 
 
+@dataclass
+class SendStats:
+    """What the sends looked like: how close two came, and the most in one ``burst/rate`` window.
+
+    The window is the configured one (``burst / requests_per_second``), so ``max_in_window``
+    greater than ``burst`` means the limiter broke its promise.
+    """
+
+    window_s: float
+    sends: int = 0
+    min_gap_s: float | None = None
+    max_in_window: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+
+    def __post_init__(self) -> None:
+        self._recent: collections.deque[float] = collections.deque()
+
+    def record(self, now: float) -> None:
+        if self.last_at is not None:
+            gap = now - self.last_at
+            self.min_gap_s = gap if self.min_gap_s is None else min(self.min_gap_s, gap)
+        self.first_at = now if self.first_at is None else self.first_at
+        self.last_at = now
+        self.sends += 1
+        recent = self._recent
+        recent.append(now)
+        # a small tolerance so float noise at exactly one window apart is not counted as inside
+        while recent[0] <= now - self.window_s + 1e-9:
+            recent.popleft()
+        self.max_in_window = max(self.max_in_window, len(recent))
+
+
 class RateLimiter:
-    """The pacer all requests of a run share (on one event loop)."""
+    """The pacer all requests to one API share, across runs, threads and event loops."""
 
     def __init__(
         self,
@@ -47,109 +110,274 @@ class RateLimiter:
         *,
         adaptive: bool = True,
         min_rate: float = 0.2,
+        headroom: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be > 0 and burst >= 1")
+        _check(rate, burst, headroom)
+        self._clock = clock
+        self._mutex = threading.Lock()
+        #: per event loop: its waiters take turns in arrival order
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self.target = float(rate)
-        self.burst = burst
+        self.burst = int(burst)
         self.adaptive = adaptive
         self.min_rate = min(min_rate, rate)
-        self._clock = clock
-        self._rate = float(rate)
-        self._tokens = float(burst)
-        self._stamp = clock()
+        self.headroom = headroom
+        now = clock()
+        self._rate = self.target
+        self._ceiling = self.target
+        #: the last ``burst`` send times, oldest first
+        self._sends: collections.deque[float] = collections.deque(maxlen=self.burst)
         #: nothing is sent before this time (the latest ``Retry-After``)
-        self._hold_until = self._stamp
-        #: one request at a time waits for its send time; the others queue behind it in order
-        self._turn = asyncio.Lock()
-        #: requests sent since the last cut: the evidence a 429 is weighed against
+        self._hold_until = now
+        #: a slot taken with ``confirm`` whose request is not yet written (its reservation time)
+        self._pending: float | None = None
+        #: requests sent since the last cut, and since the last pause ended: the evidence
         self._clean = 0
+        self._since_pause: int | None = None
         self._last_cut: float | None = None
+        self._streak = 0
         #: what each 429-free second adds back to the rate (set by the last cut)
         self._step = 0.0
-        self._last_recover = self._stamp
-        self.lowest_rate = float(rate)
+        self._last_recover = now
+        self.lowest_rate = self.target
         self.cuts = 0
+        self.stats = SendStats(self.burst / self.target)
         self._warned = False
+
+    def configure(
+        self,
+        rate: float,
+        burst: int = 1,
+        *,
+        adaptive: bool = True,
+        min_rate: float = 0.2,
+        headroom: float = 0.0,
+    ) -> None:
+        """Change the configured limit (a later run may bring a changed configuration).
+
+        The send history is kept, so the change cannot open a burst; a cut in force stays in
+        proportion (a rate cut to 80 % of the old limit is 80 % of the new one).
+        """
+        _check(rate, burst, headroom)
+        with self._mutex:
+            changed = (self.target, self.burst) != (float(rate), int(burst))
+            scale = float(rate) / self.target
+            self.target = float(rate)
+            self.burst = int(burst)
+            self.adaptive = adaptive
+            self.min_rate = min(min_rate, rate)
+            self.headroom = headroom
+            self._rate = max(self.min_rate, min(self.target, self._rate * scale))
+            self._ceiling = max(self.min_rate, min(self.target, self._ceiling * scale))
+            self._step *= scale
+            self.lowest_rate = min(self.lowest_rate * scale, self._rate)
+            if changed:
+                self._sends = collections.deque(self._sends, maxlen=self.burst)
+                self.stats = SendStats(self.burst / self.target)
+
+    def same_configuration(
+        self, rate: float, burst: int, adaptive: bool, min_rate: float, headroom: float
+    ) -> bool:
+        return (self.target, self.burst, self.adaptive, self.min_rate, self.headroom) == (
+            float(rate),
+            int(burst),
+            adaptive,
+            min(min_rate, rate),
+            headroom,
+        )
 
     @property
     def rate(self) -> float:
-        """The rate in force now (after any adaptive cut and recovery)."""
-        now = self._clock()
-        self._refill(now)
-        self._recover(now)
-        return self._rate
+        """The rate in force now (after any adaptive cut and recovery), before the headroom."""
+        with self._mutex:
+            self._recover(self._clock())
+            return self._rate
 
-    def reserve(self) -> float:
-        """Take a send slot now and return 0.0, or return the seconds until one is due."""
-        now = self._clock()
-        if now < self._hold_until:
-            return self._hold_until - now
-        self._refill(now)
-        self._recover(now)
-        if self._tokens >= 1.0 - 1e-9:
-            self._tokens -= 1.0
+    def _interval(self) -> float:
+        return 1.0 / (self._rate * (1.0 - self.headroom))
+
+    def _due(self, now: float) -> float:
+        """The earliest time a request may be sent: after any hold, after the write of a slot
+        taken before, and a window after the oldest of the last ``burst`` sends (real ones, or
+        the evenly spaced ones ``_spread`` put in their place)."""
+        due = self._hold_until
+        if self._pending is not None:
+            if now - self._pending < PENDING_MAX_S:
+                due = max(due, now + PENDING_POLL_S)
+            else:
+                self._pending = None  # never confirmed: counted at its reservation
+        sends = self._sends
+        if len(sends) < self.burst:
+            return due
+        return max(due, sends[0] + self.burst * self._interval())
+
+    def reserve(self, waited: bool = False, confirm: bool = False) -> float:
+        """Take a send slot now and return 0.0, or return the seconds until one is due.
+
+        With ``confirm`` the slot counts from the moment ``sent()`` is called (the request is
+        on the wire), and nothing else is let go before: a thread switch or a slow write
+        between the reservation and the write cannot squeeze the next request closer.
+        """
+        with self._mutex:
+            now = self._clock()
+            self._recover(now)
+            due = self._due(now)
+            if now < due:
+                return due - now
+            self._sends.append(now)
+            if waited:
+                # a queue drains evenly: the credit starts again from this send's due time
+                # (a late wake-up is made up, by at most an interval, where the window allows:
+                # with burst 1 it never does)
+                interval = self._interval()
+                self._spread(max(due, now - interval) + interval)
             self._clean += 1
+            if self._since_pause is not None:
+                self._since_pause += 1
+            if confirm:
+                self._pending = now
+            else:
+                self.stats.record(now)
             return 0.0
-        return (1.0 - self._tokens) / self._rate
 
-    async def acquire(self, abort: asyncio.Event | None = None) -> None:
+    def sent(self) -> None:
+        """The request of the slot taken with ``confirm`` is written: the next may go.
+
+        The write normally follows the reservation within microseconds, but the confirmation
+        comes an event-loop turn later; so the send counts from its reservation, unless the
+        confirmation took longer than ``CONFIRM_GRACE_S`` (a thread switch, a slow write):
+        then from the confirmation, since the write may have happened as late as that.
+        """
+        with self._mutex:
+            reserved, self._pending = self._pending, None
+            if reserved is None:
+                return
+            now = self._clock()
+            stamp = reserved
+            if now - reserved > CONFIRM_GRACE_S and self._sends:
+                stamp = now
+                self._sends[-1] = max(self._sends[-1], now)
+            self.stats.record(stamp)
+
+    def held(self) -> float:
+        """Seconds until a pause (``Retry-After``) is over (0.0: none in force)."""
+        with self._mutex:
+            return max(0.0, self._hold_until - self._clock())
+
+    def _turn(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self._mutex:
+            turn = self._turns.get(loop)
+            if turn is None:
+                turn = self._turns[loop] = asyncio.Lock()
+            return turn
+
+    async def acquire(self, abort: asyncio.Event | None = None, confirm: bool = False) -> None:
         """Return when this request may be sent (send it right away), or once ``abort`` is set.
 
-        Waiters take turns in arrival order and each one's slot is taken only when it is due,
-        so a pause or a cut that comes in meanwhile applies to every request not yet sent.
+        Waiters on one event loop take turns in arrival order; each one's slot is taken only
+        when it is due, so a pause or a cut that comes in meanwhile applies to every request
+        not yet sent. Waiters on other loops (other runs) compete for the same slots. With
+        ``confirm``, call ``sent()`` once the request is written (see ``reserve``).
         """
-        async with self._turn:
+        turn = self._turn()
+        waited = turn.locked()
+        async with turn:
             while abort is None or not abort.is_set():
-                delay = self.reserve()
+                delay = self.reserve(waited, confirm)
                 if delay <= 0:
                     return
+                waited = True
                 await self._wait(delay, abort)
 
+    async def ready(self, abort: asyncio.Event | None = None) -> None:
+        """Wait out a pause in force (``Retry-After``), without taking a slot.
+
+        Callers do this before opening or borrowing a connection, so none sits idle through a
+        long pause; the short waits between sends are ``acquire``'s, right before the write.
+        """
+        while abort is None or not abort.is_set():
+            delay = self.held()
+            if delay <= 0:
+                return
+            if abort is None:
+                await asyncio.sleep(delay)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(abort.wait(), timeout=delay)
+
     async def _wait(self, delay: float, abort: asyncio.Event | None) -> None:
-        """The one place that sleeps (tests replace it to run on a fake clock)."""
-        if abort is None:
-            await asyncio.sleep(delay)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(abort.wait(), timeout=delay)
+        """The one place that sleeps (tests replace it to run on a fake clock).
+
+        The event loop's timers fire up to a millisecond late (epoll rounds its timeout up),
+        and every late send pushes all later ones back: so the timer is set a little early
+        and the last moments are waited by yielding to the loop.
+        """
+        due = self._clock() + delay
+        if delay > EARLY_S:
+            if abort is None:
+                await asyncio.sleep(delay - EARLY_S)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(abort.wait(), timeout=delay - EARLY_S)
+        while self._clock() < due and (abort is None or not abort.is_set()):
+            await asyncio.sleep(0)
 
     def throttled(self, retry_after: float | None = None) -> None:
-        """The server answered 429: slow the whole run down."""
-        now = self._clock()
-        self._refill(now)
-        self._recover(now)
-        self._cut(now)
-        # no saved-up burst after a 429, and nobody sends before the server said it is ready;
-        # then one request at the pause's end, and the next one interval later
-        self._tokens = min(self._tokens, 0.0)
-        if retry_after:
-            self._hold_until = max(self._hold_until, now + retry_after)
-            self._tokens, self._stamp = 1.0, self._hold_until
-        # no recovery accrues while the run waits out Retry-After
-        self._last_recover = max(self._last_recover, self._hold_until)
+        """The server answered 429: hold every request until ``Retry-After``, slow down."""
+        with self._mutex:
+            now = self._clock()
+            self._recover(now)
+            self._cut(now)
+            resume = now + self._interval()
+            if retry_after:
+                resume = max(resume, now + retry_after)
+            self._hold_until = max(self._hold_until, resume)
+            self._spread(self._hold_until)
+            self._since_pause = 0
+            # no recovery accrues while the run waits out Retry-After
+            self._last_recover = max(self._last_recover, self._hold_until)
+
+    def _spread(self, until: float) -> None:
+        """No saved-up credit at ``until``: the next send then, the ones after an interval apart."""
+        interval = self._interval()
+        virtual = [until - (self.burst - k) * interval for k in range(self.burst)]
+        real = list(self._sends)
+        real = [float("-inf")] * (self.burst - len(real)) + real
+        self._sends.clear()
+        self._sends.extend(max(a, b) for a, b in zip(real, virtual, strict=True))
 
     def _cut(self, now: float) -> None:
-        """Cut the rate by the evidence: how many requests went through since the last cut."""
+        """Cut the rate by the evidence: how close this 429 comes behind the last cut."""
         if not self.adaptive:
             return
         if self._last_cut is not None and (self._clean == 0 or now - self._last_cut < COOLDOWN_S):
-            return
-        persistence = EVIDENCE_S * self._rate / max(1, self._clean)
-        if self._last_cut is not None:
-            persistence = max(persistence, MEMORY_S / (now - self._last_cut))
-        persistence = min(1.0, persistence)
-        cut = max(MIN_CUT, MAX_CUT * persistence)
-        recovery_s = FAST_RECOVERY_S + (SLOW_RECOVERY_S - FAST_RECOVERY_S) * persistence
+            return  # an answer to the burst that was already cut for
+        if self._since_pause is not None and self._since_pause <= 1:
+            return  # the first request after an honoured pause: the pause's answer
+        if self._last_cut is not None and now - self._last_cut > CEILING_MEMORY_S:
+            self._ceiling = self.target
+        close = (
+            self._last_cut is not None
+            and now - self._last_cut < MEMORY_S
+            and self._clean < ISOLATED_N
+        )
+        self._streak = self._streak + 1 if close else 1
+        cut = CUTS[min(self._streak, len(CUTS)) - 1]
+        persistence = (self._streak - 1) / (len(CUTS) - 1) if self._streak > 1 else 0.0
+        recovery_s = FAST_RECOVERY_S + (SLOW_RECOVERY_S - FAST_RECOVERY_S) * min(1.0, persistence)
         before = self._rate
+        self._ceiling = max(self.min_rate, min(self._ceiling, before * (1.0 - LEARN_STEP)))
         self._rate = max(self.min_rate, before * (1.0 - cut))
         self._step = max((before - self._rate) / recovery_s, MIN_STEP * self.target)
         self._last_cut = now
         self._clean = 0
         self.cuts += 1
         self.lowest_rate = min(self.lowest_rate, self._rate)
-        if not self._warned and self.cuts >= 2:
+        if not self._warned and self._streak >= 2:
             self._warned = True
             log.warning(
                 "server is throttling; rate reduced to %.2g/s (configured %.2g/s)",
@@ -158,17 +386,56 @@ class RateLimiter:
                 extra={"event": "throttled", "rate": self._rate},
             )
 
-    def _refill(self, now: float) -> None:
-        elapsed = now - self._stamp
-        if elapsed > 0:
-            self._tokens = min(self.burst + SLACK, self._tokens + elapsed * self._rate)
-            self._stamp = now
-
     def _recover(self, now: float) -> None:
-        """Add back ``_step`` per 429-free second (after any pause) until the configured rate."""
+        """Add back ``_step`` per 429-free second (after any pause) up to the ceiling."""
+        if self._last_cut is not None and now - self._last_cut > CEILING_MEMORY_S:
+            self._ceiling = self.target
         elapsed = now - self._last_recover
-        if self._rate >= self.target or elapsed <= 0:
+        if self._rate >= self._ceiling or elapsed <= 0:
             self._last_recover = max(self._last_recover, now)
             return
-        self._rate = min(self.target, self._rate + self._step * elapsed)
+        self._rate = min(self._ceiling, self._rate + self._step * elapsed)
         self._last_recover = now
+
+
+def _check(rate: float, burst: int, headroom: float) -> None:
+    if rate <= 0 or burst < 1:
+        raise ValueError("rate must be > 0 and burst >= 1")
+    if not 0.0 <= headroom < 0.5:
+        raise ValueError("headroom must be in [0, 0.5)")
+
+
+_registry: dict[str, RateLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def shared_limiter(
+    target: str,
+    rate: float,
+    burst: int = 1,
+    *,
+    adaptive: bool = True,
+    min_rate: float = 0.2,
+    headroom: float = 0.0,
+) -> RateLimiter:
+    """The process's one limiter for ``target`` (a normalised base URL), made on first use.
+
+    Every run against the same API in this process paces through it, so parallel runs share
+    one rate and a run that starts right after another does not start with a fresh burst. A
+    run bringing a changed configuration for the target changes the shared limiter.
+    """
+    with _registry_lock:
+        limiter = _registry.get(target)
+        if limiter is None:
+            limiter = _registry[target] = RateLimiter(
+                rate, burst, adaptive=adaptive, min_rate=min_rate, headroom=headroom
+            )
+        elif not limiter.same_configuration(rate, burst, adaptive, min_rate, headroom):
+            limiter.configure(rate, burst, adaptive=adaptive, min_rate=min_rate, headroom=headroom)
+        return limiter
+
+
+def known_limiter(target: str) -> RateLimiter | None:
+    """The shared limiter of ``target`` if one was made (benchmarks read its ``stats``)."""
+    with _registry_lock:
+        return _registry.get(target)

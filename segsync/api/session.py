@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from segsync.api.client import RaiseClient
-from segsync.api.limiter import RateLimiter
+from segsync.api.limiter import shared_limiter
 from segsync.config import Settings
 from segsync.errors import ConfigError
 from segsync.runcontrol import RunControl
@@ -97,11 +97,14 @@ async def open_client(
             base_url, token = credentials.base_url, credentials.token or ""
         register_secret(token)
         rl = settings.rate_limit
-        limiter = RateLimiter(
+        # one limiter per API per process: parallel runs (the web page's) share one rate
+        limiter = shared_limiter(
+            api_target(settings),
             rl.requests_per_second,
             rl.burst,
             adaptive=rl.adaptive,
             min_rate=rl.min_requests_per_second,
+            headroom=rl.headroom,
         )
         client = RaiseClient(
             settings.api,

@@ -45,7 +45,7 @@ rate_limit:
   # One shared limit for every request (reads and writes). Raise asks for about 1 request per
   # second per organisation: keep 1 against production.
   requests_per_second: 1
-  # Requests allowed ahead of the steady rate (1 = strictly paced).
+  # At most this many requests in any burst/requests_per_second seconds (1 = strictly paced).
   burst: 1
   # Requests in flight at once.
   max_concurrency: 4

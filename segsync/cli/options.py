@@ -45,7 +45,7 @@ rate_options = _all(
         "--rps", type=click.FloatRange(min=0, min_open=True), help="Requests per second (all)."
     ),
     click.option(
-        "--burst", type=click.IntRange(min=1), help="Requests allowed ahead of the steady rate."
+        "--burst", type=click.IntRange(min=1), help="Most requests in any burst/rps seconds."
     ),
     click.option("--concurrency", type=click.IntRange(1, 256), help="Requests in flight at most."),
 )

@@ -130,6 +130,20 @@ def _log_access_to_stderr() -> None:
     "--jitter-ms", type=click.FloatRange(0), default=0.0, help="Uniform random extra latency."
 )
 @click.option(
+    "--p-huge-body",
+    type=_PROBABILITY,
+    default=0.0,
+    help="Probability of a 200 whose body is --huge-body-mib of whitespace.",
+)
+@click.option("--huge-body-mib", type=click.FloatRange(min=1), default=256.0, show_default=True)
+@click.option(
+    "--p-drip",
+    type=_PROBABILITY,
+    default=0.0,
+    help="Probability of a 200 whose body drips one byte every --drip-interval-s.",
+)
+@click.option("--drip-interval-s", type=click.FloatRange(min=0.01), default=1.0, show_default=True)
+@click.option(
     "--access-log/--no-access-log",
     default=True,
     show_default=True,
@@ -158,6 +172,10 @@ def sandbox(
     stall_s: float,
     latency_ms: float,
     jitter_ms: float,
+    p_huge_body: float,
+    huge_body_mib: float,
+    p_drip: float,
+    drip_interval_s: float,
     access_log: bool,
 ) -> None:
     """Run a local Raise-compatible segment API (demo, tests, benchmarks)."""
@@ -174,6 +192,10 @@ def sandbox(
             stall_s=stall_s,
             latency_ms=latency_ms,
             jitter_ms=jitter_ms,
+            p_huge_body=p_huge_body,
+            huge_body_mib=huge_body_mib,
+            p_drip=p_drip,
+            drip_interval_s=drip_interval_s,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -19,6 +19,8 @@ STALL = "stall"
 UNAVAILABLE = "503"
 THROTTLED = "429"
 FAIL_AFTER_WRITE = "500_after_write"
+HUGE_BODY = "huge_body"
+DRIP = "drip"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class FaultInjector:
             (UNAVAILABLE, options.p_503),
             (THROTTLED, options.p_429),
             (FAIL_AFTER_WRITE, options.p_500_after_write),
+            (HUGE_BODY, options.p_huge_body),
+            (DRIP, options.p_drip),
         )
         edge = 0.0
         for kind, probability in bands:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from segsync.sandbox import faults
+from segsync.sandbox.options import FaultOptions
 from segsync.sandbox.problems import problem
 from segsync.sandbox.ratelimit import retry_after_header
 from segsync.sandbox.state import SandboxState
@@ -131,6 +132,31 @@ def reset_connection(request: web.Request) -> None:
     request[_RESET_KEY] = True
 
 
+async def endless_answer(
+    request: web.Request, options: FaultOptions, *, drip: bool
+) -> web.StreamResponse:
+    """A 200 whose JSON body is huge (fast) or drips (one byte at a time); the store is untouched.
+
+    It ends when the client hangs up (the write fails) or the body is complete.
+    """
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    try:
+        if drip:
+            for _ in range(int(options.drip_s / options.drip_interval_s)):
+                await response.write(b" ")
+                await asyncio.sleep(options.drip_interval_s)
+        else:
+            chunk = b" " * (1 << 20)
+            for _ in range(int(options.huge_body_mib)):
+                await response.write(chunk)
+        await response.write(b"{}")
+        await response.write_eof()
+    except (ConnectionError, RuntimeError):
+        pass  # the client stopped reading: that is the point
+    return response
+
+
 @web.middleware
 async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.match_info.route.name not in SEGMENT_ROUTES:
@@ -162,6 +188,9 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
             "Too many requests (injected).",
             headers={"Retry-After": str(plan.retry_after_s)},
         )
+    if plan.kind in (faults.HUGE_BODY, faults.DRIP):
+        state.counters.fault(plan.kind)
+        return await endless_answer(request, state.faults.options, drip=plan.kind == faults.DRIP)
     response = await handler(request)  # FAIL_AFTER_WRITE: the write happens, the answer fails
     if response.status != 200:
         return response

@@ -47,6 +47,15 @@ class FaultOptions:
     #: a stalled PUT is still applied after the client has given up.
     p_stall: float = 0.0
     stall_s: float = 30.0
+    #: The answer is ``huge_body_mib`` of JSON whitespace, streamed without a Content-Length
+    #: (the store is not touched): a client must stop reading at its own cap.
+    p_huge_body: float = 0.0
+    huge_body_mib: float = 256.0
+    #: The answer's headers come at once, then its body one byte every ``drip_interval_s``
+    #: for ``drip_s`` seconds (the store is not touched): only an overall deadline ends it.
+    p_drip: float = 0.0
+    drip_interval_s: float = 1.0
+    drip_s: float = 600.0
     #: Every segment request waits ``latency_ms + uniform(0, jitter_ms)`` before being handled.
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
@@ -60,6 +69,8 @@ class FaultOptions:
             "p_500_after_write": self.p_500_after_write,
             "p_reset": self.p_reset,
             "p_stall": self.p_stall,
+            "p_huge_body": self.p_huge_body,
+            "p_drip": self.p_drip,
         }
         for name, value in probabilities.items():
             _check_probability(name, value)
@@ -69,6 +80,8 @@ class FaultOptions:
             raise ValueError("retry_after_s must be >= 0")
         if self.stall_s < 0 or self.latency_ms < 0 or self.jitter_ms < 0:
             raise ValueError("stall_s, latency_ms and jitter_ms must be >= 0")
+        if self.huge_body_mib <= 0 or self.drip_interval_s <= 0 or self.drip_s < 0:
+            raise ValueError("huge_body_mib and drip_interval_s must be > 0, drip_s >= 0")
 
     @property
     def any(self) -> bool:
@@ -79,6 +92,8 @@ class FaultOptions:
             or self.p_500_after_write
             or self.p_reset
             or self.p_stall
+            or self.p_huge_body
+            or self.p_drip
             or self.latency_ms
             or self.jitter_ms
         )
