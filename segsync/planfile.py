@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from segsync.errors import PlanError
 from segsync.input.editset import EditSet, RowEdit, RowError
 from segsync.model import EDITABLE_FIELDS, Segment, SegmentRequest, field_errors
 from segsync.outcomes import FieldChange, Outcome
+from segsync.output.atomic import atomic_file
 
 FORMAT = "segsync-plan"
 VERSION = 1
@@ -158,15 +158,10 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 def write_plan(saved: SavedPlan, path: Path) -> Path:
-    """Write the plan file atomically (temp file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write the plan file atomically (temp file, fsync, rename), private (``atomic_file``)."""
     text = json.dumps(saved.to_json(), ensure_ascii=False, indent=1)
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    with atomic_file(path) as handle:
+        handle.write((text + "\n").encode("utf-8"))
     saved.path = path
     return path
 

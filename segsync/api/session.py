@@ -20,6 +20,7 @@ import httpx
 from segsync.api.client import RaiseClient
 from segsync.api.limiter import RateLimiter
 from segsync.config import Settings
+from segsync.private_files import make_dirs
 from segsync.runcontrol import RunControl
 from segsync.secrets import check_base_url, read_token, register_secret
 
@@ -118,7 +119,7 @@ def _start_embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> 
     from segsync.sandbox import SandboxOptions, run_sandbox
 
     sb = settings.sandbox
-    sb.db.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(sb.db.parent)
     options = SandboxOptions(db=sb.db, seed_csv=sb.seed_csv, seed_rows=sb.seed_rows)
     handle = stack.enter_context(run_sandbox(options))
     return handle.base_url, handle.token or ""

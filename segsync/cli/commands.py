@@ -83,6 +83,7 @@ def guarded(fn: Callable[[], int], opts: dict[str, Any]) -> NoReturn:
 def load(opts: dict[str, Any]) -> Settings:
     """The settings for this command's flags; then log as they say."""
     settings = load_settings(opts.get("config"), overrides=settings_overrides(opts))
+    settings.files.apply()  # private files (0600/0700) unless the config widens them
     cfg = settings.logging
     setup_logging(cfg.format, cfg.level, cfg.file)
     return settings

@@ -156,8 +156,7 @@ class WebState:
                 "wait for it to finish, then apply again."
             )
         lock = RunLock(target)
-        lock.path.parent.mkdir(parents=True, exist_ok=True)
-        probe = FileLock(str(lock.path), timeout=0, thread_local=False)
+        probe = FileLock(str(lock.path), timeout=0, mode=0o600, thread_local=False)
         try:
             probe.acquire(timeout=0)
         except Timeout:
