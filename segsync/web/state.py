@@ -30,7 +30,7 @@ from segsync.errors import RunLockedError
 from segsync.runlock import RunLock
 from segsync.web.jobs import Job, Jobs
 from segsync.web.options import WebOptions
-from segsync.web.sessions import PasswordGate, SessionCodec
+from segsync.web.sessions import TOKEN_PARAM, Gate, SessionCodec
 from segsync.web.uploads import Upload
 
 
@@ -82,7 +82,13 @@ class WebState:
         self.settings = settings
         self.options = options
         self.codec = SessionCodec(options.session_hours * 3600)
-        self.gate = PasswordGate(options.password, options.session_hours * 3600)
+        idle = options.idle_minutes
+        self.gate = Gate(
+            options.password,
+            options.session_hours * 3600,
+            token=options.token,
+            idle_s=idle * 60 if idle else None,
+        )
         work = options.work_dir
         if work is not None:
             work.mkdir(parents=True, exist_ok=True)
@@ -101,6 +107,11 @@ class WebState:
         self.previews: dict[str, Preview] = {}
         self.jobs = Jobs()
         self._lock = threading.Lock()
+
+    def sign_in_url(self, base_url: str) -> str:
+        """The address to print: ``base_url`` with the token (just ``base_url`` with a password)."""
+        base = base_url.rstrip("/") + "/"
+        return f"{base}?{TOKEN_PARAM}={self.gate.token}" if self.gate.token else base
 
     # -- uploads and previews ---------------------------------------------------------------
 
