@@ -177,7 +177,6 @@ class RunLock:
             raise
 
 
-
 @contextlib.contextmanager
 def run_lock(target: str, run_id: str, command: str, *, enabled: bool = True) -> Iterator[None]:
     """Hold the lock for ``target`` for the block (a no-op when not ``enabled``: a dry run)."""

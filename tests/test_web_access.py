@@ -240,10 +240,10 @@ def test_hsts_is_sent_under_tls(sandbox: Sandbox, tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("SKIPPED: openssl is needed to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    keys = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"]
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
-        + ["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", str(key)]
-        + ["-out", str(cert), "-addext", "subjectAltName=IP:127.0.0.1"],
+        ["openssl", "req", "-x509", *keys, *subject, "-keyout", str(key), "-out", str(cert)],
         check=True,
         capture_output=True,
     )
