@@ -15,6 +15,7 @@ unexpected error; the log has the details).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -32,6 +33,7 @@ from segsync.planfile import SavedPlan
 from segsync.runcontrol import RunControl
 from segsync.runlock import current_user
 from segsync.secrets import redact
+from segsync.web.render import web_view
 
 log = logging.getLogger("segsync.web")
 
@@ -77,6 +79,9 @@ class Job:
     state: JobState = JobState.RUNNING
     result: RunResult | None = None
     plan: SavedPlan | None = None
+    #: what the page shows of the result (``render.web_view``: counts whole, lists capped),
+    #: built once in the job's own thread when it ends, never on the event loop
+    view: Any = None
     #: why nothing (more) was sent, for ``refused`` and ``failed``
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -166,11 +171,20 @@ class Jobs:
     def _run(self, job: Job, work: Work, on_done: Callable[[Job], None] | None) -> None:
         try:
             outcome = work(job.control)
+            result = outcome.result if isinstance(outcome, PlanResult) else outcome
             if isinstance(outcome, PlanResult):
-                job.result, job.plan = outcome.result, outcome.plan
+                job.plan = outcome.plan
+            job.result = result
+            try:
+                job.view = web_view(result)
+            except Exception:  # a bug in the page's view must not hide what the run did
+                log.exception("the page's view of web job %s could not be built", job.id)
             else:
-                job.result = outcome
-            job.state = JobState.ABORTED if job.result.aborted else JobState.FINISHED
+                # the rows live on in the files (results, preview workbook, journal) and, for
+                # a preview, in its plan; the page needs only the view: a million rows are not
+                # held per job for as long as the job is remembered
+                job.result = dataclasses.replace(result, rows=[])
+            job.state = JobState.ABORTED if result.aborted else JobState.FINISHED
         except (RunRefused, InputError, ConfigError) as exc:
             job.error, job.state = redact(str(exc)), JobState.REFUSED
         except RunAborted as exc:

@@ -37,6 +37,10 @@ class WebOptions:
     idle_minutes: float | None = 60.0
     #: the secret of the printed URL without a password (default: a new random one per start)
     token: str | None = field(default=None, repr=False)
+    #: previews (reading a sheet, planning it) in progress at once; one more is refused
+    max_previews: int = 2
+    #: disk for uploads and preview workbooks; the oldest unused are removed to make room
+    storage_mb: float = 500.0
     #: seconds between two polls of a run's status by the page
     poll_interval_s: float = 1.0
 

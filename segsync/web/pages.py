@@ -26,10 +26,11 @@ from segsync.config import Settings
 from segsync.errors import InputError, RunAborted, RunLockedError
 from segsync.guardrails import Guardrails
 from segsync.input.editset import EditSet
-from segsync.outcomes import PROBLEM_OUTCOMES, Outcome
+from segsync.input.limits import MB
+from segsync.outcomes import Outcome
 from segsync.output.results import default_results_path
 from segsync.web.jobs import Job, JobKind
-from segsync.web.render import web_view
+from segsync.web.limits import Slot
 from segsync.web.responses import (
     download,
     download_name,
@@ -75,8 +76,34 @@ async def _upload_form(
 async def upload_submit(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     state.sweep()
+    slot = state.preview_slots.take()
+    if slot is None:
+        return await _upload_form(request, status=503, error=busy_sentence(state))
+    with slot:
+        return await _upload_submit(request, state, slot)
+
+
+def busy_sentence(state: WebState) -> str:
+    n = state.preview_slots.limit
+    return (
+        f"This page is already preparing {n} preview{'s' if n != 1 else ''}, the most it works "
+        "on at once; nothing was stored or sent. Wait for one to finish, then upload again."
+    )
+
+
+async def _upload_submit(request: web.Request, state: WebState, slot: Slot) -> web.StreamResponse:
     sid = session_id(request)
     limit = state.settings.input.max_file_mb
+    incoming = min(request.content_length or int(limit * MB), int(limit * MB))
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, state.make_room, incoming):
+        return await _upload_form(
+            request,
+            status=503,
+            error=f"The page's storage for uploads and previews ({state.options.storage_mb:g} "
+            "MB) is full with files in use; nothing was stored or sent. Try again when a "
+            "preview has finished.",
+        )
     try:
         upload = await receive(
             request, state.uploads_dir, limit, lambda token: state.codec.check_csrf(sid, token)
@@ -92,7 +119,6 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
         if exc.status == 403:
             return await refusal(request, 403, "Refused", str(exc))
         return await _upload_form(request, status=exc.status, error=str(exc))
-    loop = asyncio.get_running_loop()
     try:
         editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
     except InputError as exc:
@@ -103,7 +129,7 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
         state.add_upload(upload)  # kept for another sheet until applied or expired
     else:
         upload.remove()  # read once, nothing more to read from it
-    preview = start_sheet_preview(state, upload, editset)
+    preview = start_sheet_preview(state, upload, editset, slot)
     return see_other(f"/previews/{preview.id}")
 
 
@@ -115,8 +141,11 @@ def _read(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSe
     return editset, visible_sheets(upload.path)
 
 
-def start_sheet_preview(state: WebState, upload: Upload, editset: EditSet) -> Preview:
-    """Start the plan of ``editset`` (a dry run: nothing sent, the server read once)."""
+def start_sheet_preview(
+    state: WebState, upload: Upload, editset: EditSet, slot: Slot | None = None
+) -> Preview:
+    """Start the plan of ``editset`` (a dry run: nothing sent, the server read once); the
+    preview ``slot`` it holds is given back when the plan ends."""
     folder, workbook = preview_folder(state)
     settings = state.settings
 
@@ -130,7 +159,10 @@ def start_sheet_preview(state: WebState, upload: Upload, editset: EditSet) -> Pr
                 "the current segments could not be read from Raise (the log says why)"
             ) from None
 
-    job = state.jobs.start(JobKind.PLAN, upload.name, work)
+    release = slot.hand_over() if slot is not None else None
+    job = state.jobs.start(
+        JobKind.PLAN, upload.name, work, on_done=(lambda _job: release()) if release else None
+    )
     preview = Preview(
         id=folder.name,
         kind="sheet",
@@ -166,10 +198,10 @@ def _preview(request: web.Request) -> Preview:
 
 
 def to_send(preview: Preview) -> int:
-    result = preview.job.result
-    if result is None:
+    view = preview.job.view
+    if view is None:
         return 0
-    return sum(1 for r in result.rows if r.outcome is Outcome.WOULD_UPDATE)
+    return sum(c.count for c in view.counts if c.outcome == Outcome.WOULD_UPDATE.value)
 
 
 async def preview_page(request: web.Request) -> web.StreamResponse:
@@ -184,7 +216,7 @@ async def preview_page(request: web.Request) -> web.StreamResponse:
             preview=preview,
             poll_ms=int(state.options.poll_interval_s * 1000),
         )
-    if job.result is None:
+    if job.result is None or job.view is None:
         return await page(request, "preview_failed.html", step=2, preview=preview, job=job)
     upload = preview.upload if preview.upload and preview.upload.id in state.uploads else None
     return await page(
@@ -192,7 +224,7 @@ async def preview_page(request: web.Request) -> web.StreamResponse:
         "preview.html",
         step=2,
         preview=preview,
-        view=web_view(job.result),
+        view=job.view,
         to_send=to_send(preview),
         sheets=upload.sheets if upload is not None and not preview.applied else [],
         # a CSV has no sheet of its own (the loader names it after the stored file)
@@ -223,12 +255,16 @@ async def choose_sheet(request: web.Request) -> web.StreamResponse:
         )
     if not isinstance(sheet, str) or sheet not in upload.sheets:
         return await refusal(request, 400, "No such sheet", "Choose one of the workbook's sheets.")
-    loop = asyncio.get_running_loop()
-    try:
-        editset, _ = await loop.run_in_executor(None, _read, upload, state.settings, sheet)
-    except InputError as exc:
-        return await refusal(request, 400, "This sheet cannot be used", str(exc))
-    return see_other(f"/previews/{start_sheet_preview(state, upload, editset).id}")
+    slot = state.preview_slots.take()
+    if slot is None:
+        return await refusal(request, 503, "Busy", busy_sentence(state))
+    with slot:
+        loop = asyncio.get_running_loop()
+        try:
+            editset, _ = await loop.run_in_executor(None, _read, upload, state.settings, sheet)
+        except InputError as exc:
+            return await refusal(request, 400, "This sheet cannot be used", str(exc))
+        return see_other(f"/previews/{start_sheet_preview(state, upload, editset, slot).id}")
 
 
 # -- 3. apply ------------------------------------------------------------------------------------
@@ -257,8 +293,8 @@ def _confirmation(state: WebState, preview: Preview) -> dict[str, Any]:
             f"{rails.max_change_ratio:.0%} of the server's {total:,} segments "
             "(guardrails.max_change_ratio)"
         )
-    result = preview.job.result
-    problems = sum(1 for r in result.rows if r.outcome in PROBLEM_OUTCOMES) if result else 0
+    view = preview.job.view
+    problems = view.problem_total if view is not None else 0
     rps = state.settings.rate_limit.requests_per_second
     return {
         "n": n,
@@ -366,7 +402,12 @@ def start_run(state: WebState, preview: Preview, *, override: int | None) -> Job
             max_change_ratio=1.0 if override is not None else None,
         )
 
-    return state.jobs.start(JobKind.APPLY, preview.subject, apply, target=preview.target)
+    def forget_plan(_job: Job) -> None:
+        preview.job.plan = None  # applied: it is not sent twice, and its rows need not stay
+
+    return state.jobs.start(
+        JobKind.APPLY, preview.subject, apply, target=preview.target, on_done=forget_plan
+    )
 
 
 __all__ = [

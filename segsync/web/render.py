@@ -25,6 +25,8 @@ from segsync.outcomes import RunResult
 from segsync.output.html_report import template_env
 from segsync.output.views import NextStep, ProblemView, RunView, build_view
 
+#: problems, changed fields and unchanged rows listed on a page at most
+PAGE_LIMIT = 500
 #: static files served from the package, with their content types
 STATIC_FILES = {"web.css": "text/css", "progress.js": "text/javascript"}
 _STYLE_TAG = re.compile(r"^\s*<style[^>]*>(?P<css>.*)</style>\s*$", re.DOTALL)
@@ -68,13 +70,16 @@ def static_files(env: Environment) -> dict[str, tuple[bytes, str]]:
     return files
 
 
-def web_view(result: RunResult) -> RunView:
+def web_view(result: RunResult, limit: int | None = None) -> RunView:
     """The report's view of ``result``, with "what to do next" said in the page's terms.
 
     The report tells a terminal user which command to type; the page has buttons for the same
-    things, and offers the files as downloads instead of naming their paths.
+    things, and offers the files as downloads instead of naming their paths. It lists the
+    first ``PAGE_LIMIT`` problems, changes and unchanged rows (the counts are whole; the page
+    says "showing N of M" and the workbook has them all), so a page stays a page at a million
+    rows.
     """
-    view = build_view(result)
+    view = build_view(result, limit=PAGE_LIMIT if limit is None else limit)
     steps = tuple(_web_step(step, view) for step in view.next_steps)
     hidden = _DOWNLOAD_FACTS | ({"Run id"} if view.dry_run else set())  # a preview is no run
     facts = tuple(f for f in view.facts if f.label not in hidden)

@@ -27,8 +27,11 @@ from filelock import FileLock, Timeout
 from segsync.api.session import api_target, normalise_base_url
 from segsync.config import Settings
 from segsync.errors import RunLockedError
+from segsync.input.limits import MB
+from segsync.private_files import make_dirs
 from segsync.runlock import RunLock
 from segsync.web.jobs import Job, Jobs
+from segsync.web.limits import Slots, folder_size
 from segsync.web.options import WebOptions
 from segsync.web.sessions import TOKEN_PARAM, Gate, SessionCodec
 from segsync.web.uploads import Upload
@@ -91,7 +94,7 @@ class WebState:
         )
         work = options.work_dir
         if work is not None:
-            work.mkdir(parents=True, exist_ok=True)
+            make_dirs(work)
         self.folder = Path(tempfile.mkdtemp(prefix="segsync-web-", dir=work))
         os.chmod(self.folder, 0o700)
         self.uploads_dir = self.folder / "uploads"
@@ -106,6 +109,7 @@ class WebState:
         self.uploads: dict[str, Upload] = {}
         self.previews: dict[str, Preview] = {}
         self.jobs = Jobs()
+        self.preview_slots = Slots(options.max_previews)
         self._lock = threading.Lock()
 
     def sign_in_url(self, base_url: str) -> str:
@@ -144,6 +148,32 @@ class WebState:
             preview.remove()
         for upload in stale:
             upload.remove()
+
+    def make_room(self, incoming: int) -> bool:
+        """Keep the private folder under ``storage_mb`` with ``incoming`` more bytes: remove
+        the oldest uploads and previews nothing is using; False if that is not enough."""
+        quota = int(self.options.storage_mb * MB)
+        used = folder_size(self.folder)
+        if used + incoming <= quota:
+            return True
+        with self._lock:
+            candidates: list[Upload | Preview] = [
+                *self.uploads.values(),
+                *(p for p in self.previews.values() if not p.job.running),
+            ]
+        candidates.sort(key=lambda item: item.created)
+        for item in candidates:
+            size = folder_size(item.folder)
+            with self._lock:
+                if isinstance(item, Upload):
+                    self.uploads.pop(item.id, None)
+                else:
+                    self.previews.pop(item.id, None)
+            item.remove()
+            used -= size
+            if used + incoming <= quota:
+                return True
+        return False
 
     def close(self) -> None:
         """Remove the private folder (uploads, previews); results and journals stay."""
