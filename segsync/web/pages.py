@@ -23,7 +23,7 @@ from aiohttp import web
 
 from segsync import pipeline
 from segsync.config import Settings
-from segsync.errors import InputError, RunAborted, RunLockedError
+from segsync.errors import InputError, RunAborted, RunLockedError, UnsafeFolderError
 from segsync.guardrails import Guardrails
 from segsync.input.editset import EditSet
 from segsync.input.limits import MB
@@ -359,7 +359,7 @@ async def apply_submit(request: web.Request) -> web.StreamResponse:
         )
     try:
         state.check_lock(preview.target)
-    except RunLockedError as exc:
+    except (RunLockedError, UnsafeFolderError) as exc:
         return await refusal(
             request,
             409,

@@ -1,5 +1,6 @@
-"""What guards every request: the app's own Host and Origin only, a session, a login where a
-password is set, a CSRF token on every state-changing request, and strict security headers.
+"""What guards every request: the app's own Host and Origin only, a signed-in session (by the
+printed token URL or the password), a CSRF token on every state-changing request, and strict
+security headers.
 
 Refusals are pages with a 4xx status (403 unless said otherwise), never redirects, so a script
 or a test sees them for what they are.
@@ -8,14 +9,22 @@ or a test sees them for what they are.
   address the connection arrived on (or, on loopback, ``localhost``), with this port; an
   ``Origin`` or a ``Referer``, when sent, must be this app's; ``Sec-Fetch-Site``, when sent on a
   state-changing request, must be ``same-origin``.
+- **A secret, always**: without a password, the URL ``segsync web`` prints carries a random
+  token (as Jupyter's does); a visit with ``?token=`` is exchanged for a signed-in session and
+  redirected to the same address without it. With ``--password-env``, the login page signs in
+  (at least 12 characters; wrong passwords throttled per address, see ``throttle``). Every
+  other request without a signed-in session is refused (403; with a password a page redirects
+  to the login), pages and downloads alike; only ``/login`` and ``/static/`` are open.
 - **Sessions**: every visitor gets a signed session cookie (``HttpOnly``, ``SameSite=Strict``,
-  ``Secure`` under TLS); see ``segsync.web.sessions``.
+  ``Secure`` under TLS); a session ends after ``session_hours``, or ``idle_minutes`` unused;
+  see ``segsync.web.sessions``.
 - **CSRF**: every POST carries the session's token in a ``csrf_token`` form field. The upload
   form is streamed, so its handler checks the token itself, before the file (``uploads``).
 - **Headers**: a Content-Security-Policy with no inline script or style and
   ``frame-ancestors 'none'``, ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``,
   ``Referrer-Policy: same-origin`` (not ``no-referrer``: with it, browsers send ``Origin: null``
-  on form posts), and ``Cache-Control: no-store`` on everything but static files.
+  on form posts), ``Cache-Control: no-store`` on everything but static files, and
+  ``Strict-Transport-Security`` under TLS.
 """
 
 from __future__ import annotations
