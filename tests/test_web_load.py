@@ -52,6 +52,9 @@ def test_a_big_preview_lists_the_first_changes_and_problems_and_says_so(
             job = web.state.previews[preview.rsplit("/", 1)[-1]].job
             assert job.result is not None and job.result.rows == []  # not kept in memory
             assert job.view.change_total == 1200
+            # the plan waits on disk, private, for the apply (which reads it back)
+            assert job.plan is not None and job.plan.rows == [] and job.plan.path is not None
+            assert job.plan.path.stat().st_mode & 0o777 == 0o600
 
     run(body())
 

@@ -173,7 +173,9 @@ class Jobs:
             outcome = work(job.control)
             result = outcome.result if isinstance(outcome, PlanResult) else outcome
             if isinstance(outcome, PlanResult):
-                job.plan = outcome.plan
+                plan = outcome.plan
+                # a plan saved to a file keeps its rows there (the apply reads it back)
+                job.plan = plan if plan.path is None else dataclasses.replace(plan, rows=[])
             job.result = result
             try:
                 job.view = web_view(result)

@@ -29,6 +29,7 @@ from segsync.input.editset import EditSet
 from segsync.input.limits import MB
 from segsync.outcomes import Outcome
 from segsync.output.results import default_results_path
+from segsync.planfile import SavedPlan
 from segsync.web.jobs import Job, JobKind
 from segsync.web.limits import Slot
 from segsync.web.responses import (
@@ -151,7 +152,10 @@ def start_sheet_preview(
 
     def work(_control: Any) -> pipeline.PlanResult:
         try:
-            return pipeline.plan(editset, settings, out=False, preview=workbook)
+            # the plan goes to the preview's private folder: the job keeps only its facts in
+            # memory, and the apply reads it back (and checks its digests) as the CLI does
+            plan_file = workbook.with_name(PLAN_NAME)
+            return pipeline.plan(editset, settings, out=plan_file, preview=workbook)
         except AssertionError:
             # pipeline.plan asserts that the server was read; a refused token or an unreachable
             # API ends it there (the run logged why)
@@ -177,6 +181,10 @@ def start_sheet_preview(
     )
     state.add_preview(preview)
     return preview
+
+
+#: the plan file of a sheet's preview, in its private folder
+PLAN_NAME = "plan.json"
 
 
 def preview_folder(state: WebState) -> tuple[Path, Path]:
@@ -390,10 +398,11 @@ def start_run(state: WebState, preview: Preview, *, override: int | None) -> Job
         return state.jobs.start(JobKind.ROLLBACK, preview.subject, rollback, target=preview.target)
     saved = preview.job.plan
     assert saved is not None
+    plan: Path | SavedPlan = saved.path if saved.path is not None else saved
 
     def apply(control: Any) -> Any:
         return pipeline.apply(
-            saved,
+            plan,
             settings,
             out=results,
             report=report,
@@ -402,12 +411,7 @@ def start_run(state: WebState, preview: Preview, *, override: int | None) -> Job
             max_change_ratio=1.0 if override is not None else None,
         )
 
-    def forget_plan(_job: Job) -> None:
-        preview.job.plan = None  # applied: it is not sent twice, and its rows need not stay
-
-    return state.jobs.start(
-        JobKind.APPLY, preview.subject, apply, target=preview.target, on_done=forget_plan
-    )
+    return state.jobs.start(JobKind.APPLY, preview.subject, apply, target=preview.target)
 
 
 __all__ = [
