@@ -30,6 +30,7 @@ from segsync.errors import RunLockedError
 from segsync.input.limits import MB
 from segsync.private_files import make_dirs
 from segsync.runlock import RunLock
+from segsync.secrets import register_secret
 from segsync.web.jobs import Job, Jobs
 from segsync.web.limits import Slots, folder_size
 from segsync.web.options import WebOptions
@@ -92,6 +93,9 @@ class WebState:
             token=options.token,
             idle_s=idle * 60 if idle else None,
         )
+        for secret in (self.gate.token, options.password):
+            if secret:  # printed once on the terminal; redacted from every log line and error
+                register_secret(secret)
         work = options.work_dir
         if work is not None:
             make_dirs(work)
