@@ -60,6 +60,11 @@ class Preview:
     #: the run that applied it (a preview is applied at most once)
     applied: Job | None = None
 
+    @property
+    def in_use(self) -> bool:
+        """Its apply is running (and may still be reading its plan file)."""
+        return self.applied is not None and self.applied.running
+
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -163,7 +168,7 @@ class WebState:
         with self._lock:
             candidates: list[Upload | Preview] = [
                 *self.uploads.values(),
-                *(p for p in self.previews.values() if not p.job.running),
+                *(p for p in self.previews.values() if not p.job.running and not p.in_use),
             ]
         candidates.sort(key=lambda item: item.created)
         for item in candidates:
