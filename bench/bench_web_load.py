@@ -15,8 +15,9 @@ rows of a finished job. This bench checks both, against baselines measured in th
 2. **Memory**: the server's peak RSS (``VmHWM``) after that preview, and (with the RSS still
    held once the preview is shown) for a sheet of Excel's
    maximum size (``--max-rows``, default 1,048,576 rows: a header and 1,048,575 segments), each
-   in a fresh server; baseline: the idle server's peak, and ``segsync validate`` of the same
-   sheet in its own process (the loader alone), so the ratio says what the page adds.
+   in a fresh server; baselines: the idle server's peak, and ``segsync validate`` (the loader
+   alone) and ``segsync plan`` (the same work from the command line) of the same sheet, each in
+   its own process, so the ratios say what the page adds.
 
 Run (Linux: it reads ``/proc/<pid>/status``)::
 
@@ -211,16 +212,16 @@ def latency_run(folder: Path, rows: int) -> dict[str, object]:
     }
 
 
-def validate_rss(folder: Path, sheet: Path) -> float:
-    """Peak RSS of ``segsync validate`` of ``sheet`` alone (the loader's share)."""
+def cli_rss(folder: Path, *args: str) -> float:
+    """Peak RSS of ``segsync ARGS --config config.yaml`` in its own process."""
     code = (
         "import resource, subprocess, sys;"
-        "subprocess.run([sys.executable, '-m', 'segsync', 'validate', sys.argv[1], '--config',"
-        " sys.argv[2]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL);"
+        "subprocess.run([sys.executable, '-m', 'segsync', *sys.argv[1:]],"
+        " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL);"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(sheet), str(folder / "config.yaml")],
+        [sys.executable, "-c", code, *args, "--config", str(folder / "config.yaml")],
         capture_output=True,
         text=True,
         check=True,
@@ -236,7 +237,8 @@ def memory_run(folder: Path, rows: int) -> dict[str, object]:
             facts = preview(client, sheet)
         peak = peak_rss_mb(server.pid)
         after = peak_rss_mb(server.pid, "VmRSS")
-        loader = validate_rss(folder, sheet)
+        loader = cli_rss(folder, "validate", str(sheet))
+        plan = cli_rss(folder, "plan", str(sheet), "--out", str(folder / "cli-plan.json"))
     return {
         "rows": rows,
         **facts,
@@ -244,7 +246,9 @@ def memory_run(folder: Path, rows: int) -> dict[str, object]:
         "peak_rss_mb": round(peak),
         "rss_after_mb": round(after),
         "validate_rss_mb": round(loader),
+        "cli_plan_rss_mb": round(plan),
         "peak_over_validate": round(peak / loader, 2),
+        "peak_over_cli_plan": round(peak / plan, 2),
     }
 
 
@@ -280,9 +284,10 @@ def main() -> None:
         print(f"{mem['rows']:,}-row sheet (Excel's maximum with its header; ready in"
               f" {mem['preview_s']} s; page {mem['page_kb']} KB):")  # fmt: skip
         print(f"  server peak RSS {mem['peak_rss_mb']} MB (idle {mem['idle_rss_mb']} MB, after the"
-              f" preview {mem['rss_after_mb']} MB);"
-              f" segsync validate alone {mem['validate_rss_mb']} MB"
-              f" -> {mem['peak_over_validate']}x")  # fmt: skip
+              f" preview {mem['rss_after_mb']} MB)")  # fmt: skip
+        print(f"  segsync validate alone {mem['validate_rss_mb']} MB"
+              f" -> {mem['peak_over_validate']}x; segsync plan alone {mem['cli_plan_rss_mb']} MB"
+              f" -> {mem['peak_over_cli_plan']}x")  # fmt: skip
 
 
 if __name__ == "__main__":
