@@ -3,17 +3,21 @@
 The edits show every kind of row an ops person produces: real changes, rows equal to the current
 state, a partial row, a cleared description, and the usual mistakes (an unknown id, the clear
 marker on a required field, one id twice with different values). Run: ``python
-samples/make_samples.py``; the sample files are committed, this keeps them reproducible.
+samples/make_samples.py``; the sample files are committed, this keeps them reproducible. The
+package ships copies (``segsync/sandbox/data/``: the sandbox's seed and the sheet ``segsync init``
+writes); this refreshes them too, and a test checks they are the same bytes.
 """
 
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import xlsxwriter
 
 HERE = Path(__file__).parent
+PACKAGED = HERE.parent / "segsync" / "sandbox" / "data"
 HEADER = ["Segment ID", "Campaign ID", "Name", "Code", "Description", "External ID", "Note"]
 
 
@@ -90,6 +94,8 @@ def main() -> None:
     sheet.set_column(5, 6, 30)
     sheet.freeze_panes(1, 0)
     book.close()
+    for name in ("segments.csv", "segment_edits.xlsx"):
+        shutil.copyfile(HERE / name, PACKAGED / name)
 
 
 if __name__ == "__main__":

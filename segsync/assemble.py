@@ -11,6 +11,7 @@ written as the answers arrive; ``Assembly.rows()`` at the end reuses those very 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from segsync.differ import Plan, RowPlan
@@ -134,6 +135,9 @@ def problem_cell(editset: EditSet, edit: RowEdit, row: RowResult) -> str | None:
     for error in edit.errors:
         if error.cell is not None and (row.outcome is Outcome.INVALID or not error.soft):
             return error.cell.address
+    named = _named_cell(editset.sheet, row.error)
+    if named is not None:  # a decision that names its cell (a read-only edit, a clear word)
+        return named
     if row.outcome is Outcome.NOT_FOUND:
         field_name = "id"
     elif row.outcome is Outcome.CONFLICT and "modifiedDateTime" in editset.cells:
@@ -146,3 +150,11 @@ def problem_cell(editset: EditSet, edit: RowEdit, row: RowResult) -> str | None:
         field_name = "id"
     ref = editset.cell(field_name, edit.source_row)
     return ref.address if ref is not None else None
+
+
+def _named_cell(sheet: str, error: str | None) -> str | None:
+    """``Edits!C17`` from an error that starts with it (``Edits!C17 (Name): …``)."""
+    if not error or not sheet or not error.startswith(f"{sheet}!"):
+        return None
+    match = re.match(r"[A-Z]{1,3}[1-9][0-9]*\b", error[len(sheet) + 1 :])
+    return f"{sheet}!{match.group(0)}" if match else None

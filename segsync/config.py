@@ -1,6 +1,11 @@
 """One validated, frozen settings object: built-in defaults, then config.yaml, then the
 ``SEGSYNC_<SECTION>__<KEY>`` environment, then flags. Unknown keys anywhere are errors, so a
 typo never silently falls back to a default; the token itself is never a setting.
+
+The built-in target is the embedded sandbox, seeded from data shipped in the package: with no
+config file segsync works in any folder and cannot write to Raise by accident. Production is
+always chosen explicitly (``--base-url``, ``api.base_url`` in config.yaml, or
+``SEGSYNC_API__BASE_URL``).
 """
 
 from __future__ import annotations
@@ -38,10 +43,13 @@ class ApiPaths(_Section):
 
     segment: str = "/api/Segment/{id}"
     segment_list: str = "/api/Segment/list"
+    #: read once when a sheet moves segments, to check the campaign ids (paged like segments)
+    campaign_list: str = "/api/Campaign/list"
 
 
 class ApiSettings(_Section):
-    base_url: str = PRODUCTION_BASE_URL
+    #: ``sandbox`` (the default: a local demo server) or Raise's URL, chosen explicitly
+    base_url: str = SANDBOX
     token_env: str = "RAISE_API_TOKEN"
     token_file: Path | None = None
     timeout_s: float = Field(30.0, gt=0)
@@ -91,11 +99,21 @@ class AbortSettings(_Section):
     consecutive_failures: int = Field(10, ge=1)
 
 
+#: Words people type to mean "clear"; never written literally (see README, "Clear words").
+CLEAR_WORDS: tuple[str, ...] = ("n/a", "-", "--", "\u2013", "\u2014", "none", "null")
+
+
 class InputSettings(_Section):
     clear_marker: str = Field("#CLEAR", min_length=1)
     max_file_mb: float = Field(50, gt=0)
     max_rows: int = Field(1_000_000, ge=1)
     sheet: str | None = None
+    #: header → field | note | ignore: what the person says a column is (see README)
+    columns: dict[str, str] = Field(default_factory=dict)
+    #: rows and columns hidden in the workbook: refuse (name them), skip them, or include them
+    hidden: Literal["refuse", "skip", "include"] = "refuse"
+    #: words that mean "clear" when typed in a cell: refused unless the server holds them
+    clear_words: tuple[str, ...] = CLEAR_WORDS
 
 
 class SyncSettings(_Section):
@@ -164,8 +182,39 @@ class SandboxSettings(_Section):
     """Only used when ``api.base_url`` is ``sandbox``."""
 
     db: Path = Path(".segsync/sandbox.sqlite3")
-    seed_csv: Path | None = Path("samples/segments.csv")
+    #: a fresh sandbox's segments; None = the sample segments shipped with segsync (the same
+    #: seed ``segsync sandbox`` starts from), unless ``seed_rows`` asks for generated ones
+    seed_csv: Path | None = None
     seed_rows: int = Field(0, ge=0)
+
+
+class WebSettings(_Section):
+    """Named people on ``segsync web`` (README, "For a team")."""
+
+    #: the users file (None: users.json in the user's segsync config folder); with users in
+    #: it, the page asks for a user name and password
+    users_file: Path | None = None
+    #: a plan (or rollback) changing more segments than this waits for a different approver
+    approval_required_over: int | None = Field(None, ge=0)
+
+
+class AuditSettings(_Section):
+    """The audit trail: one JSON line per action (README, "For a team")."""
+
+    #: the JSON Lines file (None: audit.jsonl beside the journal folder)
+    file: Path | None = None
+    enabled: bool = True
+
+
+class NotifySettings(_Section):
+    """Alerts after a run through Apprise URLs (README, "For a team")."""
+
+    #: Apprise URLs (slack://, msteams://, mailto://, ntfy://, json:// ...)
+    urls: list[str] = Field(default_factory=list)
+    #: an environment variable holding more URLs (space-separated), for URLs with a secret
+    urls_env: str | None = None
+    #: always; problems (exit code not 0); failure (exit code 2 or more: nothing or not all sent)
+    when: Literal["always", "problems", "failure"] = "problems"
 
 
 class Settings(_Section):
@@ -182,6 +231,9 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     sandbox: SandboxSettings = SandboxSettings()
     files: FilesSettings = FilesSettings()
+    web: WebSettings = WebSettings()
+    audit: AuditSettings = AuditSettings()
+    notify: NotifySettings = NotifySettings()
 
     @property
     def uses_embedded_sandbox(self) -> bool:
@@ -192,6 +244,8 @@ class Settings(_Section):
         flat: dict[str, Any] = {}
         for section, values in self.model_dump(mode="json").items():
             _flatten(section, values, flat)
+        # Apprise URLs may carry a service's token: only their kind is shown
+        flat["notify.urls"] = [url.split("://", 1)[0] + "://…" for url in self.notify.urls]
         return flat
 
     def with_overrides(self, overrides: dict[str, Any]) -> Settings:
@@ -399,6 +453,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         ("logging", "file"),
         ("sandbox", "db"),
         ("sandbox", "seed_csv"),
+        ("web", "users_file"),
+        ("audit", "file"),
     ):
         node = data.get(section)
         if isinstance(node, dict) and isinstance(node.get(key), str):

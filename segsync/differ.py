@@ -12,11 +12,13 @@ spreadsheet turned into a number (``00760`` → ``760``) keeps the server's code
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
+from segsync.intent import read_only_getter, read_only_problems, value_problems
 from segsync.model import (
     EDITABLE_FIELDS,
     FieldValue,
@@ -69,20 +71,18 @@ def diff(
 
     Linear in the rows: one dict lookup and a few comparisons per row, with the cyclic garbage
     collector paused (it would walk every object made so far at each pass; nothing here makes
-    a reference cycle), and one pass over ``current`` for shared codes. A row that changes
+    a reference cycle). Codes shared within a campaign need more of the server than one
+    segment: ``segsync/server_checks.py`` decides them after this. A row that changes
     nothing, most of a sheet fed back, is decided from the segment's own attributes without
     building anything but its ``RowPlan``; the bodies to send are collected as they are made.
     """
     damaged: list[RowEdit] = []
     rows: list[RowPlan] = []
-    sent: dict[int, SegmentRequest] = {}  # id → body, in row order
+    shown = read_only_getter(edits.read_only_fields) if edits.read_only_fields else None
     with gc_paused():
         for edit in edits.rows:
-            plan = _decide(edit, current, force, check_modified, damaged)
-            rows.append(plan)
-            if plan.body is not None and edit.segment_id is not None:
-                sent[edit.segment_id] = plan.body
-        warnings = _duplicate_code_warnings(sent, current)
+            rows.append(_decide(edit, current, force, check_modified, damaged, edits, shown))
+    warnings: list[str] = []
     if damaged:
         warnings.insert(0, _lost_zeros_warning(edits, damaged))
     return Plan(rows, warnings)
@@ -94,6 +94,8 @@ def _decide(
     force: bool,
     check_modified: bool,
     damaged: list[RowEdit],
+    edits: EditSet,
+    shown: Callable[[Segment], tuple[object, ...]] | None = None,
 ) -> RowPlan:
     if edit.errors and not edit.checkable:
         return RowPlan(edit, Outcome.INVALID, error=_error_text(edit.errors))
@@ -118,11 +120,16 @@ def _decide(
         remaining = [e for e in edit.errors if not same_value(e.held, held.get(e.field or ""))]
         if remaining:
             return RowPlan(edit, Outcome.INVALID, before=before, error=_error_text(remaining))
+    if shown is not None and edit.read_only is not None and edit.read_only != shown(before):
+        # an edit Raise would ignore is a problem, not a silence
+        problems = read_only_problems(edit, before, edits)
+        if problems:
+            return RowPlan(edit, Outcome.INVALID, before=before, error="; ".join(problems))
     # Most rows of a sheet fed back change nothing: compare with the segment's attributes
     # before building anything (``values`` holds editable fields only).
     for name, value in edit.values.items():
         if getattr(before, name) != value:
-            return _changed(edit, before, force, check_modified, damaged)
+            return _changed(edit, before, force, check_modified, damaged, edits)
     return RowPlan(edit, _UNCHANGED, before)
 
 
@@ -130,7 +137,12 @@ _UNCHANGED: Final = Outcome.UNCHANGED
 
 
 def _changed(
-    edit: RowEdit, before: Segment, force: bool, check_modified: bool, damaged: list[RowEdit]
+    edit: RowEdit,
+    before: Segment,
+    force: bool,
+    check_modified: bool,
+    damaged: list[RowEdit],
+    edits: EditSet,
 ) -> RowPlan:
     """A row with at least one value that is not the server's: what, if anything, to send."""
     now = before.editable()
@@ -146,6 +158,9 @@ def _changed(
         edited[name] = value
     if not edited:
         return RowPlan(edit, _UNCHANGED, before)
+    meant = value_problems(edit, edited, edits)
+    if meant:
+        return RowPlan(edit, Outcome.INVALID, before=before, error="; ".join(meant))
     merged = {**now, **edited}
     problems = field_errors(merged)
     if problems:
@@ -228,46 +243,3 @@ def same_instant(a: str, b: str) -> bool:
     da = da if da.tzinfo else da.replace(tzinfo=UTC)
     db = db if db.tzinfo else db.replace(tzinfo=UTC)
     return abs(da - db) < INSTANT_TOLERANCE
-
-
-def _duplicate_code_warnings(
-    sent: dict[int, SegmentRequest], current: dict[int, Segment]
-) -> list[str]:
-    """Codes travel in donation-page URLs: two segments of one campaign sharing one is a mistake.
-
-    Only a warning: whether the API rejects it is undocumented, and with per-id fetching the
-    other segments of the campaign are not all known. A code a write lands on is reported
-    when another segment of its campaign holds it too (the written ones with the code they are
-    given). Shared codes are rare: each written key keeps its first id, and only a second
-    holder starts a list, so the pass over ``current`` mostly folds a code and finds it is
-    nobody else's.
-    """
-    first: dict[tuple[int | None, str], int] = {}  # (campaign, folded code) → first id
-    shared: dict[tuple[int | None, str], list[int]] = {}  # keys held by more than one id
-    codes: set[str] = set()
-    for sid, body in sent.items():
-        if body.code:
-            folded = body.code.casefold()
-            key = (body.campaignId, folded)
-            held = first.setdefault(key, sid)
-            if held != sid:
-                shared.setdefault(key, [held]).append(sid)
-            codes.add(folded)
-    if not codes:
-        return []
-    for sid, segment in current.items():
-        code = segment.code
-        if not code or sid in sent:
-            continue
-        folded = code if code.isdigit() else code.casefold()  # digits fold to themselves
-        if folded in codes:
-            other = (segment.campaignId, folded)
-            owner = first.get(other)
-            if owner is not None:
-                shared.setdefault(other, [owner]).append(sid)
-    return [
-        f"campaign {key[0]}: segments {', '.join(map(str, sorted(shared[key])))} "
-        f"would share the code '{sent[first[key]].code}'"
-        for key in (first if shared else ())
-        if key in shared
-    ]

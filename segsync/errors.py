@@ -10,6 +10,9 @@ The tree::
     │   ├── UnsupportedFileError      wrong type, corrupt, encrypted, legacy .xls
     │   ├── FileTooLargeError         over input.max_file_mb / input.max_rows / a zip bomb
     │   ├── NoDataError               empty file, header only, no id column
+    │   │   ├── UnplacedColumnsError  a column looks like a field but is not one (map it)
+    │   │   ├── HiddenDataError       hidden rows or columns hold data (--hidden skip|include)
+    │   │   └── SheetChoiceError      more than one sheet could be the edits (--sheet)
     │   ├── StrictModeError           --strict and at least one row is invalid
     │   └── PlanError                 a saved plan is not a plan, too old, or edited by hand
     ├── ApiError                      an HTTP exchange that did not give a usable answer
@@ -60,6 +63,35 @@ class FileTooLargeError(InputError):
 
 class NoDataError(InputError):
     """The file has no usable header, no id column, or no data rows."""
+
+
+class UnplacedColumnsError(NoDataError):
+    """Columns that look like segment fields but are not one: the person must say what each
+    is. ``columns`` holds ``(letter, header, probable field or None)`` for each, and ``headers``
+    every header of the sheet in order (the web page's mapping step asks about them)."""
+
+    def __init__(
+        self,
+        message: str,
+        columns: list[tuple[str, str, str | None]],
+        headers: list[tuple[str, str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.columns = columns
+        #: (letter, header, what segsync made of it) for every header of the sheet
+        self.headers = headers or []
+
+
+class HiddenDataError(NoDataError):
+    """Hidden rows or columns hold data, and the person has not said whether to send them."""
+
+
+class SheetChoiceError(NoDataError):
+    """More than one sheet could hold the edits, or not the first one: ``--sheet`` says which."""
+
+    def __init__(self, message: str, sheets: list[str]) -> None:
+        super().__init__(message)
+        self.sheets = sheets
 
 
 class StrictModeError(InputError):

@@ -17,6 +17,8 @@ from segsync.model import FieldValue, Segment
 if TYPE_CHECKING:
     import pandas as pd
 
+    from segsync.input.placement import Placement
+
 
 class Outcome(StrEnum):
     """Exactly one per input row."""
@@ -112,6 +114,37 @@ class RunResult:
     lowest_rate: float | None = None
     results_path: str | None = None
     journal_path: str | None = None
+    #: who ran it: the signed-in person on the page, ``--actor``, or the OS user
+    actor: str | None = None
+    #: who approved the plan it sent (a big change on the page; None: no approval needed)
+    approved_by: str | None = None
+    #: every column of the sheet and what segsync did with it (empty for a plan or rollback)
+    columns: list[Placement] = field(default_factory=list)
+    #: campaign id → name, as the server showed them (to show moves by name)
+    campaign_names: dict[int, str] = field(default_factory=dict)
+    #: rows that move (or would move) a segment to another campaign
+    moves: int = 0
+    #: the flags that repeat what the person said about the sheet (``--map``, ``--hidden``)
+    said: tuple[str, ...] = ()
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        """Header → what segsync did with it (``name``, ``note``, ``ignored``,
+        ``read-only (campaignName)``, ``id``): the ``--json`` ``columns``."""
+        return {p.header: p.describe() for p in self.columns}
+
+    def column_lines(self) -> list[str]:
+        """``B 'Segment Name' → name``: the mapping as a person reads it, one column a line."""
+        return [f"{p.letter} '{p.header}' → {p.describe()}" for p in self.columns]
+
+    @property
+    def sheet_label(self) -> str:
+        """The sheet as a headline names it; '' for a CSV or DataFrame (one sheet, no name)."""
+        from pathlib import Path
+
+        if not self.sheet or self.sheet in ("DataFrame", Path(self.source).stem):
+            return ""
+        return self.sheet
 
     def counts(self) -> dict[str, int]:
         tally = Counter(r.outcome.value for r in self.rows)

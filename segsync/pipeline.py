@@ -43,7 +43,7 @@ from segsync.model import Segment
 from segsync.outcomes import RunResult
 from segsync.output.export import write_export
 from segsync.output.read_back import read_outcomes
-from segsync.planfile import SavedPlan, plan_rows, read_plan, write_plan
+from segsync.planfile import SavedPlan, plan_digest, plan_rows, read_plan, write_plan
 from segsync.preflight import check_plan_path, check_results_path
 from segsync.run import Run, RunOptions
 from segsync.runcontrol import RunControl
@@ -98,6 +98,8 @@ def sync(
     report: str | Path | None = None,
     handle_signals: bool = False,
     control: RunControl | None = None,
+    actor: str | None = None,
+    via: str = "cli",
 ) -> RunResult:
     """Apply a sheet of segment edits (or preview them with ``dry_run``).
 
@@ -126,6 +128,8 @@ def sync(
         ),
         handle_signals=handle_signals,
         progress_bar=control is None,
+        actor=actor,
+        via=via,
     )
     return Run(settings, options, control).execute(editset, out=out, report=report)
 
@@ -153,6 +157,8 @@ def plan(
     only_failed: str | Path | None = None,
     force: bool | None = None,
     report: str | Path | None = None,
+    actor: str | None = None,
+    via: str = "cli",
 ) -> PlanResult:
     """Decide what a sync would send, exactly as a dry run, and save it for ``apply``.
 
@@ -175,6 +181,8 @@ def plan(
         strict=strict,
         guardrails=Guardrails.from_settings(settings.guardrails),  # a dry run only warns
         progress_bar=False,
+        actor=actor,
+        via=via,
     )
     run = Run(settings, options)
     result = run.execute(editset, out=preview, report=report, plan_path=plan_path)
@@ -191,9 +199,14 @@ def plan(
         sheet=editset.sheet,
         sha256=editset.sha256,
         rows=plan_rows(run.plan),
-        warnings=list(run.plan.warnings),
+        # the sheet's own warnings too ("1 hidden row was left out"): the apply's results and
+        # report say what the preview said
+        warnings=[*editset.warnings, *run.plan.warnings],
         fetch_strategy=result.fetch_strategy,
         server_total=run.state.total if run.state else None,
+        cells=dict(editset.cells),
+        columns=list(editset.placements),
+        campaign_names=dict(result.campaign_names),
     )
     if plan_path is not None:
         write_plan(saved, plan_path)
@@ -212,6 +225,9 @@ def apply(
     report: str | Path | None = None,
     handle_signals: bool = False,
     control: RunControl | None = None,
+    actor: str | None = None,
+    approved_by: str | None = None,
+    via: str = "cli",
 ) -> RunResult:
     """Send exactly a saved plan's bodies, to segments still in the state it was made from.
 
@@ -242,6 +258,10 @@ def apply(
         handle_signals=handle_signals,
         progress_bar=control is None,
         journal_extra={"plan": str(saved.path) if saved.path else None},
+        actor=actor,
+        approved_by=approved_by,
+        via=via,
+        audit_extra={"plan_sha256": plan_digest(saved)},
     )
     return Run(settings, options, control).execute(saved, out=out, report=report)
 
@@ -257,6 +277,9 @@ def rollback(
     base_url: str | None = None,
     report: str | Path | None = None,
     control: RunControl | None = None,
+    actor: str | None = None,
+    approved_by: str | None = None,
+    via: str = "cli",
 ) -> RunResult:
     """Put back the before-state of every segment ``run`` wrote, on the server it wrote to.
 
@@ -276,6 +299,9 @@ def rollback(
         rollback_of=record.run_id,
         handle_signals=handle_signals,
         progress_bar=control is None,
+        actor=actor,
+        approved_by=approved_by,
+        via=via,
     )
     return Run(settings, options, control).execute(rollback_edits(record), out=out, report=report)
 

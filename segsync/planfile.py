@@ -10,21 +10,31 @@ the file as a whole must match its own digest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from xlsxwriter.utility import xl_cell_to_rowcol
+
 from segsync.differ import Plan, RowPlan
 from segsync.errors import PlanError
-from segsync.input.editset import EditSet, RowEdit, RowError
+from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
+from segsync.input.placement import Placement
 from segsync.model import EDITABLE_FIELDS, Segment, SegmentRequest, field_errors
 from segsync.outcomes import FieldChange, Outcome
 from segsync.output.atomic import atomic_file
 
+#: ``Sheet!C14 (header): message``: how a loader error with a cell reads (``RowError.__str__``)
+_CELL_TEXT = re.compile(
+    r"^(?P<sheet>[^!]+)!(?P<a1>[A-Z]{1,3}[1-9][0-9]*) \((?P<header>[^()]*)\): (?P<message>.*)$",
+    re.DOTALL,
+)
 FORMAT = "segsync-plan"
 VERSION = 1
 #: the state a planned row was computed from: every editable field and the modification time
@@ -65,6 +75,11 @@ def _canonical_chunks(value: Any) -> Iterator[str]:
     yield "}"
 
 
+def plan_digest(saved: SavedPlan) -> str:
+    """The plan's own sha256 (the ``sha256`` key of its file): what an approval is bound to."""
+    return str(saved.to_json()["sha256"])
+
+
 @dataclass
 class SavedPlan:
     """A plan as read from (or about to be written to) a plan file."""
@@ -81,6 +96,14 @@ class SavedPlan:
     #: segments on the server when the plan was made (None: unknown)
     server_total: int | None = None
     path: Path | None = None
+    #: the sheet's columns (field → 0-based index, header), so ``apply`` names a problem's cell
+    #: (``Edits!A13``) as the preview did
+    cells: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: every column of the sheet and what the preview did with it (the mapping), so ``apply``
+    #: shows the same mapping
+    columns: list[Placement] = field(default_factory=list)
+    #: campaign id → name as the preview saw them (moves are shown by name)
+    campaign_names: dict[int, str] = field(default_factory=dict)
 
     @property
     def to_send(self) -> list[dict[str, Any]]:
@@ -96,7 +119,14 @@ class SavedPlan:
             "created_at": self.created_at.isoformat(),
             "base_url": self.base_url,
             "target": self.target,
-            "input": {"path": self.source, "sha256": self.sha256, "sheet": self.sheet},
+            "input": {
+                "path": self.source,
+                "sha256": self.sha256,
+                "sheet": self.sheet,
+                "cells": {k: list(v) for k, v in self.cells.items()},
+                "columns": [dataclasses.asdict(p) for p in self.columns],
+            },
+            "campaign_names": {str(k): v for k, v in self.campaign_names.items()},
             "server_total": self.server_total,
             "fetch_strategy": self.fetch_strategy,
             "counts": _counts(self.rows),
@@ -114,11 +144,30 @@ class SavedPlan:
                 source_row=r["source_row"],
                 segment_id=r.get("id"),
                 extras=dict(r.get("extras") or {}),
-                errors=[RowError(r["error"])] if r["outcome"] == Outcome.INVALID.value else [],
+                errors=[self._row_error(r["error"])]
+                if r["outcome"] == Outcome.INVALID.value
+                else [],
             )
             for r in self.rows
         ]
-        return EditSet(source=self.source, sheet=self.sheet, rows=rows, sha256=self.sha256)
+        return EditSet(
+            source=self.source,
+            sheet=self.sheet,
+            rows=rows,
+            sha256=self.sha256,
+            cells=dict(self.cells),
+            placements=list(self.columns),
+        )
+
+    def _row_error(self, text: str) -> RowError:
+        """An invalid row's error as the loader made it, its cell read back from the text
+        (``Edits!C14 (Name): …``), so the results name the cell the preview named."""
+        found = _CELL_TEXT.match(text)
+        if found is None or found.group("sheet") != self.sheet:
+            return RowError(text)
+        row, column = xl_cell_to_rowcol(found.group("a1"))
+        cell = CellRef(self.sheet, row + 1, column, found.group("header"))
+        return RowError(found.group("message"), cell=cell)
 
     def row_plans(self, editset: EditSet) -> Plan:
         """Every row as the differ left it: outcomes, and for rows to send the planned body.
@@ -264,6 +313,26 @@ def _from_json(data: dict[str, Any]) -> SavedPlan:
         warnings=[str(w) for w in data.get("warnings") or []],
         fetch_strategy=str(data.get("fetch_strategy") or ""),
         server_total=data.get("server_total"),
+        cells={str(k): (int(v[0]), str(v[1])) for k, v in (source.get("cells") or {}).items()},
+        columns=[_placement(p) for p in source.get("columns") or []],
+        campaign_names={int(k): str(v) for k, v in (data.get("campaign_names") or {}).items()},
+    )
+
+
+def _placement(data: Any) -> Placement:
+    """A column of the plan's mapping, as written by ``to_json``."""
+    if not isinstance(data, dict):
+        raise ValueError("a column of the mapping is not an object")
+    kind = str(data["kind"])
+    if kind not in ("id", "field", "read-only", "note", "ignored"):
+        raise ValueError(f"a column of the mapping has the kind {kind!r}")
+    field_name = data.get("field")
+    return Placement(
+        letter=str(data["letter"]),
+        header=str(data["header"]),
+        kind=kind,  # type: ignore[arg-type]
+        field=str(field_name) if field_name is not None else None,
+        how=str(data.get("how") or "header"),
     )
 
 

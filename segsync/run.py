@@ -31,6 +31,7 @@ from segsync.errors import (
     JournalWriteError,
     RunAborted,
     RunRefused,
+    SegsyncError,
     StrictModeError,
 )
 from segsync.guardrails import Guardrails, canary_problem, check_guardrails
@@ -45,6 +46,8 @@ from segsync.preflight import check_report_path, check_results_path
 from segsync.progress import Progress
 from segsync.runcontrol import RunControl
 from segsync.runlock import current_user, run_lock
+from segsync.server_checks import check_server_rules
+from segsync.team.audit import record_run
 from segsync.updater import Updater
 
 log = logging.getLogger("segsync.run")
@@ -67,6 +70,12 @@ class RunOptions:
     progress_bar: bool = True
     #: extra header fields for the journal (e.g. the plan file an apply sends)
     journal_extra: dict[str, Any] = field(default_factory=dict)
+    #: the person running it (None: the OS user) and who approved its plan, if anyone
+    actor: str | None = None
+    approved_by: str | None = None
+    #: where it was started (``cli`` or ``web``) and more fields for its audit line
+    via: str = "cli"
+    audit_extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Run:
@@ -132,6 +141,10 @@ class Run:
             started_at=started,
             config_summary=settings.summary(),
             warnings=list(editset.warnings),
+            columns=list(editset.placements),
+            said=editset.said,
+            actor=opts.actor or current_user(),
+            approved_by=opts.approved_by,
         )
         self.result = result
         log.info(
@@ -145,9 +158,14 @@ class Run:
         for warning in editset.warnings:
             log.warning("%s", warning, extra={"event": "input_warning"})
         target = api_target(settings)
-        with run_lock(target, result.run_id, opts.command, enabled=not opts.dry_run):
-            journal = None if opts.dry_run else self._open_journal(result, target)
-            self._run(work, editset, result, journal, credentials)
+        try:
+            with run_lock(target, result.run_id, opts.command, enabled=not opts.dry_run):
+                journal = None if opts.dry_run else self._open_journal(result, target)
+                self._run(work, editset, result, journal, credentials)
+        except (RunRefused, StrictModeError) as exc:
+            record_run(settings, result, via=opts.via, refused=str(exc), extra=opts.audit_extra)
+            raise
+        record_run(settings, result, via=opts.via, extra=opts.audit_extra)
         return result
 
     def status(self) -> dict[str, Any]:
@@ -180,6 +198,8 @@ class Run:
             if settings.uses_embedded_sandbox
             else None,
             user=current_user(),
+            actor=result.actor,
+            approved_by=result.approved_by,
             **opts.journal_extra,
         )
         try:
@@ -200,6 +220,9 @@ class Run:
         try:
             try:
                 asyncio.run(self._main(work, editset, result, journal, credentials))
+            except BaseException as exc:
+                self._mark_crashed(editset, result, exc)
+                raise
             finally:
                 result.finished_at = datetime.now(UTC)
                 if journal is not None:
@@ -233,6 +256,25 @@ class Run:
                     "results": result.results_path,
                 },
             )
+
+    def _mark_crashed(self, editset: EditSet, result: RunResult, exc: BaseException) -> None:
+        """A run that raised is aborted, with the reason, in its journal and results.
+
+        A crash before the client was open (the embedded sandbox failed to start, say) never
+        reached ``_main``'s bookkeeping: without this its results would say "Done" over no rows
+        and ``segsync runs`` would list it as a finished run with nothing in it.
+        """
+        if result.aborted is None:
+            if isinstance(exc, SegsyncError):
+                reason = str(exc)
+            elif isinstance(exc, KeyboardInterrupt):
+                reason = "interrupted"
+            else:
+                reason = f"internal error ({type(exc).__name__}: {exc})"
+            result.aborted = self.control.reason or reason
+        if not result.rows:
+            assembly = Assembly(editset, self.plan, {}, dry_run=self.options.dry_run)
+            result.rows = assembly.rows(aborted=result.aborted)
 
     def _check_output(self, editset: EditSet, out: str | Path | bool | None) -> Path | None:
         """Where the results go, proven writable before the first request (None: nowhere)."""
@@ -396,6 +438,10 @@ class Run:
         plan = diff(
             editset, state.segments, force=self.options.force, check_modified=check_modified
         )
+        checks = await check_server_rules(plan, state, client, editset)
+        plan.warnings.extend(checks.warnings)
+        result.campaign_names = checks.campaign_names
+        result.moves = len(checks.moves)
         result.warnings.extend(plan.warnings)
         for warning in plan.warnings:
             log.warning("%s", warning, extra={"event": "plan_warning"})
@@ -427,6 +473,10 @@ class Run:
                     "not written (make a new plan, or apply with --force)"
                 )
         result.warnings.extend(saved.warnings)
+        result.campaign_names = dict(saved.campaign_names)
+        result.moves = sum(
+            1 for row in plan.to_send if any(c.field == "campaignId" for c in row.changes)
+        )
         return plan
 
 

@@ -14,10 +14,13 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from segsync.config import Settings
 from segsync.errors import SecretError
+
+if TYPE_CHECKING:  # only for annotations: the CLI's --help must not load pydantic
+    from segsync.config import Settings
 
 REDACTED = "***"
 _secrets: set[str] = set()
@@ -66,8 +69,9 @@ def read_token(settings: Settings, environ: Mapping[str, str] | None = None) -> 
         token = (environ.get(api.token_env) or "").strip()
     if not token:
         raise SecretError(
-            f"No API token: set the environment variable {api.token_env} "
-            "(or api.token_file in the config) to a Raise API token."
+            f"No API token for {api.base_url}: set the environment variable {api.token_env} "
+            "(or api.token_file in the config) to a Raise API token, or use --base-url sandbox "
+            "to try segsync on the local sandbox first."
         )
     if any(ch.isspace() for ch in token) or not token.isprintable():
         raise SecretError(

@@ -154,6 +154,8 @@ def settings_for(sandbox: Any, tmp_path: Path, **overrides: Any) -> Settings:
         "retries.backoff_max_s": 0.5,
         "journal.dir": str(tmp_path / "runs"),
         "output.dir": str(tmp_path),
+        # never this computer's own users file (it would put named people in force)
+        "web.users_file": str(tmp_path / "users.json"),
     }
     base.update(overrides)
     return Settings().with_overrides(base)

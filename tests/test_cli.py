@@ -6,7 +6,6 @@ import math
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -76,21 +75,13 @@ def test_rate_is_held_without_bursting(tmp_path: Path) -> None:
                 "api.list_page_size": 100,
             },
         )
-        started = time.monotonic()
         result = pipeline.sync(sheet, settings)
-        elapsed = time.monotonic() - started
         snap = sb.counters.snapshot()
     assert {r.outcome.value for r in result.rows} == {"updated"}
     assert snap.count(status=429) == 0
     assert snap.max_per_second <= 21
-    requests = snap.total
-    assert requests == 202  # 2 list pages + 200 PUTs
-    lower_bound = requests / 20
-    print(
-        f"\n{requests} requests in {elapsed:.2f}s (bound {lower_bound:.2f}s, "
-        f"ratio {elapsed / lower_bound:.3f}), max/s {snap.max_per_second}"
-    )
-    assert elapsed <= 1.15 * lower_bound
+    assert snap.total == 202  # 2 list pages + 200 PUTs
+    # how close the run comes to the limit is bench/bench_throttle.py's to measure, not a test's
 
 
 def test_paging_reads_state_in_few_requests(tmp_path: Path) -> None:
@@ -177,10 +168,19 @@ def _empty_config(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("flag", ["--help", "--version"])
-def test_entry_points(flag: str, tmp_path: Path) -> None:
-    proc = run_cli_process(flag, cwd=tmp_path)
-    assert proc.returncode == 0
+def test_entry_points(tmp_path: Path) -> None:
+    """``python -m segsync`` (a real process) prints its installed version and its commands."""
+    from importlib.metadata import version
+
+    proc = run_cli_process("--version", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"segsync, version {version('segsync')}\n"
+    proc = run_cli_process("--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Usage: segsync [OPTIONS] COMMAND [ARGS]...")
+    listed = proc.stdout.split("Commands:", 1)[1].split()
+    for command in ("apply", "export", "plan", "rollback", "runs", "sync", "validate", "web"):
+        assert command in listed, command
 
 
 def test_help_lists_every_command_without_loading_the_servers(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import logging
 import os
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from click.testing import CliRunner, Result
 
 from segsync import pipeline
 from segsync.cli import cli
-from segsync.outcomes import RunResult
 from tests.helpers import cli_env, segsync_command, settings_for, write_xlsx
 
 
@@ -282,27 +280,28 @@ def test_export_with_base_url_and_token_env(tmp_path: Path, sandbox: Any) -> Non
     assert sandbox.token not in result.stdout + result.stderr
 
 
-def test_rollback_passes_base_url_and_token_env(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_rollback_uses_the_token_env_it_is_given_and_the_runs_server_by_default(
+    tmp_path: Path, sandbox: Any
 ) -> None:
-    seen: dict[str, Any] = {}
+    """--token-env names the variable the token is read from (a wrong token there is refused
+    by the server); without --base-url the rollback goes to the server the run wrote to."""
+    sheet = write_xlsx(tmp_path / "e.xlsx", ["id", "name"], [[100001, "Renamed"]])
+    done = pipeline.sync(sheet, settings_for(sandbox, tmp_path))
+    args = ["rollback", done.run_id, "--config", str(config(tmp_path)), "--dry-run"]
+    sandbox.counters.reset()
 
-    def fake_rollback(run: str, settings: Any, **kwargs: Any) -> RunResult:
-        seen.update(run=run, token_env=settings.api.token_env, **kwargs)
-        return RunResult(
-            run_id="r2", command="rollback", dry_run=True, source=run, sheet="", sha256=None,
-            started_at=datetime.now(UTC),
-        )  # fmt: skip
+    refused = invoke(*args, "--token-env", "OTHER_TOKEN", env={"OTHER_TOKEN": "not-the-token"})
+    assert refused.exit_code == 3, refused.stderr
+    assert "refused the token (HTTP 401): check that OTHER_TOKEN holds" in refused.stdout
+    assert sandbox.counters.snapshot().count(status=401) >= 1
 
-    monkeypatch.setattr(pipeline, "rollback", fake_rollback)
-    args = ["--config", str(config(tmp_path)), "--dry-run"]
-    flags = ["--base-url", "https://api.example", "--token-env", "T"]
-    result = invoke("rollback", "r1", *args, *flags)
-    assert result.exit_code == 0, result.stderr
-    assert seen["run"] == "r1" and seen["token_env"] == "T"
-    assert seen["base_url"] == "https://api.example" and seen["handle_signals"] is True
-    invoke("rollback", "r1", *args)
-    assert seen["base_url"] is None  # the pipeline then uses the server the run wrote to
+    sandbox.counters.reset()
+    preview = invoke(*args, "--token-env", "OTHER_TOKEN", env={"OTHER_TOKEN": sandbox.token})
+    assert preview.exit_code == 0, preview.stderr
+    snap = sandbox.counters.snapshot()
+    assert snap.count("GET", 200) >= 1 and snap.count("PUT") == 0  # read, nothing written
+    assert snap.count(status=401) == 0
+    assert sandbox.segment(100001)["name"] == "Renamed"
 
 
 def test_rollback_against_the_server_the_flags_name(tmp_path: Path, sandbox: Any) -> None:

@@ -76,11 +76,22 @@ def test_expected_state_conflict_for_rollback() -> None:
     assert diff(edits(undo), current).rows[0].outcome is Outcome.CONFLICT
 
 
-def test_duplicate_code_warning_only_for_written_campaigns() -> None:
+def test_a_code_another_segment_of_the_campaign_holds_is_refused() -> None:
+    """Shared codes are decided after the differ (segsync/server_checks.py), only within the
+    campaign written to, and only for rows that change a code or a campaign."""
+    from segsync.api.fetch import CurrentState
+    from segsync.server_checks import _shared_codes
+
     current = {1: seg(1, code="A"), 2: seg(2, code="B"), 3: seg(3, campaignId=2, code="A")}
-    plan = diff(edits(row(0, 2, code="a")), current)
-    assert len(plan.warnings) == 1 and "1, 2" in plan.warnings[0]
-    assert diff(edits(row(0, 2, name="x")), current).warnings == []
+    state = CurrentState(current, "list", complete=True)
+    sheet = edits(row(0, 2, code="a"))
+    plan = diff(sheet, current)
+    assert _shared_codes(plan, state, sheet, None) == []
+    assert plan.rows[0].outcome is Outcome.INVALID
+    assert "code 'a' is already held by segment 1" in (plan.rows[0].error or "")
+    sheet = edits(row(0, 2, name="x"))
+    plan = diff(sheet, current)
+    assert _shared_codes(plan, state, sheet, None) == [] and plan.rows[0].to_send
 
 
 def test_same_instant() -> None:

@@ -4,8 +4,8 @@ capped Retry-After, secrets echoed by a gateway, journals of runs killed early."
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -125,10 +125,15 @@ def test_retry_after_is_capped_and_the_total_time_bound_holds(tmp_path: Path) ->
             },
         )
         sb.set_faults(FaultOptions(p_429=1.0, retry_after_s=30))
-        started = time.monotonic()
         result = pipeline.sync(sheet, settings)
-        assert time.monotonic() - started < 8
+        arrivals = sb.counters.snapshot().arrivals
     assert result.exit_code == 3  # the current state could not be read
+    # as the server saw it: each retry waited the capped 0.5 s, never the 30 s it was told
+    gaps = [b.at - (a.answered_at or 0) for a, b in itertools.pairwise(arrivals)]
+    assert len(arrivals) >= 2 and all(a.retry_after == "30" for a in arrivals)
+    assert all(0.5 - 0.01 <= gap < 10 for gap in gaps), gaps
+    # and the retries end at max_total_s (2 s): the last wait is cut to what remained of it
+    assert arrivals[-1].at - arrivals[0].at < 2 + 0.5
     assert "could not read" in (result.aborted or "")
 
 

@@ -370,7 +370,7 @@ def test_next_steps_say_what_to_do() -> None:
     assert any("--only-failed 20260301-093000-abcdef" in s for s in sentences)
 
     plan = build_view(every_outcome_result(dry_run=True, command="plan"), plan_path="/p/plan.json")
-    assert "Nothing was sent: this is a preview. To send it: segsync apply /p/plan.json" in [
+    assert "Nothing was changed: this is a preview. To send it: segsync apply /p/plan.json" in [
         s.sentence for s in plan.next_steps
     ]
     assert not any("rollback" in s.sentence for s in plan.next_steps)

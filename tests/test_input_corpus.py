@@ -105,8 +105,12 @@ def test_unknown_columns_warn_and_carry_through() -> None:
         {"Notes": "call first", "Owner": "123"},
         {"Notes": "", "Owner": "Pat"},
     ]
-    assert len(edits.warnings) == 2
-    assert all("carried through" in w for w in edits.warnings)
+    # plain note columns are placed as notes, shown in the mapping, with no warning (issue 18)
+    assert edits.warnings == []
+    assert {p.header: p.describe() for p in edits.placements if p.kind == "note"} == {
+        "Notes": "note",
+        "Owner": "note",
+    }
     assert values_by_id(edits) == {100001: {"name": "One"}, 100002: {"name": "Two"}}
 
 

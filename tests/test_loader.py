@@ -13,7 +13,6 @@ import datetime as dt
 import io
 import math
 import struct
-import time
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 import xlsxwriter
 
 from segsync.config import InputSettings
-from segsync.errors import FileTooLargeError, NoDataError, UnsupportedFileError
+from segsync.errors import FileTooLargeError, NoDataError, SheetChoiceError, UnsupportedFileError
 from segsync.input import decoding, delimited, xls
 from segsync.input.editset import EditSet
 from segsync.input.loader import edits_from_dataframe, header_to_field, load_edits
@@ -405,7 +404,10 @@ def test_sheet_selection(tmp_path: Path) -> None:
         ws.write_row(0, 0, ["id"])
         ws.write_row(1, 0, [sid])
     wb.close()
-    assert load_edits(path, SETTINGS).rows[0].segment_id == 1
+    # two sheets that could both be the edits: chosen, not guessed (issue 18)
+    with pytest.raises(SheetChoiceError, match=r"2 sheets with segment edits \('First', 'Second'"):
+        load_edits(path, SETTINGS)
+    assert load_edits(path, SETTINGS, sheet="first").rows[0].segment_id == 1
     assert load_edits(path, SETTINGS, sheet="second").rows[0].segment_id == 2
     assert load_edits(path, InputSettings(sheet="Second")).sheet == "Second"
     with pytest.raises(
@@ -667,7 +669,8 @@ def test_zip_directory_caps(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_100k_rows_load_fast(tmp_path: Path) -> None:
+def test_100k_rows_load(tmp_path: Path) -> None:
+    """100k rows load whole and right (their speed is bench/bench_pipeline.py's to measure)."""
     path = tmp_path / "big.xlsx"
     wb = xlsxwriter.Workbook(path, {"constant_memory": True})
     ws = wb.add_worksheet("Edits")
@@ -675,12 +678,9 @@ def test_100k_rows_load_fast(tmp_path: Path) -> None:
     for i in range(1, 100_001):
         ws.write_row(i, 0, [100_000 + i, 5000 + i % 50, f"Segment {i}", f"{i:06d}", "d", f"E{i}"])
     wb.close()
-    started = time.perf_counter()
     edits = load_edits(path, SETTINGS)
-    elapsed = time.perf_counter() - started
     assert len(edits.rows) == 100_000 and not edits.invalid_rows
     assert edits.rows[-1].values["code"] == "100000"
-    assert elapsed < 4, f"100k rows took {elapsed:.2f}s"
 
 
 # ------------------------------------------------------------------- columns and display names

@@ -22,15 +22,9 @@ REPO = Path(__file__).parent.parent
 SEED = REPO / "samples" / "segments.csv"
 
 
-@pytest.fixture
-def sb() -> Any:
-    with run_sandbox(SandboxOptions(seed_csv=SEED)) as sandbox:
-        yield sandbox
-
-
-def edits_sheet(sb: Any, path: Path) -> tuple[Path, list[int]]:
+def edits_sheet(sandbox: Any, path: Path) -> tuple[Path, list[int]]:
     """Five renames, one unchanged row, one invalid row, one unknown id."""
-    segments = sb.segments()
+    segments = sandbox.segments()
     renamed = [s["id"] for s in segments[:5]]
     rows: list[list[Any]] = [[sid, f"Planned {sid}", f"note {n}"] for n, sid in enumerate(renamed)]
     rows.append([segments[5]["id"], segments[5]["name"], "note 5"])  # unchanged
@@ -39,12 +33,12 @@ def edits_sheet(sb: Any, path: Path) -> tuple[Path, list[int]]:
     return write_csv(path, ["id", "name", "note"], rows), renamed
 
 
-def test_plan_then_a_colleague_changes_one_segment_then_apply(sb: Any, tmp_path: Path) -> None:
-    settings = settings_for(sb, tmp_path)
-    sheet, renamed = edits_sheet(sb, tmp_path / "edits.csv")
+def test_plan_then_a_colleague_changes_one_segment_then_apply(sandbox: Any, tmp_path: Path) -> None:
+    settings = settings_for(sandbox, tmp_path)
+    sheet, renamed = edits_sheet(sandbox, tmp_path / "edits.csv")
     planned = pipeline.plan(sheet, settings, out=tmp_path / "edits.plan.json")
     assert planned.path == tmp_path / "edits.plan.json"
-    assert sb.counters.snapshot().count("PUT") == 0
+    assert sandbox.counters.snapshot().count("PUT") == 0
     data = json.loads(planned.path.read_text())
     assert data["format"] == "segsync-plan" and data["version"] == 1
     assert [r["outcome"] for r in data["rows"]] == [
@@ -53,10 +47,10 @@ def test_plan_then_a_colleague_changes_one_segment_then_apply(sb: Any, tmp_path:
         "invalid",
         "not_found",
     ]
-    assert sb.token not in planned.path.read_text()
+    assert sandbox.token not in planned.path.read_text()
 
     moved = renamed[2]
-    sb.modify(moved, name="A colleague's name")
+    sandbox.modify(moved, name="A colleague's name")
     result = pipeline.apply(planned.path, settings)
     outcomes = [r.outcome.value for r in result.rows]
     assert outcomes == [
@@ -72,18 +66,18 @@ def test_plan_then_a_colleague_changes_one_segment_then_apply(sb: Any, tmp_path:
     conflict = result.rows[2]
     assert "changed on the server since the plan was made at" in (conflict.error or "")
     assert 'name now "A colleague\'s name"' in (conflict.error or "")
-    assert sb.segment(moved)["name"] == "A colleague's name"
+    assert sandbox.segment(moved)["name"] == "A colleague's name"
     for sid in renamed:
         if sid != moved:
-            assert sb.segment(sid)["name"] == f"Planned {sid}"
+            assert sandbox.segment(sid)["name"] == f"Planned {sid}"
     table = read_results(result.results_path or "")
     assert [r["outcome"] for r in table] == outcomes
     assert [r["note"] for r in table] == [f"note {n}" for n in range(8)]  # carried through
     assert result.exit_code == 1
 
-    puts_before = sb.counters.snapshot().count("PUT")
+    puts_before = sandbox.counters.snapshot().count("PUT")
     again = pipeline.apply(planned.path, settings)
-    assert sb.counters.snapshot().count("PUT") == puts_before
+    assert sandbox.counters.snapshot().count("PUT") == puts_before
     assert [r.outcome.value for r in again.rows][:5] == [
         "unchanged",
         "unchanged",
@@ -93,14 +87,14 @@ def test_plan_then_a_colleague_changes_one_segment_then_apply(sb: Any, tmp_path:
     ]
 
 
-def test_apply_sends_exactly_the_planned_bodies(sb: Any, tmp_path: Path) -> None:
-    settings = settings_for(sb, tmp_path)
-    sheet, renamed = edits_sheet(sb, tmp_path / "edits.csv")
+def test_apply_sends_exactly_the_planned_bodies(sandbox: Any, tmp_path: Path) -> None:
+    settings = settings_for(sandbox, tmp_path)
+    sheet, renamed = edits_sheet(sandbox, tmp_path / "edits.csv")
     planned = pipeline.plan(sheet, settings)
     bodies = {r["id"]: r["body"] for r in planned.plan.to_send}
     assert sorted(bodies) == sorted(renamed)
     pipeline.apply(planned.plan, settings)
-    snap = sb.counters.snapshot()
+    snap = sandbox.counters.snapshot()
     assert snap.count("PUT") == len(planned.plan.to_send) == 5
     assert {sid: got for sid, got in snap.bodies_by_id.items()} == {
         sid: [body] for sid, body in bodies.items()
@@ -140,10 +134,10 @@ def edit_before(data: dict[str, Any]) -> None:
     ],
 )
 def test_a_plan_that_cannot_be_trusted_is_refused_with_nothing_sent(
-    sb: Any, tmp_path: Path, case: str, words: str
+    sandbox: Any, tmp_path: Path, case: str, words: str
 ) -> None:
-    config = write_config(sb, tmp_path)
-    sheet, _ = edits_sheet(sb, tmp_path / "edits.csv")
+    config = write_config(sandbox, tmp_path)
+    sheet, _ = edits_sheet(sandbox, tmp_path / "edits.csv")
     made = run_cli("plan", str(sheet), "--config", str(config), "--out", str(tmp_path / "p.json"))
     assert made.returncode == 1, made.stderr  # the sheet has deliberate problems
     plan_path = tmp_path / "p.json"
@@ -156,75 +150,75 @@ def test_a_plan_that_cannot_be_trusted_is_refused_with_nothing_sent(
     else:
         change = {"edited_body": edit_body, "smuggled_field": smuggle, "edited_before": edit_before}
         args[1] = str(tampered(plan_path, change[case]))
-    sb.counters.reset()
+    sandbox.counters.reset()
     proc = run_cli(*args, env=env)
     assert proc.returncode == 2, proc.stderr
     assert words in proc.stderr and "othing was sent" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
-    assert sb.counters.snapshot().total == 0
+    assert sandbox.counters.snapshot().total == 0
 
 
-def test_library_refusals_raise_typed_errors(sb: Any, tmp_path: Path) -> None:
-    settings = settings_for(sb, tmp_path)
-    sheet, _ = edits_sheet(sb, tmp_path / "edits.csv")
+def test_library_refusals_raise_typed_errors(sandbox: Any, tmp_path: Path) -> None:
+    settings = settings_for(sandbox, tmp_path)
+    sheet, _ = edits_sheet(sandbox, tmp_path / "edits.csv")
     planned = pipeline.plan(sheet, settings)
     with pytest.raises(TargetMismatchError):
         pipeline.apply(planned.plan, settings.with_overrides({"api.base_url": "sandbox"}))
     with pytest.raises(PlanError):
         pipeline.apply(planned.plan, settings.with_overrides({"plan.max_age_hours": 1e-9}))
-    assert sb.counters.snapshot().count("PUT") == 0
+    assert sandbox.counters.snapshot().count("PUT") == 0
 
 
 @pytest.mark.parametrize(
     "flags", [("--max-changes", "4"), ("--max-change-ratio", "0.02")], ids=["count", "ratio"]
 )
 def test_guardrails_refuse_before_any_put_and_keep_the_preview(
-    sb: Any, tmp_path: Path, flags: tuple[str, str]
+    sandbox: Any, tmp_path: Path, flags: tuple[str, str]
 ) -> None:
-    config = write_config(sb, tmp_path)
-    sheet, renamed = edits_sheet(sb, tmp_path / "edits.csv")
+    config = write_config(sandbox, tmp_path)
+    sheet, renamed = edits_sheet(sandbox, tmp_path / "edits.csv")
     out = tmp_path / "guarded.xlsx"
     proc = run_cli("sync", str(sheet), "--config", str(config), "--out", str(out), *flags)
     assert proc.returncode == 2, proc.stderr
     assert "would change 5" in proc.stderr and "Nothing was sent" in proc.stderr
-    assert sb.counters.snapshot().count("PUT") == 0
+    assert sandbox.counters.snapshot().count("PUT") == 0
     table = read_results(out)
     assert len(table) == 8
-    assert all(sb.segment(sid)["name"] != f"Planned {sid}" for sid in renamed)
+    assert all(sandbox.segment(sid)["name"] != f"Planned {sid}" for sid in renamed)
     within = run_cli("sync", str(sheet), "--config", str(config), "--max-changes", "5")
     assert within.returncode == 1, within.stderr
-    assert sb.counters.snapshot().count("PUT") == 5
+    assert sandbox.counters.snapshot().count("PUT") == 5
 
 
-def test_guardrail_on_apply(sb: Any, tmp_path: Path) -> None:
-    settings = settings_for(sb, tmp_path)
-    sheet, _ = edits_sheet(sb, tmp_path / "edits.csv")
+def test_guardrail_on_apply(sandbox: Any, tmp_path: Path) -> None:
+    settings = settings_for(sandbox, tmp_path)
+    sheet, _ = edits_sheet(sandbox, tmp_path / "edits.csv")
     planned = pipeline.plan(sheet, settings)
     with pytest.raises(GuardrailError, match="more than --max-changes 2"):
         pipeline.apply(planned.plan, settings, max_changes=2)
-    assert sb.counters.snapshot().count("PUT") == 0
+    assert sandbox.counters.snapshot().count("PUT") == 0
 
 
 def test_canary_stops_when_the_server_does_not_store_what_was_sent(tmp_path: Path) -> None:
-    with run_sandbox(SandboxOptions(seed_csv=SEED, truncate_text_at=12)) as sb:
-        ids = [s["id"] for s in sb.segments()[:20]]
+    with run_sandbox(SandboxOptions(seed_csv=SEED, truncate_text_at=12)) as sandbox:
+        ids = [s["id"] for s in sandbox.segments()[:20]]
         sheet = write_csv(
             tmp_path / "long.csv", ["id", "name"], [[i, f"A much longer name {i}"] for i in ids]
         )
-        settings = settings_for(sb, tmp_path)
+        settings = settings_for(sandbox, tmp_path)
         result = pipeline.sync(sheet, settings, canary=5)
         outcomes = [r.outcome.value for r in result.rows]
         assert outcomes[:5] == ["updated_with_differences"] * 5
         assert outcomes[5:] == ["not_attempted"] * 15
-        assert sb.counters.snapshot().count("PUT") == 5
+        assert sandbox.counters.snapshot().count("PUT") == 5
         assert result.exit_code == 3 and "canary" in (result.aborted or "")
 
 
-def test_canary_passes_and_the_run_goes_on(sb: Any, tmp_path: Path) -> None:
-    sheet, _ = edits_sheet(sb, tmp_path / "edits.csv")
-    result = pipeline.sync(sheet, settings_for(sb, tmp_path), canary=2)
+def test_canary_passes_and_the_run_goes_on(sandbox: Any, tmp_path: Path) -> None:
+    sheet, _ = edits_sheet(sandbox, tmp_path / "edits.csv")
+    result = pipeline.sync(sheet, settings_for(sandbox, tmp_path), canary=2)
     assert [r.outcome.value for r in result.rows][:5] == ["updated"] * 5
-    assert sb.counters.snapshot().count("PUT") == 5
+    assert sandbox.counters.snapshot().count("PUT") == 5
     assert result.aborted is None
 
 
@@ -235,9 +229,9 @@ def results_counts(path: str) -> dict[str, int]:
     return tally
 
 
-def test_json_output_of_every_command_matches_the_results(sb: Any, tmp_path: Path) -> None:
-    config = write_config(sb, tmp_path)
-    sheet, _ = edits_sheet(sb, tmp_path / "edits.csv")
+def test_json_output_of_every_command_matches_the_results(sandbox: Any, tmp_path: Path) -> None:
+    config = write_config(sandbox, tmp_path)
+    sheet, _ = edits_sheet(sandbox, tmp_path / "edits.csv")
 
     def run_json(*args: str) -> dict[str, Any]:
         proc = run_cli(*args, "--config", str(config), "--json")
@@ -268,9 +262,9 @@ def test_json_output_of_every_command_matches_the_results(sb: Any, tmp_path: Pat
     assert rolled["counts"] == results_counts(rolled["results"]) == {"updated": 5}
 
 
-def test_runs_prune_deletes_old_runs_and_their_results(sb: Any, tmp_path: Path) -> None:
-    config = write_config(sb, tmp_path)
-    sheet, _ = edits_sheet(sb, tmp_path / "edits.csv")
+def test_runs_prune_deletes_old_runs_and_their_results(sandbox: Any, tmp_path: Path) -> None:
+    config = write_config(sandbox, tmp_path)
+    sheet, _ = edits_sheet(sandbox, tmp_path / "edits.csv")
     done = run_cli("sync", str(sheet), "--config", str(config), "--json")
     results = Path(json.loads(done.stdout)["results"])
     assert results.is_file()

@@ -28,9 +28,11 @@ SEED = Path(__file__).parent.parent / "samples" / "segments.csv"
 REPO = Path(__file__).parent.parent
 
 
-def rename_all(sb: Any, tmp_path: Path, tag: str, count: int | None = None) -> tuple[Path, dict]:
+def rename_all(
+    sandbox: Any, tmp_path: Path, tag: str, count: int | None = None
+) -> tuple[Path, dict]:
     """A sheet renaming (and re-describing) every segment: many real changes."""
-    segments = sb.segments()[:count] if count else sb.segments()
+    segments = sandbox.segments()[:count] if count else sandbox.segments()
     rows = [[s["id"], f"{s['name']} {tag}", f"{tag} {s['id']}"] for s in segments]
     want = {
         s["id"]: {**editable(s), "name": f"{s['name']} {tag}", "description": f"{tag} {s['id']}"}
@@ -40,18 +42,12 @@ def rename_all(sb: Any, tmp_path: Path, tag: str, count: int | None = None) -> t
     return sheet, want
 
 
-def state(sb: Any) -> dict[int, dict[str, Any]]:
-    return {s["id"]: editable(s) for s in sb.segments()}
+def state(sandbox: Any) -> dict[int, dict[str, Any]]:
+    return {s["id"]: editable(s) for s in sandbox.segments()}
 
 
 #: slow enough to stop mid-run, fast enough to finish soon
 KILL_RATE = {"requests_per_second": 60, "max_concurrency": 4}
-
-
-@pytest.fixture
-def sb():
-    with run_sandbox(SandboxOptions(seed_csv=SEED)) as sandbox:
-        yield sandbox
 
 
 @pytest.mark.slow
@@ -65,12 +61,12 @@ def test_fault_matrix_every_row_ends_updated(tmp_path: Path) -> None:
         stall_s=1.5,
         p_500_after_write=0.02,
     )
-    with run_sandbox(SandboxOptions(seed_rows=520, seed=7)) as sb:
-        sheet, want = rename_all(sb, tmp_path, "F")
+    with run_sandbox(SandboxOptions(seed_rows=520, seed=7)) as sandbox:
+        sheet, want = rename_all(sandbox, tmp_path, "F")
         assert len(want) >= 500
-        sb.set_faults(faults)
+        sandbox.set_faults(faults)
         settings = settings_for(
-            sb,
+            sandbox,
             tmp_path,
             **{
                 "api.timeout_s": 0.75,
@@ -85,11 +81,11 @@ def test_fault_matrix_every_row_ends_updated(tmp_path: Path) -> None:
             },
         )
         result = pipeline.sync(sheet, settings, out=tmp_path / "r.xlsx")
-        snap = sb.counters.snapshot()
-        sb.set_faults(FaultOptions())
-        assert state(sb) == {**state(sb), **want}
+        snap = sandbox.counters.snapshot()
+        sandbox.set_faults(FaultOptions())
+        assert state(sandbox) == {**state(sandbox), **want}
         for sid, values in want.items():
-            assert editable(sb.segment(sid)) == values
+            assert editable(sandbox.segment(sid)) == values
     table = read_results(tmp_path / "r.xlsx")
     assert len(table) == len(want)
     assert sorted(int(r["id"]) for r in table) == sorted(want)
@@ -104,70 +100,70 @@ def test_fault_matrix_every_row_ends_updated(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_then_rerun_then_roll_back_both(sb: Any, tmp_path: Path) -> None:
-    seed_state = state(sb)
-    sheet, want = rename_all(sb, tmp_path, "K")
+def test_kill_9_then_rerun_then_roll_back_both(sandbox: Any, tmp_path: Path) -> None:
+    seed_state = state(sandbox)
+    sheet, want = rename_all(sandbox, tmp_path, "K")
     config = write_config(
-        sb, tmp_path, rate_limit={"requests_per_second": 60, "max_concurrency": 4}
+        sandbox, tmp_path, rate_limit={"requests_per_second": 60, "max_concurrency": 4}
     )
     proc = start_cli("sync", str(sheet), "--config", str(config), cwd=tmp_path)
-    wait_for_puts(sb, proc, 20)
+    wait_for_puts(sandbox, proc, 20)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
-    partial = state(sb)
+    partial = state(sandbox)
     assert partial != seed_state and partial != {**seed_state, **want}
 
     rerun = start_cli("sync", str(sheet), "--config", str(config), cwd=tmp_path)
     out, err = rerun.communicate(timeout=60)
     assert rerun.returncode == 0, err
-    assert state(sb) == {**seed_state, **want}
+    assert state(sandbox) == {**seed_state, **want}
 
-    runs = pipeline.runs(settings_for(sb, tmp_path))
+    runs = pipeline.runs(settings_for(sandbox, tmp_path))
     assert len(runs) == 2 and runs[0].finished and not runs[1].finished
     for record in runs:  # newest first
         roll = start_cli("rollback", record.run_id, "--config", str(config), cwd=tmp_path)
         out, err = roll.communicate(timeout=60)
         assert roll.returncode == 0, (out, err)
-    assert state(sb) == seed_state
+    assert state(sandbox) == seed_state
 
 
 @pytest.mark.slow
-def test_token_revoked_mid_run_aborts_cleanly(sb: Any, tmp_path: Path) -> None:
-    sheet, _ = rename_all(sb, tmp_path, "T")
+def test_token_revoked_mid_run_aborts_cleanly(sandbox: Any, tmp_path: Path) -> None:
+    sheet, _ = rename_all(sandbox, tmp_path, "T")
     config = write_config(
-        sb, tmp_path, rate_limit={"requests_per_second": 60, "max_concurrency": 4}
+        sandbox, tmp_path, rate_limit={"requests_per_second": 60, "max_concurrency": 4}
     )
     out_path = tmp_path / "revoked.xlsx"
     proc = start_cli(
         "sync", str(sheet), "--config", str(config), "--out", str(out_path), cwd=tmp_path
     )
-    wait_for_puts(sb, proc, 15)
-    sb.revoke_token()
+    wait_for_puts(sandbox, proc, 15)
+    sandbox.revoke_token()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, (out, err)
     assert "RAISE_API_TOKEN" in out + err or "token" in (out + err).lower()
-    snap = sb.counters.snapshot()
+    snap = sandbox.counters.snapshot()
     assert snap.count(status=401) <= 4  # only what was already in flight
     table = read_results(out_path)
     outcomes = [r["outcome"] for r in table]
-    assert len(table) == len(sb.segments())
+    assert len(table) == len(sandbox.segments())
     assert "updated" in outcomes and "not_attempted" in outcomes
     assert set(outcomes) <= {"updated", "not_attempted", "failed"}
     assert outcomes.count("failed") <= 4
 
 
 @pytest.mark.slow
-def test_sigint_mid_run_writes_results_and_rollback_restores(sb: Any, tmp_path: Path) -> None:
-    seed_state = state(sb)
-    sheet, _ = rename_all(sb, tmp_path, "I")
+def test_sigint_mid_run_writes_results_and_rollback_restores(sandbox: Any, tmp_path: Path) -> None:
+    seed_state = state(sandbox)
+    sheet, _ = rename_all(sandbox, tmp_path, "I")
     config = write_config(
-        sb, tmp_path, rate_limit={"requests_per_second": 60, "max_concurrency": 4}
+        sandbox, tmp_path, rate_limit={"requests_per_second": 60, "max_concurrency": 4}
     )
     out_path = tmp_path / "interrupted.xlsx"
     proc = start_cli(
         "sync", str(sheet), "--config", str(config), "--out", str(out_path), cwd=tmp_path
     )
-    wait_for_puts(sb, proc, 15)
+    wait_for_puts(sandbox, proc, 15)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, (out, err)
@@ -176,19 +172,19 @@ def test_sigint_mid_run_writes_results_and_rollback_restores(sb: Any, tmp_path: 
     assert len(table) == len(seed_state)
     outcomes = {r["outcome"] for r in table}
     assert {"updated", "not_attempted"} <= outcomes
-    run_id = pipeline.runs(settings_for(sb, tmp_path))[0].run_id
+    run_id = pipeline.runs(settings_for(sandbox, tmp_path))[0].run_id
     roll = start_cli("rollback", run_id, "--config", str(config), cwd=tmp_path)
     out, err = roll.communicate(timeout=60)
     assert roll.returncode == 0, (out, err)
-    assert state(sb) == seed_state
+    assert state(sandbox) == seed_state
 
 
 def _throttled_run(tmp_path: Path, *, adaptive: bool) -> tuple[Any, Any]:
     options = SandboxOptions(seed_csv=SEED, rate_limit=RateLimitOptions(rps=10, burst=2))
-    with run_sandbox(options) as sb:
-        sheet, want = rename_all(sb, tmp_path, "A" if adaptive else "X", count=80)
+    with run_sandbox(options) as sandbox:
+        sheet, want = rename_all(sandbox, tmp_path, "A" if adaptive else "X", count=80)
         settings = settings_for(
-            sb,
+            sandbox,
             tmp_path,
             **{
                 "rate_limit.requests_per_second": 40,
@@ -199,8 +195,8 @@ def _throttled_run(tmp_path: Path, *, adaptive: bool) -> tuple[Any, Any]:
         )
         result = pipeline.sync(sheet, settings)
         for sid, values in want.items():
-            assert editable(sb.segment(sid)) == values
-        return result, sb.counters.snapshot()
+            assert editable(sandbox.segment(sid)) == values
+        return result, sandbox.counters.snapshot()
 
 
 @pytest.mark.slow
@@ -214,54 +210,54 @@ def test_adaptive_rate_keeps_429s_low(tmp_path: Path) -> None:
     assert result.lowest_rate is not None and result.lowest_rate < 40
 
 
-def test_rollback_skips_segments_changed_since(sb: Any, tmp_path: Path) -> None:
-    seed_state = state(sb)
-    sheet, want = rename_all(sb, tmp_path, "R", count=3)
-    settings = settings_for(sb, tmp_path)
+def test_rollback_skips_segments_changed_since(sandbox: Any, tmp_path: Path) -> None:
+    seed_state = state(sandbox)
+    sheet, want = rename_all(sandbox, tmp_path, "R", count=3)
+    settings = settings_for(sandbox, tmp_path)
     run = pipeline.sync(sheet, settings)
     assert run.exit_code == 0
     ids = sorted(want)
-    sb.modify(ids[1], name="Someone else")
+    sandbox.modify(ids[1], name="Someone else")
 
     undo = pipeline.rollback(run.run_id, settings)
     outcomes = {r.segment_id: r.outcome.value for r in undo.rows}
     assert outcomes == {ids[0]: "updated", ids[1]: "conflict", ids[2]: "updated"}
-    assert editable(sb.segment(ids[0])) == seed_state[ids[0]]
-    assert editable(sb.segment(ids[2])) == seed_state[ids[2]]
-    assert sb.segment(ids[1])["name"] == "Someone else"
+    assert editable(sandbox.segment(ids[0])) == seed_state[ids[0]]
+    assert editable(sandbox.segment(ids[2])) == seed_state[ids[2]]
+    assert sandbox.segment(ids[1])["name"] == "Someone else"
     assert undo.exit_code == 1
     # the rollback is itself journaled: undoing it re-applies the run
     redo = pipeline.rollback(undo.run_id, settings)
     assert {r.segment_id: r.outcome.value for r in redo.rows}[ids[0]] == "updated"
-    assert editable(sb.segment(ids[0])) == want[ids[0]]
+    assert editable(sandbox.segment(ids[0])) == want[ids[0]]
 
 
-def test_only_failed_resends_just_those_rows(sb: Any, tmp_path: Path) -> None:
-    sheet, want = rename_all(sb, tmp_path, "O", count=6)
-    settings = settings_for(sb, tmp_path, **{"retries.max_attempts": 1})
-    sb.set_faults(FaultOptions(p_503=1.0, methods=("PUT",)))
+def test_only_failed_resends_just_those_rows(sandbox: Any, tmp_path: Path) -> None:
+    sheet, want = rename_all(sandbox, tmp_path, "O", count=6)
+    settings = settings_for(sandbox, tmp_path, **{"retries.max_attempts": 1})
+    sandbox.set_faults(FaultOptions(p_503=1.0, methods=("PUT",)))
     first = pipeline.sync(sheet, settings)
-    sb.set_faults(FaultOptions())
+    sandbox.set_faults(FaultOptions())
     assert {r.outcome.value for r in first.rows} <= {"failed", "not_attempted"}
-    sb.counters.reset()
-    sb.modify(sorted(want)[0], description="changed meanwhile, row not failed")
+    sandbox.counters.reset()
+    sandbox.modify(sorted(want)[0], description="changed meanwhile, row not failed")
 
     again = pipeline.sync(sheet, settings, only_failed=first.run_id)
     assert {r.outcome.value for r in again.rows} == {"updated"}
     assert len(again.rows) == 6
     for sid, values in want.items():
-        assert editable(sb.segment(sid)) == values
+        assert editable(sandbox.segment(sid)) == values
     # and from a results workbook
     from_file = pipeline.sync(sheet, settings, only_failed=first.results_path)
     assert {r.outcome.value for r in from_file.rows} == {"unchanged"}
 
 
-def test_circuit_breaker_opens_after_consecutive_failures(sb: Any, tmp_path: Path) -> None:
-    sheet, _ = rename_all(sb, tmp_path, "C", count=30)
+def test_circuit_breaker_opens_after_consecutive_failures(sandbox: Any, tmp_path: Path) -> None:
+    sheet, _ = rename_all(sandbox, tmp_path, "C", count=30)
     settings = settings_for(
-        sb, tmp_path, **{"retries.max_attempts": 2, "abort.consecutive_failures": 5}
+        sandbox, tmp_path, **{"retries.max_attempts": 2, "abort.consecutive_failures": 5}
     )
-    sb.set_faults(FaultOptions(p_503=1.0, methods=("PUT",)))
+    sandbox.set_faults(FaultOptions(p_503=1.0, methods=("PUT",)))
     result = pipeline.sync(sheet, settings)
     assert result.exit_code == 3
     assert result.aborted and "circuit breaker" in result.aborted
@@ -272,13 +268,13 @@ def test_circuit_breaker_opens_after_consecutive_failures(sb: Any, tmp_path: Pat
 
 
 def test_response_that_does_not_echo_the_values_is_flagged(tmp_path: Path) -> None:
-    with run_sandbox(SandboxOptions(seed_csv=SEED, truncate_text_at=20)) as sb:
+    with run_sandbox(SandboxOptions(seed_csv=SEED, truncate_text_at=20)) as sandbox:
         long_name = "A name that is clearly longer than twenty characters"
         sheet = write_xlsx(
             tmp_path / "e.xlsx", ["id", "name"], [[100001, long_name], [100002, "Short"]]
         )
-        result = pipeline.sync(sheet, settings_for(sb, tmp_path), out=tmp_path / "r.xlsx")
-        assert sb.segment(100001)["name"] == long_name[:20]
+        result = pipeline.sync(sheet, settings_for(sandbox, tmp_path), out=tmp_path / "r.xlsx")
+        assert sandbox.segment(100001)["name"] == long_name[:20]
     first, second = result.rows
     assert first.outcome.value == "updated_with_differences"
     assert first.differences == ["name"]
@@ -290,17 +286,17 @@ def test_response_that_does_not_echo_the_values_is_flagged(tmp_path: Path) -> No
     assert "name" in table[0]["differences"]
 
 
-def test_only_failed_after_a_run_that_stopped_before_the_diff(sb: Any, tmp_path: Path) -> None:
-    sheet, want = rename_all(sb, tmp_path, "B", count=5)
-    settings = settings_for(sb, tmp_path)
-    token = sb.token
-    sb.revoke_token()
+def test_only_failed_after_a_run_that_stopped_before_the_diff(sandbox: Any, tmp_path: Path) -> None:
+    sheet, want = rename_all(sandbox, tmp_path, "B", count=5)
+    settings = settings_for(sandbox, tmp_path)
+    token = sandbox.token
+    sandbox.revoke_token()
     refused = pipeline.sync(sheet, settings)
     assert refused.exit_code == 3
     assert {r.outcome.value for r in refused.rows} == {"not_attempted"}
-    assert sb.counters.snapshot().count(status=401) == 1  # the first GET, nothing after it
-    sb.set_token(token)
+    assert sandbox.counters.snapshot().count(status=401) == 1  # the first GET, nothing after it
+    sandbox.set_token(token)
     again = pipeline.sync(sheet, settings, only_failed=refused.run_id)
     assert [r.outcome.value for r in again.rows] == ["updated"] * 5
     for sid, values in want.items():
-        assert editable(sb.segment(sid)) == values
+        assert editable(sandbox.segment(sid)) == values

@@ -380,8 +380,8 @@ def test_summary_of_dry_run_rollback_and_abort(tmp_path: Path) -> None:
     view = build_view(run_result(dry_run=True))  # the HTML report's words
     assert shown[0][0] == view.title == "Sync preview"
     assert shown[1][:2] == (view.status_label, view.headline)
-    assert "nothing was sent" in view.headline
-    assert "Nothing was sent: this is a preview. To send it:" in summary_text(path)
+    assert "nothing was changed" in view.headline
+    assert "Nothing was changed: this is a preview. To send it:" in summary_text(path)
 
     path = write_results(run_result(command="rollback"), tmp_path / "r.xlsx")
     assert summary_sheet(path)[0][0] == "Rollback results"

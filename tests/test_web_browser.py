@@ -1,22 +1,24 @@
 """The upload page in a real headless Chromium (Debian's chromium + chromedriver, Selenium).
 
-Skipped, loudly, where no Chromium is installed. Set ``SEGSYNC_WEB_SHOTS=/some/folder`` to
-keep a 1280×800 screenshot of every page (and a full-length one beside it).
+Skipped, loudly, where no Chromium is installed. Every page state reached is checked with
+axe-core and for its width at 390 px (``tests/browser_checks.py``); set
+``SEGSYNC_WEB_SHOTS=/some/folder`` to keep full-length screenshots of each at 390, 768 and
+1280 px.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from segsync.sandbox import FaultOptions, Sandbox
 from segsync.web import WebOptions, create_app
 from segsync.web.server import serve_in_thread
 from segsync.web.state import STATE
+from tests.browser_checks import check_state
 from tests.conftest import MakeSandbox
 from tests.helpers import read_results, settings_for
 from tests.web_helpers import (
@@ -27,27 +29,21 @@ from tests.web_helpers import (
     stored_state,
 )
 
-#: the rows of the shared partials (their data-testid, or the table rows where it is missing)
-CHANGE_ROWS = '[data-testid="change-row"], table.changes tbody tr'
-PROBLEM_ROWS = '[data-testid="problem-row"], table.problems tbody tr'
+#: the rows of the shared partials, by their test hook only: a missing hook fails the test
+CHANGE_ROWS = '[data-testid="change-row"]'
+PROBLEM_ROWS = '[data-testid="problem-row"]'
+#: the main navigation: absent before signing in, present after
+NAV = ".topnav"
 FAST_POLL = WebOptions(port=0, poll_interval_s=0.2)
+
+pytestmark = pytest.mark.browser
 
 
 def shot(driver: Any, name: str) -> None:
-    folder = os.environ.get("SEGSYNC_WEB_SHOTS")
-    if not folder:
-        return
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(Path(folder) / f"{name}.png"))
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    full = driver.execute_cdp_cmd(
-        "Page.captureScreenshot",
-        {
-            "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1},
-        },
-    )
-    (Path(folder) / f"{name}-full.png").write_bytes(base64.b64decode(full["data"]))
+    """Every page state the tests reach comes through here: axe-core (WCAG A/AA), no page
+    wider than a 390 px viewport, and with ``SEGSYNC_WEB_SHOTS`` screenshots at 390, 768 and
+    1280 px (``tests/browser_checks.py``)."""
+    check_state(driver, name)
 
 
 class Page:
@@ -206,13 +202,14 @@ def test_login_and_a_refused_file_in_the_browser(sandbox: Sandbox, tmp_path: Pat
         page.open("/")
         password = page.find("password")
         shot(driver, "0-login")
-        assert not page.all(".topnav")  # nothing but the login before signing in
+        assert not page.all(NAV)  # nothing but the login before signing in
         password.send_keys("wrong")
         page.click("sign-in")
         page.text_appears("That password is not right.")
         page.find("password").send_keys("open sesame, please")
         page.click("sign-in")
         page.find("edits-file").send_keys(str(bad))
+        assert len(page.all(NAV)) == 1  # the check above looked for something that exists
         page.click("upload")
         problem = page.find("file-problem").text
         assert "notes.xlsx" in problem and "not an Excel workbook" in problem

@@ -165,6 +165,12 @@ def test_stop_is_graceful_and_a_reload_reattaches(
             assert hook_count(page, "stop") == 1 and f'data-status-url="{job}/status"' in page
             assert "running" in hook_text(page, "run-status")
             assert '<script src="/static/progress.js" defer></script>' in page
+            # Stop is a POST like any other: without this page's token it is refused
+            for form in ({}, {"csrf_token": "forged"}):
+                refused = await web.send(f"{job}/stop", data=form)
+                assert refused.status == 403, form
+                assert hook_count(await refused.text(), "refusal") == 1
+            assert (await (await web.get(f"{job}/status")).json())["state"] == "running"
             stop = await web.post(f"{job}/stop")
             assert stop.status == 303 and stop.headers["Location"] == job
             status = await web.wait_state(f"{job}/status")
@@ -189,11 +195,18 @@ def test_over_a_guardrail_the_number_is_typed(sandbox: Sandbox, tmp_path: Path) 
             preview = await web.preview()
             confirm = await web.page(f"{preview}/apply")
             assert hook_count(confirm, "confirm-input") == 1
-            assert "the limit of 3 changes" in confirm
+            assert "more than the 3 changes a run may make here" in confirm
+            assert "guardrails." not in confirm  # plain words, not the config key
             for typed in ({}, {"confirm": "7"}, {"confirm": "eight"}):
                 response = await web.post(f"{preview}/apply", typed)
                 assert response.status == 400, typed
-                assert hook_count(await response.text(), "confirm-input") == 1
+                again = await response.text()
+                assert hook_count(again, "confirm-input") == 1
+                assert 'aria-invalid="true" aria-describedby="confirm-error"' in again
+                assert f'value="{typed.get("confirm", "")}"' in again  # what was typed is kept
+                assert "Type 8 to send the changes; nothing was sent." in hook_text(
+                    again, "confirm-error"
+                )
             assert sandbox.counters.snapshot().count("PUT") == 0
             _, status = await web.run(preview, confirm="8")
             assert status["state"] == "finished"

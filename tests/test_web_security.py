@@ -69,6 +69,9 @@ def test_a_post_without_a_session_is_refused(sandbox: Sandbox, tmp_path: Path) -
             web.client.session.cookie_jar.clear()
             response = await web.send("/runs/x/rollback", data={"csrf_token": token})
             assert response.status == 403
+            # refused as session-less before the token is even read (not as a bad token)
+            page = await response.text()
+            assert hook_count(page, "refusal") == 1 and "Your session has expired" in page
 
     run(body())
 

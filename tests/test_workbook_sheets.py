@@ -136,7 +136,7 @@ def test_changes_has_one_line_per_changed_field(tmp_path: Path) -> None:
         (2, 5, "New", "name", "Old", "New", "updated", None),
         (2, 5, "New", "description", "x\ny", "(empty)", "updated", None),
         (4, 7, "Segment 7", "code", "1", "001", OUTCOME_LABELS[rows[2].outcome][0], "1"),
-        (5, 8, "Segment 8", "campaignId", "7", "9", "failed", None),
+        (5, 8, "Segment 8", "campaignId (move)", "7", "9", "failed", None),
     ]
     assert sum(len(r.changes) for r in rows) == len(lines)
     # the same lines as the HTML report's changes table

@@ -126,6 +126,17 @@ class RaiseClient:
         body, _ = await self._send("GET list", "GET", self.api.paths.segment_list, params=params)
         return page_from(body)
 
+    async def campaign_page(self, skip: int, take: int) -> dict[str, Any]:
+        """One page of the campaign list (``{items: [{id, name}], total}``), as the server sent
+        it; the checks before a move read it (see ``segsync/server_checks.py``)."""
+        params: list[tuple[str, str | int]] = [("Skip", skip), ("Take", take)]
+        body, _ = await self._send("GET list", "GET", self.api.paths.campaign_list, params=params)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise PermanentApiError(
+                "The campaign list endpoint did not answer with {items, total}.", status=200
+            )
+        return body
+
     async def put_segment(
         self,
         segment_id: int,

@@ -38,6 +38,9 @@ class CurrentState:
     warnings: list[str] = field(default_factory=list)
     #: how many segments the server holds, when a list page said so (the change-ratio guardrail)
     total: int | None = None
+    #: every segment the server holds was read (the whole list): checks across segments, such
+    #: as a code another segment of the campaign holds, can be made
+    complete: bool = False
 
 
 async def fetch_current(
@@ -128,7 +131,7 @@ async def _with_list(
     known.update(await _get_each(client, unseen, concurrency))
     lost = sum(p is None for p in pages)
     strategy = _list_strategy(1 + len(skips), page, first.total, unseen, lost)
-    return CurrentState(known, strategy, total=first.total)
+    return CurrentState(known, strategy, total=first.total, complete=not lost)
 
 
 async def _later_page(client: RaiseClient, skip: int, take: int) -> Page | None:

@@ -1,9 +1,10 @@
 """Open the API for one run: the embedded sandbox if configured, the token, limiter and client.
 
 ``api.base_url: sandbox`` starts a local Raise-compatible server for the duration of the run
-(state in ``sandbox.db``, seeded from ``sandbox.seed_csv`` the first time), so the demo and
-the tests need no account. Anything else is a real API: the token must come from the
-environment (or a token file) and the URL must be https (or loopback). ``check_credentials``
+(state in ``sandbox.db``, seeded the first time from ``sandbox.seed_csv``, by default the sample
+segments shipped inside the package), so the demo and the tests need no account, in any
+folder. Anything else is a real API: the token must come from the environment (or a token file)
+and the URL must be https (or loopback). ``check_credentials``
 does those checks up front, so a bad configuration fails before a journal or results file
 exists and before any request.
 """
@@ -11,6 +12,7 @@ exists and before any request.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -20,6 +22,7 @@ import httpx
 from segsync.api.client import RaiseClient
 from segsync.api.limiter import RateLimiter
 from segsync.config import Settings
+from segsync.errors import ConfigError
 from segsync.private_files import make_dirs
 from segsync.runcontrol import RunControl
 from segsync.secrets import check_base_url, read_token, register_secret
@@ -117,9 +120,18 @@ async def open_client(
 
 def _start_embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, str]:
     from segsync.sandbox import SandboxOptions, run_sandbox
+    from segsync.sandbox.seeding import PACKAGED_SEED
 
     sb = settings.sandbox
-    make_dirs(sb.db.parent)
-    options = SandboxOptions(db=sb.db, seed_csv=sb.seed_csv, seed_rows=sb.seed_rows)
-    handle = stack.enter_context(run_sandbox(options))
+    seed = sb.seed_csv if sb.seed_csv is not None or sb.seed_rows else PACKAGED_SEED
+    try:
+        make_dirs(sb.db.parent)
+        options = SandboxOptions(db=sb.db, seed_csv=seed, seed_rows=sb.seed_rows)
+        handle = stack.enter_context(run_sandbox(options))
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        raise ConfigError(
+            f"The embedded sandbox could not start ({type(exc).__name__}: {exc}). Check "
+            "sandbox.db and sandbox.seed_csv in the config, or delete the sandbox's db file "
+            "to start from the seed again."
+        ) from None
     return handle.base_url, handle.token or ""

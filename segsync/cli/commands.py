@@ -12,11 +12,12 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import click
 
-from segsync import pipeline
+from segsync import __version__
+from segsync.cli.alerts import RESULT_KEY, SETTINGS_KEY, alerting, team_options
 from segsync.cli.exit_codes import ExitCode
 from segsync.cli.logs import LogState, early_logging, fail, setup_logging
 from segsync.cli.options import (
@@ -26,13 +27,14 @@ from segsync.cli.options import (
     json_option,
     log_flags,
     log_options,
+    mapping_options,
+    mapping_overrides,
     out_option,
     rate_options,
     report_option,
     settings_overrides,
 )
-from segsync.cli.output import Stdout, echo, print_result
-from segsync.config import Settings, load_settings
+from segsync.cli.output import Stdout, echo, fatal_json, print_result, server_lines
 from segsync.errors import (
     ConfigError,
     InputError,
@@ -41,38 +43,62 @@ from segsync.errors import (
     RunRefused,
     SegsyncError,
 )
-from segsync.input.messages import shown
-from segsync.outcomes import RunResult
+from segsync.secrets import redact
+
+if TYPE_CHECKING:
+    from segsync.config import Settings
+    from segsync.outcomes import RunResult
 
 log = logging.getLogger("segsync")
+
+
+class _Lazy:
+    """A module imported on first attribute access: ``--help``, ``--version`` and shell
+    completion answer without loading the pipeline (tests/test_install.py keeps it that way)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+pipeline: Any = _Lazy("segsync.pipeline")
 
 
 def guarded(fn: Callable[[], int], opts: dict[str, Any]) -> NoReturn:
     """Run a command; turn segsync's exceptions into one sentence and an exit code.
 
     Logging is set up from the ``--log-*`` flags first, so that every fatal error, also one in
-    loading the config, is reported in the requested format and to the requested file.
+    loading the config, is reported in the requested format and to the requested file. With
+    ``--json`` a fatal error still prints its JSON object (``command``, ``exit_code``, ``error``).
     """
     Stdout.closed = False
     flags = log_flags(opts)
+
+    def _fatal(message: str, code: int) -> NoReturn:
+        if opts.get("as_json"):  # --json: the promised object, with the exit code, also now
+            echo(redact(json.dumps(fatal_json(message, code), ensure_ascii=False)))
+        fail(message, code)
+
     try:
         early_logging(flags["log_format"], flags["log_file"], flags["log_level"])
         code = fn()
     except JournalWriteError as exc:  # a journal that cannot be written aborts the run
-        fail(str(exc), ExitCode.ABORTED)
+        _fatal(str(exc), ExitCode.ABORTED)
     except (ConfigError, InputError, JournalError, RunRefused) as exc:
-        fail(str(exc), ExitCode.INVALID_INPUT)
+        _fatal(str(exc), ExitCode.INVALID_INPUT)
     except SegsyncError as exc:
-        fail(str(exc), ExitCode.ABORTED)
+        _fatal(str(exc), ExitCode.ABORTED)
     except KeyboardInterrupt:
-        fail(
+        _fatal(
             "interrupted. If a run had started, 'segsync runs' lists it and its journal "
             "says what was sent.",
             ExitCode.ABORTED,
         )
     except Exception as exc:  # a bug: one sentence for the user, the traceback for debug logs
         log.debug("internal error", exc_info=True)
-        fail(
+        _fatal(
             f"internal error ({type(exc).__name__}: {exc}). Nothing more was sent; "
             "rerun with --log-level debug for details and report it.",
             ExitCode.INTERNAL_ERROR,
@@ -82,15 +108,22 @@ def guarded(fn: Callable[[], int], opts: dict[str, Any]) -> NoReturn:
 
 def load(opts: dict[str, Any]) -> Settings:
     """The settings for this command's flags; then log as they say."""
+    from segsync.config import load_settings
+
     settings = load_settings(opts.get("config"), overrides=settings_overrides(opts))
     settings.files.apply()  # private files (0600/0700) unless the config widens them
+    said = mapping_overrides(opts, settings.input.columns)
+    if said:
+        settings = settings.with_overrides(said)
     cfg = settings.logging
     setup_logging(cfg.format, cfg.level, cfg.file)
+    opts[SETTINGS_KEY] = settings  # for the run's notice (segsync.cli.alerts)
     return settings
 
 
 def finish(result: RunResult, opts: dict[str, Any], plan_path: str | None = None) -> int:
     code = int(result.exit_code)
+    opts[RESULT_KEY] = result
     report = opts.get("report")
     print_result(
         result, code, as_json=opts.get("as_json", False), plan_path=plan_path, report_path=report
@@ -112,6 +145,10 @@ class LazyGroup(click.Group):
     """
 
     lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "init": (
+            "segsync.cli.init:init",
+            "Write a commented config.yaml and a sample edits sheet here; never overwrite.",
+        ),
         "sandbox": (
             "segsync.sandbox.command:sandbox",
             "Run a local Raise-compatible segment API (demo, tests, benchmarks).",
@@ -119,6 +156,14 @@ class LazyGroup(click.Group):
         "web": (
             "segsync.web.command:web",
             "Serve the upload page: upload a sheet, preview, apply, watch it run, roll back.",
+        ),
+        "users": (
+            "segsync.cli.team_commands:users",
+            "Manage the people who may use the web page, and their roles.",
+        ),
+        "audit": (
+            "segsync.cli.team_commands:audit",
+            "Show the audit trail: who signed in, previewed, approved, applied, rolled back.",
         ),
     }
 
@@ -152,7 +197,7 @@ _LISTING = "segsync.listing_commands"
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="segsync")
+@click.version_option(__version__, prog_name="segsync")
 def cli() -> None:
     """Change Raise campaign segments in bulk from a spreadsheet, safely."""
 
@@ -172,12 +217,14 @@ only_failed_option = click.option(
 @click.option("--force", is_flag=True, help="Write rows that conflict with a newer server state.")
 @out_option
 @sheet_option
+@mapping_options
 @only_failed_option
 @connection_options
 @rate_options
 @guardrail_options
 @json_option
 @report_option
+@team_options
 @log_options
 def sync(edits: str, **opts: Any) -> None:
     """Apply the segment edits in EDITS (.xlsx, .xlsm, .xls, .ods or .csv)."""
@@ -192,11 +239,12 @@ def sync(edits: str, **opts: Any) -> None:
             sheet=opts["sheet"],
             only_failed=opts["only_failed"],
             force=opts["force"] or None,
+            actor=opts["actor"],
             **run_flags(opts),
         )
         return finish(result, opts)
 
-    guarded(run, opts)
+    guarded(alerting("sync", run, opts), opts)
 
 
 @cli.command()
@@ -208,6 +256,7 @@ def sync(edits: str, **opts: Any) -> None:
 @click.option("--strict", is_flag=True, help="Refuse the whole sheet if any row is invalid.")
 @click.option("--force", is_flag=True, help="Plan rows that conflict with a newer server state.")
 @sheet_option
+@mapping_options
 @only_failed_option
 @connection_options
 @rate_options
@@ -245,6 +294,7 @@ def plan(edits: str, **opts: Any) -> None:
 @guardrail_options
 @json_option
 @report_option
+@team_options
 @log_options
 def apply(plan_file: str, **opts: Any) -> None:
     """Send exactly the changes of a saved PLAN; segments that moved since are conflicts."""
@@ -255,16 +305,18 @@ def apply(plan_file: str, **opts: Any) -> None:
             load(opts),
             out=opts["out"],
             force=opts["force"],
+            actor=opts["actor"],
             **run_flags(opts),
         )
         return finish(result, opts)
 
-    guarded(run, opts)
+    guarded(alerting("apply", run, opts), opts)
 
 
 @cli.command()
 @click.argument("edits", type=click.Path(dir_okay=False))
 @sheet_option
+@mapping_options
 @config_option
 @json_option
 @log_options
@@ -272,8 +324,13 @@ def validate(edits: str, **opts: Any) -> None:
     """Check EDITS offline: load and validate, send nothing."""
 
     def run() -> int:
+        from segsync.input.messages import shown
+
         editset = pipeline.validate(edits, load(opts), sheet=opts["sheet"])
         as_json = opts["as_json"]
+        columns = [f"{p.letter} '{shown(p.header)}' → {p.describe()}" for p in editset.placements]
+        if columns:
+            echo("columns: " + "; ".join(columns), err=as_json)
         for warning in editset.warnings:
             if LogState.json:
                 log.warning("%s", warning, extra={"event": "input_warning"})
@@ -301,6 +358,7 @@ def validate(edits: str, **opts: Any) -> None:
                 "exit_code": int(code),
                 "source": editset.source,
                 "sheet": editset.sheet,
+                "columns": {p.header: p.describe() for p in editset.placements},
                 "rows": len(editset.rows),
                 "counts": {"valid": valid, "invalid": len(bad)},
                 "warnings": editset.warnings,
@@ -322,8 +380,11 @@ def export(campaigns: tuple[int, ...], out: str | None, **opts: Any) -> None:
     """Write the current segments to a workbook you can edit and feed back to sync."""
 
     def run() -> int:
-        path = pipeline.export(load(opts), campaign_ids=list(campaigns) or None, out=out)
+        settings = load(opts)
+        path = pipeline.export(settings, campaign_ids=list(campaigns) or None, out=out)
         echo(f"Exported segments to {path}")
+        for line in server_lines(settings.api.base_url):
+            echo(line)
         return ExitCode.OK
 
     guarded(run, opts)
@@ -337,6 +398,7 @@ def export(campaigns: tuple[int, ...], out: str | None, **opts: Any) -> None:
 @connection_options
 @json_option
 @report_option
+@team_options
 @log_options
 def rollback(run_id: str, **opts: Any) -> None:
     """Put back the before-values of every segment a past RUN changed.
@@ -355,10 +417,11 @@ def rollback(run_id: str, **opts: Any) -> None:
             handle_signals=True,
             base_url=base_url,
             report=opts["report"],
+            actor=opts["actor"],
         )
         return finish(result, opts)
 
-    guarded(run, opts)
+    guarded(alerting("rollback", run, opts), opts)
 
 
 @cli.command()
@@ -385,11 +448,16 @@ def runs(prune_days: float | None, **opts: Any) -> None:
             echo(f"No runs in {settings.journal.dir}.")
         for record in records:
             header = record.header
-            state = "" if record.finished else "  (did not finish)"
+            stopped = (record.footer or {}).get("aborted")
+            state = f"  (stopped early: {stopped})" if stopped else ""
+            state = state if record.finished else "  (did not finish)"
             tally = ", ".join(f"{k} {v}" for k, v in record.counts().items()) or "no rows"
+            who = header.get("actor") or header.get("user") or "unknown"
+            approver = header.get("approved_by")
+            approved = f" (approved by {approver})" if approver else ""
             echo(
                 f"{record.run_id}  {header.get('command', 'sync'):8}  {header.get('source')}  "
-                f"{tally}{state}"
+                f"by {who}{approved}  {tally}{state}"
             )
         return ExitCode.OK
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from segsync.errors import ConfigError
+
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
@@ -102,3 +104,48 @@ report_option = click.option(
     type=click.Path(dir_okay=False),
     help="Also write a one-file HTML report of the run (open it in a browser, print it).",
 )
+
+
+#: ``--map``, ``--ignore-column``, ``--hidden``: what the person says about the sheet's columns
+#: and hidden cells (README, "The edits sheet"); merged over the config's ``input.columns``.
+mapping_options = _all(
+    click.option(
+        "--map",
+        "column_map",
+        multiple=True,
+        metavar='"HEADER=FIELD"',
+        help="Say what a column is: a field (name, code, ...), 'note' or 'ignore'. Repeatable.",
+    ),
+    click.option(
+        "--ignore-column",
+        "ignore_columns",
+        multiple=True,
+        metavar="HEADER",
+        help="Leave this column out entirely. Repeatable.",
+    ),
+    click.option(
+        "--hidden",
+        type=click.Choice(["refuse", "skip", "include"]),
+        help="Hidden rows/columns with data: refuse (default), skip them, or include them.",
+    ),
+)
+
+
+def mapping_overrides(opts: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    """Dotted overrides for the mapping flags, merged over ``columns`` (the config's)."""
+    said = dict(columns)
+    for item in opts.get("column_map") or ():
+        header, sep, target = str(item).rpartition("=")
+        if not sep or not header.strip() or not target.strip():
+            raise ConfigError(
+                f"--map '{item}' is not HEADER=FIELD (for example --map \"Source Code=code\")."
+            )
+        said[header.strip()] = target.strip()
+    for header in opts.get("ignore_columns") or ():
+        said[str(header).strip()] = "ignore"
+    overrides: dict[str, Any] = {}
+    if said != columns:
+        overrides["input.columns"] = said
+    if opts.get("hidden"):
+        overrides["input.hidden"] = opts["hidden"]
+    return overrides

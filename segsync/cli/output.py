@@ -12,13 +12,14 @@ import io
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from segsync.outcomes import PROBLEM_OUTCOMES, RowResult, RunResult
-from segsync.output.views import problem_view
 from segsync.secrets import redact
+
+if TYPE_CHECKING:
+    from segsync.outcomes import RowResult, RunResult
 
 #: problems listed in the terminal before "... and N more"
 SHOWN_PROBLEMS = 10
@@ -58,11 +59,19 @@ _TITLES = {"rollback": "Rollback", "apply": "Apply", "plan": "Plan", "sync": "Sy
 
 def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[str]:
     """The terminal summary: counts, the first problems, requests, where the files are."""
+    from segsync.outcomes import PROBLEM_OUTCOMES
+
     title = _TITLES.get(result.command, "Sync")
     if result.dry_run:
         title += " preview (nothing was sent)" if result.command != "plan" else ""
-    lines = [f"{title} of {result.source}: {len(result.rows)} rows"]
+    sheet = f", sheet '{shown_line(result.sheet_label)}'" if result.sheet_label else ""
+    lines = [f"{title} of {result.source}{sheet}: {len(result.rows)} rows"]
+    if result.columns:
+        lines.append("  columns: " + "; ".join(shown_line(c) for c in result.column_lines()))
     lines += [f"  {outcome:26} {count}" for outcome, count in result.counts().items()]
+    if result.moves:
+        verb = "would move" if result.dry_run else "moved"
+        lines.append(f"  {'(' + verb + ' campaign)':26} {result.moves}")
     problems = [r for r in result.rows if r.outcome in PROBLEM_OUTCOMES]
     if problems:
         lines.append("  problems:")
@@ -81,6 +90,7 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     lines += [f"  warning: {warning}" for warning in result.warnings]
     if result.aborted:
         lines.append(f"  ABORTED: {result.aborted}")
+    lines += server_lines(result.config_summary.get("api.base_url"))
     if result.journal_path:
         wrote = any(r.outcome.value.startswith("updated") for r in result.rows)
         undo = f" (undo with: segsync rollback {result.run_id})" if wrote else ""
@@ -91,8 +101,36 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     return [redact(line) for line in lines]
 
 
+def shown_line(text: str) -> str:
+    """File text (a header) on one line, escaped as every message escapes it."""
+    from segsync.input.messages import shown
+
+    return shown(text, 120)
+
+
+def server_lines(base_url: Any) -> list[str]:
+    """Where the run went, and for the embedded sandbox how to point segsync at Raise."""
+    from segsync.config import SANDBOX
+
+    if not isinstance(base_url, str) or base_url.strip().lower() != SANDBOX:
+        return [f"  server: {base_url}"]
+    return [
+        "  server: the embedded sandbox (demo data on this computer, not Raise)",
+        f"  to use Raise: {RAISE_HINT}",
+    ]
+
+
+#: how to point segsync at Raise, wherever the sandbox is named
+RAISE_HINT = (
+    "export RAISE_API_TOKEN=... and add --base-url https://prod-api.raisedonors.com "
+    "(or set api.base_url in config.yaml: segsync init writes one)"
+)
+
+
 def problem_text(row: RowResult, sheet: str) -> str:
     """``Edits!C17 id 100021: name: contains a tab ...`` on one line (row number if no cell)."""
+    from segsync.output.views import problem_view
+
     view = problem_view(row, sheet)
     where = view.cell or f"row {row.source_row}"
     ident = f"id {row.segment_id}" if row.segment_id is not None else "no id"
@@ -107,15 +145,22 @@ def result_json(
     report_path: str | None = None,
 ) -> dict[str, Any]:
     """The ``--json`` object (keys documented in the README)."""
+    from segsync.outcomes import PROBLEM_OUTCOMES
+    from segsync.output.views import problem_view
+
     problems = [r for r in result.rows if r.outcome in PROBLEM_OUTCOMES]
     return {
         "command": result.command,
         "dry_run": result.dry_run,
+        "base_url": result.config_summary.get("api.base_url"),
         "run_id": result.run_id if result.journal_path else None,
         "exit_code": exit_code,
         "source": result.source,
+        "sheet": result.sheet,
+        "columns": result.column_map,
         "rows": len(result.rows),
         "counts": result.counts(),
+        "moves": result.moves,
         "results": result.results_path,
         "plan": plan_path,
         "report": report_path,
@@ -137,6 +182,16 @@ def result_json(
             }
             for r in problems[:SHOWN_PROBLEMS]
         ],
+    }
+
+
+def fatal_json(message: str, exit_code: int) -> dict[str, Any]:
+    """The ``--json`` object of a command that ended in an error before it had a result."""
+    context = click.get_current_context(silent=True)
+    return {
+        "command": context.info_name if context else None,
+        "exit_code": exit_code,
+        "error": message,
     }
 
 

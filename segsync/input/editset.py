@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from xlsxwriter.utility import xl_col_to_name
 
 from segsync.input.messages import shown
+from segsync.input.placement import Placement
 from segsync.model import FieldValue
 
 
@@ -82,6 +83,9 @@ class RowEdit:
     errors: list[RowError] = field(default_factory=list)
     #: The code cell held a number (or, in a CSV, bare digits): leading zeros may have been lost.
     numeric_code: bool = False
+    #: Read-only columns' cells, in ``EditSet.read_only_fields`` order (None: the sheet has
+    #: none): compared with what the server shows, never sent.
+    read_only: tuple[object, ...] | None = None
 
     @property
     def valid(self) -> bool:
@@ -107,6 +111,19 @@ class EditSet:
     sha256: str | None = None
     #: field → (0-based column index, header as written), to name a field's cell in any row
     cells: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: every column of the sheet and what segsync does with it (see ``input/placement.py``)
+    placements: list[Placement] = field(default_factory=list)
+    #: cells are typed (a workbook's): a number in a code cell was typed as a number
+    typed: bool = True
+    #: words that mean "clear" when typed (``input.clear_words``), case-folded
+    clear_words: tuple[str, ...] = ()
+    #: what clears a field (``input.clear_marker``), for the sentences that suggest it
+    clear_marker: str = "#CLEAR"
+    #: the read-only fields the sheet has columns for (``RowEdit.read_only`` follows this order)
+    read_only_fields: tuple[str, ...] = ()
+    #: the flags that say again what the person said about this sheet (``--map``, ``--hidden``),
+    #: for the command a summary suggests
+    said: tuple[str, ...] = ()
 
     def cell(self, name: str, row: int) -> CellRef | None:
         """The cell of field ``name`` on sheet row ``row``, or None if the sheet has no column."""

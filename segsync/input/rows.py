@@ -20,26 +20,40 @@ from itertools import repeat
 from typing import Any, Final, cast
 
 from segsync.config import InputSettings
-from segsync.errors import FileTooLargeError, NoDataError
+from segsync.errors import ConfigError, FileTooLargeError, NoDataError
 from segsync.input.cells import KEEP, text_of
 from segsync.input.columns import Parsed, column_of, parse_column, parse_rows
 from segsync.input.editset import EditSet, RowEdit, RowError
 from segsync.input.headers import MODIFIED, Columns, map_columns
-from segsync.input.messages import shown
+from segsync.input.hidden import hidden_rows
+from segsync.input.messages import quoted, shown
+from segsync.input.placement import normalise_header, read_mapping
 from segsync.input.table import Table, has_content
 
 
 def build_edit_set(table: Table, settings: InputSettings) -> EditSet:
-    cols = map_columns(table, settings.clear_marker)
+    try:
+        mapping = read_mapping(settings.columns)
+    except ValueError as exc:
+        raise ConfigError(f"input.columns (or --map): {exc}.") from None
+    cols = map_columns(table, settings.clear_marker, mapping, settings.hidden)
+    hidden_note = hidden_rows(table, cols, settings.hidden)
     flags = _all_flags(table, cols)
+    read_only = _read_only_cells(table, cols)
     rows, headerless_counts = _build_rows(table, cols, flags, settings.max_rows)
     if not rows:
         raise NoDataError(f"{table.where()} has a header row but no data rows.")
+    if read_only:
+        first = table.first_row
+        for edit in rows:
+            edit.read_only = read_only[edit.source_row - first]
     _mark_duplicates(rows, table, cols)
     warnings = [
+        *([hidden_note] if hidden_note else []),
         *table.warnings,
         *cols.warnings,
         *_headerless_warnings(table, cols, headerless_counts),
+        *_mapping_warnings(settings.columns, cols),
     ]
     return EditSet(
         source=table.source,
@@ -49,8 +63,51 @@ def build_edit_set(table: Table, settings: InputSettings) -> EditSet:
         extra_columns=cols.extra_columns,
         warnings=warnings,
         sha256=table.sha256,
-        cells={name: (table.col_offset + j, header) for j, name, header, _ in cols.plan},
+        cells={
+            **{name: (table.col_offset + j, header) for j, name, header in cols.read_only},
+            **{name: (table.col_offset + j, header) for j, name, header, _ in cols.plan},
+        },
+        placements=cols.placements,
+        typed=not table.untyped,
+        clear_words=tuple(word.strip().casefold() for word in settings.clear_words),
+        clear_marker=settings.clear_marker,
+        read_only_fields=tuple(name for _, name, _ in cols.read_only),
+        said=_said(cols, settings.hidden),
     )
+
+
+def _read_only_cells(table: Table, cols: Columns) -> list[tuple[object, ...]]:
+    """Per table row, the read-only columns' cells as a tuple (taken whole, at C speed: an
+    export carries ten such columns on every row). Empty when the sheet has none."""
+    if not cols.read_only:
+        return []
+    columns = [column_of(table.rows, j) for j, _, _ in cols.read_only]
+    return list(zip(*columns, strict=True))
+
+
+def _said(cols: Columns, hidden: str) -> tuple[str, ...]:
+    """``--map``/``--ignore-column``/``--hidden`` as the person gave them (flags or config)."""
+    flags: list[str] = []
+    for placed in cols.placements:
+        if placed.how != "mapped":
+            continue
+        if placed.kind == "ignored":
+            flags += ["--ignore-column", placed.header]
+        else:
+            flags += ["--map", f"{placed.header}={placed.field or placed.kind}"]
+    if hidden != "refuse":
+        flags += ["--hidden", hidden]
+    return tuple(flags)
+
+
+def _mapping_warnings(said: dict[str, str], cols: Columns) -> list[str]:
+    """A ``--map``/``--ignore-column`` for a header the sheet does not have is worth a word:
+    it may be a typo in the flag."""
+    headers = {normalise_header(p.header) for p in cols.placements}
+    missing = [h for h in said if normalise_header(h) not in headers]
+    if not missing:
+        return []
+    return [f"the column mapping names {quoted(missing)}, which this sheet does not have."]
 
 
 def _all_flags(table: Table, cols: Columns) -> dict[int, dict[int, str]]:

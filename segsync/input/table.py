@@ -38,6 +38,9 @@ class Table:
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sha256: str | None = None
+    #: sheet rows (1-based) and relative columns the workbook hides (filtered out, or by hand)
+    hidden_rows: set[int] = field(default_factory=set)
+    hidden_cols: set[int] = field(default_factory=set)
     #: workbooks name the sheet in file-level messages; CSV and DataFrames have just one
     has_sheets: bool = True
 

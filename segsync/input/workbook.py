@@ -1,9 +1,11 @@
 """Workbooks (.xlsx/.xlsm, .xls, .ods) → a :class:`Table`, read with python-calamine.
 
-The sheet-size guards run before calamine opens the file. The first visible, non-empty
-worksheet is read unless a sheet is named. Cells calamine reads as empty but that are not
-(a formula without a saved value, an Excel error, a cell covered by a merged range) are flagged
-so that they become row errors instead of a silent "keep".
+The sheet-size guards run before calamine opens the file. Unless a sheet is named, the one
+visible sheet with data and an id column is read; several such sheets, or only one behind a
+first sheet without an id column, are refused with a sentence naming them (never a guess).
+Cells calamine reads as empty but that are not (a formula without a saved value, an Excel
+error, a cell covered by a merged range) are flagged so that they become row errors instead of
+a silent "keep". Hidden rows and columns (.xlsx only) are noted for the row builder.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from segsync.errors import InputError, NoDataError, UnsupportedFileError
+from segsync.errors import InputError, NoDataError, SheetChoiceError, UnsupportedFileError
+from segsync.input.cells import text_of
 from segsync.input.messages import corrupt_message, password_message, quoted, shown
 from segsync.input.ods import check_ods_extent
+from segsync.input.placement import header_to_field
 from segsync.input.sniff import FileInfo, FileKind
 from segsync.input.table import Table, has_content
 from segsync.input.xls import check_xls_extent
@@ -142,6 +146,7 @@ def _pick_sheet(info: FileInfo, workbook: Any, parts: dict[str, str], wanted: st
         return table
     skipped: list[str] = []
     no_values: _NoValues | None = None
+    found: list[Table] = []
     for meta in metadata:
         if meta.typ != SheetTypeEnum.WorkSheet:
             continue
@@ -150,24 +155,64 @@ def _pick_sheet(info: FileInfo, workbook: Any, parts: dict[str, str], wanted: st
             continue
         table = _read_sheet(info, workbook, parts, meta.name)
         if isinstance(table, _NoValues):
-            no_values = no_values or table
+            if not found:  # only one before the data is worth a word
+                no_values = no_values or table
             continue
         if table is not None:
-            if skipped:
-                table.warnings.append(
-                    f"hidden sheets were skipped ({quoted(skipped)}); read sheet "
-                    f"'{shown(meta.name)}'. Name a sheet to read a hidden one."
-                )
-            if no_values is not None:
-                table.warnings.append(
-                    f"read sheet '{shown(meta.name)}'; sheet '{shown(no_values.sheet)}' before "
-                    f"it was skipped because {no_values.reason()}."
-                )
-            return table
+            found.append(table)
+    if not found:
+        if no_values is not None:
+            raise NoDataError(no_values.refusal(info.name))
+        hidden = f" (hidden sheets are skipped: {quoted(skipped)})" if skipped else ""
+        raise NoDataError(f"{info.name} has no data: every visible worksheet is empty{hidden}.")
+    table = _choose(info.name, found)
+    if skipped:
+        table.warnings.append(
+            f"hidden sheets were skipped ({quoted(skipped)}); read sheet "
+            f"'{shown(table.sheet)}'. Name a sheet to read a hidden one."
+        )
     if no_values is not None:
-        raise NoDataError(no_values.refusal(info.name))
-    hidden = f" (hidden sheets are skipped: {quoted(skipped)})" if skipped else ""
-    raise NoDataError(f"{info.name} has no data: every visible worksheet is empty{hidden}.")
+        table.warnings.append(
+            f"read sheet '{shown(table.sheet)}'; sheet '{shown(no_values.sheet)}' before "
+            f"it was skipped because {no_values.reason()}."
+        )
+    return table
+
+
+def _choose(name: str, tables: list[Table]) -> Table:
+    """The one visible sheet with data that can be the edits; refuse to guess between several.
+
+    A sheet can be the edits when it has an id column (in its header row, or below a title).
+    Several such sheets ("Spring Appeal", "Giving Tuesday"; "Edits v1", "Edits v2 FINAL"):
+    refused, naming them. Only a later one (an instructions sheet first): refused, naming it.
+    None: the first sheet, whose missing id column is then the sentence.
+    """
+    with_id = [table for table in tables if _has_id_column(table)]
+    if len(with_id) > 1:
+        names = [table.sheet for table in with_id]
+        raise SheetChoiceError(
+            f"{name} has {len(names)} sheets with segment edits ({quoted(names)}); nothing was "
+            f"sent. Say which one: --sheet '{shown(names[0])}' (or input.sheet in the config), "
+            "one run per sheet.",
+            names,
+        )
+    if with_id and with_id[0] is not tables[0]:
+        chosen, first = with_id[0].sheet, tables[0].sheet
+        raise SheetChoiceError(
+            f"{name}: the first sheet, '{shown(first)}', has no id column, but sheet "
+            f"'{shown(chosen)}' has one; nothing was sent. Run with --sheet '{shown(chosen)}' "
+            "(or input.sheet in the config).",
+            [chosen],
+        )
+    return tables[0]
+
+
+def _has_id_column(table: Table) -> bool:
+    """An id header in the header row or the rows under it (a title above the header)."""
+    for row in (table.header, *table.rows[:20]):
+        if any(header_to_field(text_of(cell)) == "id" for cell in row):
+            return True
+    return False
 
 
 def _match_sheet(name: str, names: list[str], wanted: str) -> str:
@@ -227,6 +272,8 @@ def _read_sheet(
     )
     if scan is not None:
         _add_scan_flags(table, scan)
+        table.hidden_rows = {row + 1 for row in scan.hidden_rows}
+        table.hidden_cols = {col - col0 for col in scan.hidden_cols if col >= col0}
     table.merged = _merged_ranges(sheet, row0, col0)
     return table
 

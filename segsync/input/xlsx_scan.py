@@ -175,6 +175,10 @@ class SheetScan:
     uncached: set[tuple[int, int]] = field(default_factory=set)
     #: cells whose saved value is an Excel error (``#N/A``, ``#REF!``): calamine shows them empty
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: rows (0-based) a filter or the person hid; calamine reads them like any other
+    hidden_rows: set[int] = field(default_factory=set)
+    #: columns (0-based) hidden in ``<cols>``
+    hidden_cols: set[int] = field(default_factory=set)
 
 
 def scan_xlsx_sheet(
@@ -195,6 +199,8 @@ def scan_xlsx_sheet(
     first = _FirstPass()
     for buf, end in _blocks(iter_member(path, info, name), name, member):
         first.feed(buf, end)
+        if buf.find(b"hidden", 0, end) >= 0:  # rare: one search for the usual sheet
+            _hidden(buf[:end], first.scan)
     if not first.unusual:
         columns = first.extent.column_span()
         if columns * first.row_bound <= MAX_SHEET_CELLS:
@@ -332,6 +338,34 @@ class _FirstPass:
             value = _V_TEXT.search(body)
             text = value.group(1).decode("utf-8", "replace") if value else "#ERROR"
             self.scan.errors[cell_position(ref.group(1))] = text
+
+
+_HIDDEN_TAG = re.compile(
+    rb"""<(?:[\w.-]+:)?(row|col)\s[^>]*?\bhidden\s*=\s*["'](?:1|true)["'][^>]*>"""
+)
+_ROW_NUMBER = re.compile(rb"""\sr\s*=\s*["']([0-9]{1,7})["']""")
+_COL_SPAN = re.compile(rb"""\b(min|max)\s*=\s*["']([0-9]{1,5})["']""")
+
+
+def _hidden(block: bytes, scan: SheetScan) -> None:
+    """Hidden rows (``<row r="5" hidden="1">``, as an autofilter or a person leaves them) and
+    hidden columns (``<col min="2" max="3" hidden="1"/>``) in ``block``.
+
+    A hidden row without an ``r`` attribute is not placed: Excel, LibreOffice, openpyxl and
+    xlsxwriter always write it.
+    """
+    for match in _HIDDEN_TAG.finditer(block):
+        tag = match.group(0)
+        if match.group(1) == b"row":
+            number = _ROW_NUMBER.search(tag)
+            if number is not None:
+                scan.hidden_rows.add(int(number.group(1)) - 1)
+            continue
+        span: dict[bytes, bytes] = dict(_COL_SPAN.findall(tag))
+        if b"min" in span:
+            low = int(span[b"min"])
+            high = min(int(span.get(b"max") or span[b"min"]), low + 16_384)
+            scan.hidden_cols.update(range(low - 1, high))
 
 
 def _parsed_extent(chunks: Iterator[bytes], name: str, member: str) -> _Extent:

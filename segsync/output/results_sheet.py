@@ -61,9 +61,12 @@ NARROW: frozenset[str] = frozenset(
 #: Columns that hold several lines (one per changed field) or a long message: wrapped, and
 #: their row as tall as their lines. Other text (names, descriptions, your columns) stays on
 #: one line, cut at the column's edge as a spreadsheet does, so that every row of a long
-#: sheet keeps the same height; the Changes sheet shows whole values.
+#: sheet keeps the same height (the Changes sheet shows whole values), unless the value holds
+#: a line break: then it is wrapped, or its second line would be hidden.
 WRAPPED: tuple[str, ...] = ("changed fields", "before", "after", "error", "differences")
 OUTCOME_COLUMN = FIXED_HEADERS.index("outcome")
+#: The segment's text fields: one line in the Results sheet unless a value holds a line break.
+MULTILINE_FIELDS: tuple[str, ...] = ("name", "code", "description", "externalIdentifier")
 #: Text right of a column of numbers: indented, so that it does not touch them.
 INDENTED: frozenset[str] = frozenset({"current description"})
 
@@ -84,6 +87,12 @@ class ResultsSheet:
         self.layout = layout
         headers = layout.headers
         self._wrapped = [headers.index(h) for h in WRAPPED]
+        #: one-line text columns (the segment's text fields, your columns): a value in them
+        #: with a line break is wrapped, its row as tall as its lines
+        self._one_line = [
+            *(layout.current_column[f] for f in MULTILINE_FIELDS if f in layout.current_column),
+            *range(len(headers) - len(layout.extra_keys), len(headers)),
+        ]
         self._plain = [_column_format(look, h, c in self._wrapped) for c, h in enumerate(headers)]
         self._held: list[RowResult] | None = []
         self.row = 0
@@ -160,15 +169,18 @@ class ResultsSheet:
             for name in row.differences:
                 if name in current:
                     formats[current[name]] = look.different
+        tall: list[tuple[int, str]] = []
         if row.changes or row.error or row.differences:  # else the wrapped cells are blank
             tall = [
                 (c, text)
                 for c, fit in self._fits
                 if type(text := cells[c]) is str and (len(text) > fit or "\n" in text)
             ]
-            self._heights.fit(r, tall)
-        else:
-            self._heights.fit(r, ())
+        for c in self._one_line:
+            if type(text := cells[c]) is str and "\n" in text:
+                formats[c] = look.wrapped_variant.get(formats[c], look.wrap)
+                tall.append((c, text))
+        self._heights.fit(r, tall)
         write_string, write_number = self._writers
         for c, (cell, fmt) in enumerate(zip(cells, formats, strict=True)):
             if cell is None:

@@ -117,6 +117,18 @@ class Styles:
         self.text = workbook.add_format({"num_format": "@"})
         self.changed = workbook.add_format({"bg_color": "#FFF2CC", "bold": True, **_TOP})
         self.different = workbook.add_format({"bg_color": "#F8CBAD", "bold": True, **_TOP})
+        #: the formats of one-line text columns, wrapped: for a value that holds a line break
+        #: (a description written on two lines), whose second line would be hidden otherwise
+        self.wrapped_variant: dict[Format | None, Format] = {
+            None: self.wrap,
+            self.indent: self.wrap_indent,
+            self.changed: workbook.add_format(
+                {"bg_color": "#FFF2CC", "bold": True, "text_wrap": True, **_TOP}
+            ),
+            self.different: workbook.add_format(
+                {"bg_color": "#F8CBAD", "bold": True, "text_wrap": True, **_TOP}
+            ),
+        }
         self.left_number = workbook.add_format({"align": "left", **_TOP})
         self.left_decimal = workbook.add_format({"align": "left", "num_format": "0.00", **_TOP})
         self.muted_indent = workbook.add_format(

@@ -46,6 +46,10 @@ def summary_items(result: RunResult) -> Iterator[tuple[str, str, FactValue]]:
     yield "run", "fetch strategy", result.fetch_strategy or None
     yield "run", "run id", result.run_id
     yield "run", "command", result.command
+    if result.actor:
+        yield "run", "run by", result.actor
+    if result.approved_by:
+        yield "run", "approved by", result.approved_by
     yield "run", "dry run", "yes" if result.dry_run else "no"
     yield "run", "aborted", result.aborted or "no"
     yield "run", "exit code", result.exit_code

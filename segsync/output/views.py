@@ -16,7 +16,7 @@ secrets and kept on one line.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -180,6 +180,8 @@ class RunView:
     #: all, or only the first ``limit`` when the view was built for a page (``build_view``)
     problem_total: int = 0
     change_total: int = 0
+    #: segments the whole run's changes touch (``changes`` may list only the first few)
+    changed_segment_total: int | None = None
 
     @property
     def problem_count(self) -> int:
@@ -192,6 +194,15 @@ class RunView:
             len(self.problems) < self.problem_total
             or len(self.changes) < self.change_total
             or len(self.unchanged) < self.unchanged_count
+        )
+
+    @property
+    def changed_segments(self) -> int:
+        """Segments the changes touch (``12 field changes in 8 segments``)."""
+        if self.changed_segment_total is not None:
+            return self.changed_segment_total
+        return len(
+            {(c.segment_id, c.source_row if c.segment_id is None else 0) for c in self.changes}
         )
 
 
@@ -215,7 +226,10 @@ def build_view(
             (problem_view(r, result.sheet) for r in rows if r.outcome in PROBLEM_OUTCOMES), limit
         )
     )
-    changes = tuple(islice((c for r in rows if r.changes for c in change_views(r)), limit))
+    names = result.campaign_names
+    changes = tuple(
+        islice((c for r in rows if r.changes for c in change_views(r, campaigns=names)), limit)
+    )
     unchanged = tuple(
         islice(
             (
@@ -272,6 +286,9 @@ def build_view(
         exit_code=result.exit_code,
         problem_total=problem_total,
         change_total=change_total,
+        changed_segment_total=len(
+            {(r.segment_id, r.source_row if r.segment_id is None else 0) for r in rows if r.changes}
+        ),
     )
 
 
@@ -319,7 +336,9 @@ def _headline(result: RunResult, problems: int, status: str) -> str:
         text = f"The run stopped early: {_rows(written)} updated before it stopped."
         return f"{text} {need[0].upper()}{need[1:]}." if problems else text
     if result.dry_run:
-        text = f"Preview: {_rows(tally[Outcome.WOULD_UPDATE])} would be updated; nothing was sent."
+        text = (
+            f"Preview: {_rows(tally[Outcome.WOULD_UPDATE])} would be updated; nothing was changed."
+        )
         return f"{text} {need[0].upper()}{need[1:]}." if problems else text
     if problems:
         return f"{_rows(tally[Outcome.UPDATED])} updated; {need}."
@@ -341,7 +360,8 @@ def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list
         steps.append(
             NextStep(
                 "To send only the failed and unsent rows again:",
-                f"segsync sync {_q(result.source)} --only-failed {_q(result.run_id)}",
+                f"segsync sync {_q(result.source)}{_said(result)} --only-failed "
+                f"{_q(result.run_id)}",
                 kind="action",
             )
         )
@@ -351,13 +371,13 @@ def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list
         elif result.command == "rollback":
             command = "the same segsync rollback command without --dry-run"
         else:
-            command = f"segsync sync {_q(result.source)}"
+            command = f"segsync sync {_q(result.source)}{_said(result)}"
         if Outcome.WOULD_UPDATE in outcomes:
             steps.append(
-                NextStep("Nothing was sent: this is a preview. To send it:", command, "action")
+                NextStep("Nothing was changed: this is a preview. To send it:", command, "action")
             )
         else:
-            steps.append(NextStep("Nothing was sent: this is a preview.", kind="info"))
+            steps.append(NextStep("Nothing was changed: this is a preview.", kind="info"))
     wrote = outcomes & {Outcome.UPDATED, Outcome.UPDATED_WITH_DIFFERENCES}
     if wrote and result.journal_path and not result.dry_run:
         steps.append(NextStep("Undo with:", f"segsync rollback {_q(result.run_id)}", "info"))
@@ -370,12 +390,21 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
+def _said(result: RunResult) -> str:
+    """`` --sheet … --map …``: what the person said about the sheet, to say again."""
+    flags = [*(("--sheet", result.sheet_label) if result.sheet_label else ()), *result.said]
+    return "".join(f" {_q(flag)}" for flag in flags)
+
+
 # -- changes ----------------------------------------------------------------------------------
 
 
-def change_views(row: RowResult, *, parts: bool = True) -> Iterable[ChangeView]:
+def change_views(
+    row: RowResult, *, parts: bool = True, campaigns: Mapping[int, str] | None = None
+) -> Iterable[ChangeView]:
     """A ``ChangeView`` per changed field of ``row``; without ``parts`` no character diff (the
-    streamed workbook shows whole values and cannot afford a diff per field at 100k rows)."""
+    streamed workbook shows whole values and cannot afford a diff per field at 100k rows).
+    A changed ``campaignId`` is shown as a move, by the ``campaigns``' names."""
     label, kind = OUTCOME_LABELS[row.outcome]
     name = segment_name(row)
     stored_values = row.segment.editable() if row.segment is not None else {}
@@ -384,15 +413,21 @@ def change_views(row: RowResult, *, parts: bool = True) -> Iterable[ChangeView]:
         stored: str | None = None
         if change.field in row.differences:
             stored = _show(stored_values.get(change.field))
+        before, after, field_name = _show(change.before), _show(change.after), change.field
+        if change.field == "campaignId":
+            field_name = "campaignId (move)"
+            before, after = _campaign(change.before, campaigns), _campaign(change.after, campaigns)
+            if parts:
+                before_parts, after_parts = diff_parts(before, after)
         yield ChangeView(
             source_row=row.source_row,
             segment_id=row.segment_id,
             segment_name=name,
-            field=change.field,
+            field=field_name,
             before_value=change.before,
             after_value=change.after,
-            before=_show(change.before),
-            after=_show(change.after),
+            before=before,
+            after=after,
             before_empty=is_empty(change.before),
             after_empty=is_empty(change.after),
             before_parts=before_parts,
@@ -408,6 +443,12 @@ def _show(value: FieldValue) -> str:
     return EMPTY if is_empty(value) else str(value)
 
 
+def _campaign(value: FieldValue, campaigns: Mapping[int, str] | None) -> str:
+    """``5002 Giving Tuesday 2026``: a campaign id with its name, where the server showed it."""
+    name = campaigns.get(value) if campaigns and isinstance(value, int) else None
+    return f"{value} {name}" if name else _show(value)
+
+
 # -- facts ------------------------------------------------------------------------------------
 
 
@@ -419,14 +460,21 @@ def _facts(
         FactView("Run id", result.run_id),
         FactView("Command", f"segsync {command}" + (" (preview)" if result.dry_run else "")),
         FactView("Input", result.source),
+        *server_facts(result.config_summary.get("api.base_url")),
     ]
+    if result.actor:
+        facts.append(FactView("Run by", result.actor))
+    if result.approved_by:
+        facts.append(FactView("Approved by", result.approved_by))
     if result.sheet:
         facts.append(FactView("Sheet", result.sheet))
+    # the mapping: what segsync did with every column of the sheet (issue 18)
+    facts += [FactView(f"Column {p.letter}: {p.header}", p.describe()) for p in result.columns]
     facts += [
         FactView("Started", started),
         FactView("Finished", finished or "did not finish"),
         FactView("Duration", _duration(max(result.duration_s, 0.0)), numeric=True),
-        FactView("Requests sent", f"{result.total_requests:,}", numeric=True),
+        _requests_fact(result),
         FactView("Rate achieved", f"{result.achieved_rate:,.1f} per second", numeric=True),
         FactView("Slowed down by Raise (HTTP 429)", f"{result.throttled:,}", numeric=True),
     ]
@@ -442,6 +490,31 @@ def _facts(
     if result.journal_path:
         facts.append(FactView("Journal (for undo)", result.journal_path))
     return facts
+
+
+def _requests_fact(result: RunResult) -> FactView:
+    """A preview only reads, and says so beside "nothing was changed": ``3 reads, 0 changes``;
+    a run says how its requests split: ``9 (3 reads, 6 writes)`` (a retried write counts twice).
+    """
+    writes = sum(n for kind, n in result.requests.items() if not kind.startswith("GET"))
+    reads = result.total_requests - writes
+    read_text = f"{reads:,} {'read' if reads == 1 else 'reads'}"
+    if result.dry_run:
+        return FactView("Requests to Raise", f"{read_text}, 0 changes", numeric=True)
+    write_text = f"{writes:,} {'write' if writes == 1 else 'writes'}"
+    return FactView(
+        "Requests sent", f"{result.total_requests:,} ({read_text}, {write_text})", numeric=True
+    )
+
+
+def server_facts(base_url: object) -> list[FactView]:
+    """The server a run talked to, in words: the sandbox is never mistaken for Raise."""
+    if isinstance(base_url, str) and base_url.strip().lower() == "sandbox":
+        return [
+            FactView("Server", "the embedded sandbox (demo data on this computer, not Raise)"),
+            FactView("To use Raise", "--base-url https://prod-api.raisedonors.com"),
+        ]
+    return [FactView("Server", str(base_url) if base_url else "unknown")]
 
 
 def _when(moment: datetime) -> str:

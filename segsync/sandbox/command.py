@@ -22,6 +22,7 @@ from segsync.sandbox.options import (
     SandboxOptions,
 )
 from segsync.sandbox.runner import serve
+from segsync.sandbox.seeding import PACKAGED_SEED
 
 _PROBABILITY = click.FloatRange(0.0, 1.0)
 
@@ -54,12 +55,13 @@ def _log_access_to_stderr() -> None:
     "--seed-rows",
     type=click.IntRange(0),
     default=None,
-    help=f"Generate N segments (default {DEFAULT_SEED_ROWS}).",
+    help="Generate N segments instead of the shipped sample segments.",
 )
 @click.option(
     "--seed-csv",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Seed from a CSV: id,campaignId,campaignName,name,code,description,externalIdentifier.",
+    help="Seed from a CSV: id,campaignId,campaignName,name,code,description,externalIdentifier "
+    "(default: the 200 sample segments shipped with segsync, as the embedded sandbox uses).",
 )
 @click.option(
     "--seed",
@@ -179,7 +181,8 @@ def sandbox(
         host=host,
         port=port,
         db=db if db is not None else ":memory:",
-        seed_csv=seed_csv,
+        # the same default seed as the embedded sandbox (api.base_url: sandbox)
+        seed_csv=PACKAGED_SEED if seed_csv is None and seed_rows is None else seed_csv,
         seed_rows=DEFAULT_SEED_ROWS if seed_rows is None else seed_rows,
         seed=seed,
         reset=reset,

@@ -2,7 +2,9 @@
 
 Tests and benchmarks assert on the server's view (did the client keep to its rate? how many PUTs
 did each id cost? did it ever run more than N requests at once?) rather than trusting the client's
-own bookkeeping. Every request that reaches the app is counted, including 401s and 429s.
+own bookkeeping. Every request that reaches the app is counted, including 401s and 429s, and
+recorded in ``arrivals`` with the moment it arrived and was answered, so a test can check the
+gaps between sends and that nothing came before a ``Retry-After`` had passed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,22 @@ import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One request as the server saw it, in ``time.monotonic()`` seconds (this process's clock)."""
+
+    at: float
+    method: str
+    #: the segment id a PUT named (None for other requests)
+    put_id: int | None
+    #: when the answer was handed back (None while in flight)
+    answered_at: float | None = None
+    #: the HTTP status (None for a connection reset or while in flight)
+    status: int | None = None
+    #: the ``Retry-After`` header the answer carried, as sent
+    retry_after: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +53,8 @@ class CounterSnapshot:
     max_in_flight: int = 0
     #: Requests being handled right now.
     in_flight: int = 0
+    #: Every request in arrival order (for rate, gap and Retry-After checks).
+    arrivals: tuple[Arrival, ...] = ()
 
     @property
     def total(self) -> int:
@@ -55,6 +75,9 @@ class Counters:
     def __init__(self, window_s: float = 1.0) -> None:
         self._lock = threading.Lock()
         self._window_s = window_s
+        #: arrivals forgotten by ``reset`` (so a request in flight across one finds no entry)
+        self._forgotten = 0
+        self._log: list[Arrival] = []
         self._clear()
 
     def _clear(self) -> None:
@@ -64,6 +87,8 @@ class Counters:
         self._bodies: defaultdict[int, list[Any]] = defaultdict(list)
         self._faults: Counter[str] = Counter()
         self._arrivals: deque[float] = deque()
+        self._forgotten += len(self._log)
+        self._log = []
         self._max_per_second = 0
         self._in_flight = 0
         self._max_in_flight = 0
@@ -76,10 +101,14 @@ class Counters:
             self._in_flight = in_flight
             self._max_in_flight = in_flight
 
-    def started(self, method: str, put_id: int | None = None) -> None:
-        """A request arrived: sliding-window rate, in-flight level, PUT attempts."""
+    def started(self, method: str, put_id: int | None = None) -> int:
+        """A request arrived: sliding-window rate, in-flight level, PUT attempts.
+
+        Returns the request's place in ``arrivals``, for ``finished``.
+        """
         now = time.monotonic()
         with self._lock:
+            self._log.append(Arrival(now, method, put_id))
             self._arrivals.append(now)
             while self._arrivals and self._arrivals[0] <= now - self._window_s:
                 self._arrivals.popleft()
@@ -88,11 +117,25 @@ class Counters:
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
             if method == "PUT" and put_id is not None:
                 self._puts[put_id] += 1
+            return self._forgotten + len(self._log) - 1
 
-    def finished(self, method: str, status: int | None) -> None:
+    def finished(
+        self,
+        method: str,
+        status: int | None,
+        arrival: int | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        now = time.monotonic()
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
             self._requests[(method, status)] += 1
+            place = -1 if arrival is None else arrival - self._forgotten
+            if 0 <= place < len(self._log):
+                seen = self._log[place]
+                self._log[place] = Arrival(
+                    seen.at, seen.method, seen.put_id, now, status, retry_after
+                )
 
     def fault(self, name: str) -> None:
         with self._lock:
@@ -118,4 +161,5 @@ class Counters:
                 max_per_second=self._max_per_second,
                 max_in_flight=self._max_in_flight,
                 in_flight=self._in_flight,
+                arrivals=tuple(self._log),
             )

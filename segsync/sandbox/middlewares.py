@@ -14,6 +14,7 @@ import re
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -25,8 +26,13 @@ from segsync.sandbox.state import SandboxState
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATE_KEY: web.AppKey[SandboxState] = web.AppKey("segsync_sandbox_state", SandboxState)
-#: Set on a request whose connection was reset on purpose: it has no HTTP status.
-_RESET_KEY: web.RequestKey[bool] = web.RequestKey("segsync_sandbox_reset", bool)
+#: Set on a request whose connection was reset on purpose: it has no HTTP status. A typed
+#: ``RequestKey`` where aiohttp has them (3.14+, which warns about plain string keys), else the
+#: plain string key older versions use: the declared minimum is older than 3.14.
+_REQUEST_KEY: Any = getattr(web, "RequestKey", None)
+_RESET_KEY: Any = (
+    _REQUEST_KEY("segsync_sandbox_reset", bool) if _REQUEST_KEY else "segsync_sandbox_reset"
+)
 #: Route names the fault middleware applies to.
 SEGMENT_ROUTES = frozenset({"segment", "segment_list"})
 _INT = re.compile(r"[+-]?[0-9]+")
@@ -50,11 +56,13 @@ async def count_requests(request: web.Request, handler: Handler) -> web.StreamRe
     put_id = None
     if request.method == "PUT" and request.match_info.route.name == "segment":
         put_id = parse_int64(request.match_info.get("id", ""))
-    counters.started(request.method, put_id)
+    arrival = counters.started(request.method, put_id)
     status: int | None = 500
+    retry_after: str | None = None
     try:
         response = await handler(request)
         status = response.status
+        retry_after = response.headers.get("Retry-After")
         return response
     except web.HTTPException as exc:
         status = exc.status
@@ -63,7 +71,9 @@ async def count_requests(request: web.Request, handler: Handler) -> web.StreamRe
         status = None  # the server dropped the request (shutdown) without answering
         raise
     finally:
-        counters.finished(request.method, None if request.get(_RESET_KEY) else status)
+        counters.finished(
+            request.method, None if request.get(_RESET_KEY) else status, arrival, retry_after
+        )
 
 
 def _unauthorized(error: str | None) -> web.Response:

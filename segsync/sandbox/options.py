@@ -9,6 +9,7 @@ half-updated set of probabilities.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 #: The bearer token a fresh sandbox accepts unless told otherwise.
@@ -130,7 +131,8 @@ class SandboxOptions:
     host: str = "127.0.0.1"
     port: int = 0
     db: str | Path = ":memory:"
-    seed_csv: str | Path | None = None
+    #: a CSV file, or ``seeding.PACKAGED_SEED`` (the sample segments shipped with segsync)
+    seed_csv: str | Path | Traversable | None = None
     seed_rows: int = DEFAULT_SEED_ROWS
     seed: int = 0
     reset: bool = False

@@ -8,8 +8,11 @@ identifier means null, as it would after a PUT that omitted it.
 from __future__ import annotations
 
 import csv
+import io
 import random
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from segsync.model import INT64_MAX, INT64_MIN
@@ -24,6 +27,12 @@ CSV_COLUMNS: tuple[str, ...] = (
     "description",
     "externalIdentifier",
 )
+
+
+#: The seed shipped inside the package: the 200 sample segments (the repository's
+#: ``samples/segments.csv``, byte for byte). The embedded sandbox and ``segsync sandbox`` both
+#: start from it unless told otherwise, so an installed segsync works in any folder.
+PACKAGED_SEED: Traversable = files("segsync.sandbox") / "data" / "segments.csv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +58,16 @@ def _int64(text: str, column: str, line: int) -> int:
     return value
 
 
-def read_csv(path: str | Path) -> list[SeedRow]:
-    """Read seed rows from a UTF-8 CSV (a BOM is tolerated) with exactly ``CSV_COLUMNS``."""
+def read_csv(path: str | Path | Traversable) -> list[SeedRow]:
+    """Read seed rows from a UTF-8 CSV (a BOM is tolerated) with exactly ``CSV_COLUMNS``.
+
+    ``path`` may be a packaged resource (``PACKAGED_SEED``), read without assuming it is a file
+    on disk (a zipped installation).
+    """
     rows: list[SeedRow] = []
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    source = Path(path) if isinstance(path, str) else path
+    # bytes, then text without newline translation: a quoted cell keeps its own line breaks
+    with io.StringIO(source.read_bytes().decode("utf-8-sig"), newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None or tuple(h.strip() for h in header) != CSV_COLUMNS:

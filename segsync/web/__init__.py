@@ -4,7 +4,9 @@ One page per step: upload a sheet, read its preview (a ``plan``: nothing sent), 
 the run, read the outcome; a runs page lists past runs from the journal, each with its downloads
 and a rollback that previews itself first. The pages are server-rendered from the Jinja2
 partials of the HTML report (``segsync/templates/partials``), so the page and the report say
-the same things; the only script is ``static/progress.js``, which polls a run's status.
+the same things. Two small scripts, each a progressive enhancement (every page works without
+them): ``static/progress.js`` polls a run's status, ``static/dropzone.js`` lets the upload's drop
+zone take a dropped file.
 
 Modules, one job each:
 
@@ -18,6 +20,9 @@ Modules, one job each:
 ``responses`` a page from a template, a refusal, a redirect after a POST, a download
 ``pages``     the upload, preview and apply handlers
 ``runpages``  the progress, done and runs handlers, downloads
+``teamstate`` named people: their gate (sessions → person), approvals, ``run_people``
+``team``      sign-in by name, roles, approvals and ``/audit`` pages, the proxy's user header
+``teamoptions`` the ``--trusted-user-header`` / ``--trusted-proxy`` flags
 ``app``       the application factory and its routes
 ``server``    serving it: blocking for the command, in a thread for tests
 ``command``   the ``segsync web`` click command

@@ -14,11 +14,13 @@ import logging
 from aiohttp import web
 
 from segsync.config import Settings
-from segsync.web import pages, runpages, security
+from segsync.web import mapping_page, pages, runpages, security
 from segsync.web.options import WebOptions
 from segsync.web.render import make_env, static_files
 from segsync.web.responses import ENV
 from segsync.web.state import STATE, WebState
+from segsync.web.team import TeamOptions, team_guard, trusted_header
+from segsync.web.team import install as install_team
 
 log = logging.getLogger("segsync.web")
 
@@ -27,11 +29,14 @@ STATIC: web.AppKey[dict[str, tuple[bytes, str]]] = web.AppKey("segsync_web_stati
 STOP_WAIT_S = 120.0
 
 
-def create_app(settings: Settings, options: WebOptions | None = None) -> web.Application:
-    """The web app for ``settings`` (the API, limits, folders) and ``options`` (serving)."""
+def create_app(
+    settings: Settings, options: WebOptions | None = None, team: TeamOptions | None = None
+) -> web.Application:
+    """The web app for ``settings`` (the API, limits, folders) and ``options`` (serving);
+    ``team`` (the proxy's user header) and ``web.users_file`` put named people in force."""
     options = options or WebOptions()
     app = web.Application(
-        middlewares=[security.error_pages, security.guard],
+        middlewares=[security.error_pages, trusted_header, security.guard, team_guard],
         client_max_size=1024 * 1024,  # forms; the upload is streamed with its own limit
     )
     env = make_env()
@@ -42,6 +47,7 @@ def create_app(settings: Settings, options: WebOptions | None = None) -> web.App
     app.on_shutdown.append(_stop_runs)
     app.on_cleanup.append(_remove_private_folder)
     add_routes(app)
+    install_team(app, team)
     return app
 
 
@@ -49,6 +55,10 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/", pages.upload_page, name="home")
     r.add_post("/upload", pages.upload_submit, name="upload")
+    r.add_get("/uploads/{uid}/columns", mapping_page.columns_page)
+    r.add_post("/uploads/{uid}/columns", mapping_page.columns_submit)
+    r.add_get("/uploads/{uid}/hidden", mapping_page.hidden_page)
+    r.add_post("/uploads/{uid}/hidden", mapping_page.hidden_submit)
     r.add_get("/previews/{pid}", pages.preview_page)
     r.add_get("/previews/{pid}/status", pages.preview_status)
     r.add_get("/previews/{pid}/workbook", pages.preview_workbook)

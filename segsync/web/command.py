@@ -11,11 +11,13 @@ import click
 from segsync.cli.commands import guarded, load
 from segsync.cli.exit_codes import ExitCode
 from segsync.cli.options import connection_options, log_options
-from segsync.cli.output import echo
+from segsync.cli.output import echo, server_lines
 from segsync.errors import ConfigError
 from segsync.secrets import is_loopback
 from segsync.web.options import DEFAULT_HOST, DEFAULT_PORT, WebOptions
 from segsync.web.sessions import check_password
+from segsync.web.teamoptions import team_options, team_web_options
+from segsync.web.teamstate import team_wanted
 
 
 @click.command()
@@ -48,25 +50,30 @@ from segsync.web.sessions import check_password
     "--tls-cert", type=click.Path(dir_okay=False, exists=True), help="Serve HTTPS: PEM chain."
 )
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), help="Its private key.")
+@team_web_options
 @connection_options
 @log_options
 def web(**opts: Any) -> None:
     """Serve the upload page: upload a sheet, preview, apply, watch it run, roll back.
 
-    It prints its URL, with a secret token in it unless --password-env is given: open that
-    address (the page refuses every request without it). With the default config
-    (api.base_url: sandbox) it works at once against the embedded sandbox.
+    It prints its URL, with a secret token in it unless --password-env is given or named users
+    sign in (segsync users): open that address (the page refuses every request without it).
+    With the default config (api.base_url: sandbox) it works at once against the embedded
+    sandbox.
     """
 
     def run() -> int:
-        options = web_options(opts)
         settings = load(opts)
+        team = team_options(opts)
+        options = web_options(opts, people=team_wanted(settings, team))
         from segsync.api.session import check_credentials
         from segsync.web.app import create_app
         from segsync.web.server import serve
 
         check_credentials(settings)  # no token, or an unsafe URL: say so now, not at apply
-        app = create_app(settings, options)
+        app = create_app(settings, options, team)
+        for line in server_lines(settings.api.base_url):  # sandbox or Raise: said up front
+            echo(f"segsync web:{line.removeprefix(' ')}", err=True)
         if not options.loopback:
             echo(
                 f"warning: listening on {options.host}: anyone who can reach it and knows the "
@@ -86,8 +93,9 @@ def web(**opts: Any) -> None:
     guarded(run, opts)
 
 
-def web_options(opts: dict[str, Any]) -> WebOptions:
-    """The serving options; refuses a non-loopback host without a password (exit 2)."""
+def web_options(opts: dict[str, Any], *, people: bool = False) -> WebOptions:
+    """The serving options; refuses a non-loopback host without a password (exit 2) unless
+    named ``people`` sign in (``segsync users``, or a trusted proxy's header)."""
     host = str(opts.get("host") or DEFAULT_HOST).strip()
     name = opts.get("password_env")
     password: str | None = None
@@ -100,7 +108,7 @@ def web_options(opts: dict[str, Any]) -> WebOptions:
             )
     if password is not None:
         check_password(password)
-    if not is_loopback(host) and password is None:
+    if not is_loopback(host) and password is None and not people:
         raise ConfigError(
             f"--host {host} would let other computers reach this page, which changes segments "
             "with the organisation's API token; give --password-env NAME (an environment "

@@ -23,15 +23,25 @@ from aiohttp import web
 
 from segsync import pipeline
 from segsync.config import Settings
-from segsync.errors import InputError, RunAborted, RunLockedError, UnsafeFolderError
+from segsync.errors import (
+    HiddenDataError,
+    InputError,
+    RunAborted,
+    RunLockedError,
+    SheetChoiceError,
+    UnplacedColumnsError,
+    UnsafeFolderError,
+)
 from segsync.guardrails import Guardrails
 from segsync.input.editset import EditSet
 from segsync.input.limits import MB
 from segsync.outcomes import Outcome
 from segsync.output.results import default_results_path
 from segsync.planfile import SavedPlan
+from segsync.web.column_map import validate_mapped
 from segsync.web.jobs import Job, JobKind
 from segsync.web.limits import Slot
+from segsync.web.render import applied_view
 from segsync.web.responses import (
     download,
     download_name,
@@ -41,6 +51,7 @@ from segsync.web.responses import (
     session_id,
 )
 from segsync.web.state import STATE, Preview, WebState
+from segsync.web.teamstate import notify_job, run_people
 from segsync.web.uploads import (
     ACCEPT,
     Upload,
@@ -50,6 +61,17 @@ from segsync.web.uploads import (
     renamed,
     visible_sheets,
 )
+
+#: the five steps as the bar at the top names them: a sheet's, and a rollback's (which starts
+#: from a run on the Runs page and is confirmed, not "applied")
+SHEET_STEPS = ("Upload", "Preview", "Apply", "Progress", "Done")
+ROLLBACK_STEPS = ("Choose a run", "Preview", "Confirm", "Progress", "Done")
+
+
+def steps_for(kind: str) -> tuple[str, ...]:
+    """The step bar's names for a preview's ``kind`` (``sheet`` or ``rollback``)."""
+    return ROLLBACK_STEPS if kind == "rollback" else SHEET_STEPS
+
 
 # -- 1. upload -----------------------------------------------------------------------------------
 
@@ -122,6 +144,14 @@ async def _upload_submit(request: web.Request, state: WebState, slot: Slot) -> w
         return await _upload_form(request, status=exc.status, error=str(exc))
     try:
         editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
+    except UnplacedColumnsError as exc:  # the mapping page asks what each column is
+        upload.unplaced = exc
+        state.add_upload(upload)
+        return see_other(f"/uploads/{upload.id}/columns")
+    except HiddenDataError as exc:  # the page asks whether to leave them out or send them
+        upload.hidden_problem = str(exc)
+        state.add_upload(upload)
+        return see_other(f"/uploads/{upload.id}/hidden")
     except InputError as exc:
         upload.remove()
         return await _upload_form(request, status=400, error=str(exc))
@@ -130,23 +160,42 @@ async def _upload_submit(request: web.Request, state: WebState, slot: Slot) -> w
         state.add_upload(upload)  # kept for another sheet until applied or expired
     else:
         upload.remove()  # read once, nothing more to read from it
-    preview = start_sheet_preview(state, upload, editset, slot)
+    preview = start_sheet_preview(state, upload, editset, slot, who=run_people(request))
     return see_other(f"/previews/{preview.id}")
 
 
 def _read(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSet, list[str]]:
-    """Load with the CLI's loader (its guards, its sentences); list the sheets on success."""
-    editset = renamed(
-        pipeline.validate(upload.path, settings, sheet=sheet, name=upload.name), upload
-    )
-    return editset, visible_sheets(upload.path)
+    """Load with the CLI's loader (its guards, its sentences); list the sheets on success.
+
+    Where the CLI refuses to choose between sheets, the page previews the one it names first
+    and says so above the preview, with the sheet choice beside it: a preview sends nothing,
+    and the person sees which sheet it is before applying.
+    """
+    try:
+        editset = validate_mapped(upload, settings, sheet)
+    except SheetChoiceError as exc:
+        if sheet is not None or not exc.sheets:
+            raise
+        editset = validate_mapped(upload, settings, exc.sheets[0])
+        others = ", ".join(f"'{name}'" for name in exc.sheets)
+        editset.warnings.insert(
+            0,
+            f"sheets that could hold the edits: {others}. This preview shows sheet "
+            f"'{exc.sheets[0]}'; choose the sheet below before applying.",
+        )
+    return renamed(editset, upload), visible_sheets(upload.path)
 
 
 def start_sheet_preview(
-    state: WebState, upload: Upload, editset: EditSet, slot: Slot | None = None
+    state: WebState,
+    upload: Upload,
+    editset: EditSet,
+    slot: Slot | None = None,
+    who: dict[str, Any] | None = None,
 ) -> Preview:
     """Start the plan of ``editset`` (a dry run: nothing sent, the server read once); the
-    preview ``slot`` it holds is given back when the plan ends."""
+    preview ``slot`` it holds is given back when the plan ends; ``who`` is the person asking
+    (``teamstate.run_people``)."""
     folder, workbook = preview_folder(state)
     settings = state.settings
 
@@ -155,7 +204,7 @@ def start_sheet_preview(
             # the plan goes to the preview's private folder: the job keeps only its facts in
             # memory, and the apply reads it back (and checks its digests) as the CLI does
             plan_file = workbook.with_name(PLAN_NAME)
-            return pipeline.plan(editset, settings, out=plan_file, preview=workbook)
+            return pipeline.plan(editset, settings, out=plan_file, preview=workbook, **(who or {}))
         except AssertionError:
             # pipeline.plan asserts that the server was read; a refused token or an unreachable
             # API ends it there (the run logged why)
@@ -216,23 +265,28 @@ async def preview_page(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     preview = _preview(request)
     job = preview.job
+    steps = steps_for(preview.kind)
     if job.running:
         return await page(
             request,
             "reading.html",
             step=2,
+            steps=steps,
             preview=preview,
             poll_ms=int(state.options.poll_interval_s * 1000),
         )
     if job.result is None or job.view is None:
-        return await page(request, "preview_failed.html", step=2, preview=preview, job=job)
+        return await page(
+            request, "preview_failed.html", step=2, steps=steps, preview=preview, job=job
+        )
     upload = preview.upload if preview.upload and preview.upload.id in state.uploads else None
     return await page(
         request,
         "preview.html",
         step=2,
+        steps=steps,
         preview=preview,
-        view=job.view,
+        view=job.view if preview.applied is None else applied_view(job.view),
         to_send=to_send(preview),
         sheets=upload.sheets if upload is not None and not preview.applied else [],
         # a CSV has no sheet of its own (the loader names it after the stored file)
@@ -272,7 +326,8 @@ async def choose_sheet(request: web.Request) -> web.StreamResponse:
             editset, _ = await loop.run_in_executor(None, _read, upload, state.settings, sheet)
         except InputError as exc:
             return await refusal(request, 400, "This sheet cannot be used", str(exc))
-        return see_other(f"/previews/{start_sheet_preview(state, upload, editset, slot).id}")
+        preview = start_sheet_preview(state, upload, editset, slot, who=run_people(request))
+        return see_other(f"/previews/{preview.id}")
 
 
 # -- 3. apply ------------------------------------------------------------------------------------
@@ -295,13 +350,14 @@ def _confirmation(state: WebState, preview: Preview) -> dict[str, Any]:
     total = preview.job.plan.server_total if preview.job.plan is not None else None
     over = []
     if rails.max_changes is not None and n > rails.max_changes:
-        over.append(f"the limit of {rails.max_changes:,} changes (guardrails.max_changes)")
+        limit = rails.max_changes
+        over.append(f"the {limit:,} {'change' if limit == 1 else 'changes'} a run may make here")
     if rails.max_change_ratio is not None and total and n / total > rails.max_change_ratio:
         over.append(
-            f"{rails.max_change_ratio:.0%} of the server's {total:,} segments "
-            "(guardrails.max_change_ratio)"
+            f"the {rails.max_change_ratio:.0%} of all {total:,} segments in Raise that a run "
+            "may change here"
         )
-    view = preview.job.view
+    view, result = preview.job.view, preview.job.result
     problems = view.problem_total if view is not None else 0
     rps = state.settings.rate_limit.requests_per_second
     return {
@@ -311,6 +367,7 @@ def _confirmation(state: WebState, preview: Preview) -> dict[str, Any]:
         "typed": bool(over),
         "over": " and ".join(over),
         "problems": problems,
+        "moves": result.moves if result else 0,
         "rps": f"{rps:g}",
         "eta_s": n / rps if rps else None,
     }
@@ -327,8 +384,10 @@ async def confirm_page(request: web.Request) -> web.StreamResponse:
         request,
         "confirm.html",
         step=3,
+        steps=steps_for(preview.kind),
         preview=preview,
         error=None,
+        typed_value="",
         **_confirmation(state, preview),
     )
 
@@ -354,15 +413,19 @@ async def apply_submit(request: web.Request) -> web.StreamResponse:
     n = confirm["n"]
     if n == 0:
         return await refusal(request, 409, "Nothing to send", "This preview changes nothing.")
-    typed = str(form.get("confirm") or "").strip().replace(",", "").replace(" ", "")
+    written = str(form.get("confirm") or "").strip()
+    typed = written.replace(",", "").replace(" ", "")
     if confirm["typed"] and typed != str(n):
+        said = f"You typed {written}, not {n:,}." if written else "The number is missing."
         return await page(
             request,
             "confirm.html",
             status=400,
             step=3,
+            steps=steps_for(preview.kind),
             preview=preview,
-            error=f"Type the number of changes, {n}, to confirm; nothing was sent.",
+            error=f"{said} Type {n:,} to send the changes; nothing was sent.",
+            typed_value=written[:40],
             **confirm,
         )
     try:
@@ -375,15 +438,21 @@ async def apply_submit(request: web.Request) -> web.StreamResponse:
             str(exc),
             link=(f"/previews/{preview.id}/apply", "Back to the confirmation"),
         )
-    job = start_run(state, preview, override=n if confirm["typed"] else None)
+    who = run_people(request, preview)
+    job = start_run(state, preview, override=n if confirm["typed"] else None, who=who)
     preview.applied = job
     state.drop_upload(preview.upload)
     return see_other(f"/jobs/{job.id}")
 
 
-def start_run(state: WebState, preview: Preview, *, override: int | None) -> Job:
-    """Start the run that sends ``preview``: the saved plan itself, or the rollback."""
+def start_run(
+    state: WebState, preview: Preview, *, override: int | None, who: dict[str, Any] | None = None
+) -> Job:
+    """Start the run that sends ``preview``: the saved plan itself, or the rollback; ``who``
+    names the person and the approver (``teamstate.run_people``)."""
     settings = state.settings
+    who = who or {}
+    done = notify_job(settings)
     kind = "rollback" if preview.kind == "rollback" else "results"
     results = default_results_path(
         None, out_dir=state.results_dir, kind=kind, fmt=settings.output.format
@@ -393,9 +462,13 @@ def start_run(state: WebState, preview: Preview, *, override: int | None) -> Job
         run_id = str(preview.rollback_of)
 
         def rollback(control: Any) -> Any:
-            return pipeline.rollback(run_id, settings, out=results, report=report, control=control)
+            return pipeline.rollback(
+                run_id, settings, out=results, report=report, control=control, **who
+            )
 
-        return state.jobs.start(JobKind.ROLLBACK, preview.subject, rollback, target=preview.target)
+        return state.jobs.start(
+            JobKind.ROLLBACK, preview.subject, rollback, target=preview.target, on_done=done
+        )
     saved = preview.job.plan
     assert saved is not None
     plan: Path | SavedPlan = saved.path if saved.path is not None else saved
@@ -409,9 +482,12 @@ def start_run(state: WebState, preview: Preview, *, override: int | None) -> Job
             control=control,
             max_changes=override,
             max_change_ratio=1.0 if override is not None else None,
+            **who,
         )
 
-    return state.jobs.start(JobKind.APPLY, preview.subject, apply, target=preview.target)
+    return state.jobs.start(
+        JobKind.APPLY, preview.subject, apply, target=preview.target, on_done=done
+    )
 
 
 __all__ = [

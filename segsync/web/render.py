@@ -28,7 +28,12 @@ from segsync.output.views import NextStep, ProblemView, RunView, build_view
 #: problems, changed fields and unchanged rows listed on a page at most
 PAGE_LIMIT = 500
 #: static files served from the package, with their content types
-STATIC_FILES = {"web.css": "text/css", "progress.js": "text/javascript"}
+STATIC_FILES = {
+    "web.css": "text/css",
+    "progress.js": "text/javascript",
+    "dropzone.js": "text/javascript",
+    "mapping.css": "text/css",
+}
 _STYLE_TAG = re.compile(r"^\s*<style[^>]*>(?P<css>.*)</style>\s*$", re.DOTALL)
 #: facts of the report that name files the page offers as downloads instead
 _DOWNLOAD_FACTS = frozenset({"Preview file", "Results file", "Plan file"})
@@ -70,21 +75,33 @@ def static_files(env: Environment) -> dict[str, tuple[bytes, str]]:
     return files
 
 
-def web_view(result: RunResult, limit: int | None = None) -> RunView:
+def web_view(result: RunResult, limit: int | None = None, *, applied: bool = False) -> RunView:
     """The report's view of ``result``, with "what to do next" said in the page's terms.
 
     The report tells a terminal user which command to type; the page has buttons for the same
     things, and offers the files as downloads instead of naming their paths. It lists the
     first ``PAGE_LIMIT`` problems, changes and unchanged rows (the counts are whole; the page
     says "showing N of M" and the workbook has them all), so a page stays a page at a million
-    rows.
+    rows. A preview that was ``applied`` since no longer says that nothing was sent.
     """
     view = build_view(result, limit=PAGE_LIMIT if limit is None else limit)
     steps = tuple(_web_step(step, view) for step in view.next_steps)
     hidden = _DOWNLOAD_FACTS | ({"Run id"} if view.dry_run else set())  # a preview is no run
     facts = tuple(f for f in view.facts if f.label not in hidden)
     problems = tuple(_web_problem(p) for p in view.problems)
-    return dataclasses.replace(view, next_steps=steps, facts=facts, problems=problems)
+    view = dataclasses.replace(view, next_steps=steps, facts=facts, problems=problems)
+    return applied_view(view) if applied else view
+
+
+def applied_view(view: RunView) -> RunView:
+    """``view`` (a page's preview, from ``web_view``) once the preview was applied: it no longer
+    says that nothing was sent. The view is built once, in the job's thread; this only rewords."""
+    return dataclasses.replace(
+        view,
+        headline="This preview was applied. The run's page says what was sent and what "
+        "happened to each row.",
+        next_steps=tuple(_web_step(step, view, applied=True) for step in view.next_steps),
+    )
 
 
 def _web_problem(problem: ProblemView) -> ProblemView:
@@ -98,7 +115,9 @@ def _web_problem(problem: ProblemView) -> ProblemView:
     )
 
 
-def _web_step(step: NextStep, view: RunView) -> NextStep:
+def _web_step(step: NextStep, view: RunView, *, applied: bool = False) -> NextStep:
+    if view.dry_run and applied and step.text.startswith("Nothing was changed"):
+        return NextStep("This preview was applied: see the run for what was sent.", kind="info")
     if step.command is None:
         return step
     if step.command.startswith("segsync rollback"):
@@ -110,15 +129,17 @@ def _web_step(step: NextStep, view: RunView) -> NextStep:
             kind="action",
         )
     if view.dry_run:
+        verb = "roll it back" if view.command == "rollback" else "apply it"
         return NextStep(
-            "Nothing was sent: this is a preview. To send it, review and apply it.",
+            f"Nothing was changed: this is a preview. To send it, review and {verb}.",
             kind="action",
         )
     return NextStep(step.text.rstrip(":") + ".", kind=step.kind)
 
 
 def when(moment: Any) -> str:
-    """A time as people read it here: local, to the second."""
+    """A time as people read it here: this computer's time to the second, with its zone
+    (``2026-12-06 04:20:25 UTC``, ``2026-12-05 23:20:25 -0500``), as the report says it."""
     if isinstance(moment, str):
         try:
             moment = datetime.fromisoformat(moment)
@@ -126,9 +147,11 @@ def when(moment: Any) -> str:
             return moment
     if not isinstance(moment, datetime):
         return ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    local = moment.astimezone()
+    text = local.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text} UTC" if not local.utcoffset() else f"{text} {local.strftime('%z')}"
 
 
 def seconds(value: Any) -> str:

@@ -17,10 +17,11 @@ from aiohttp import web
 from jinja2 import Environment
 
 from segsync.web.state import STATE
+from segsync.web.teamstate import TEAM_CONTEXT
 
 ENV: web.AppKey[Environment] = web.AppKey("segsync_web_env", Environment)
 #: the request key holding the session id (set by the security middleware); a typed
-#: ``RequestKey`` where aiohttp has them (3.13+), else a plain string key
+#: ``RequestKey`` where aiohttp has them (3.14+), else a plain string key
 _REQUEST_KEY: Any = getattr(web, "RequestKey", None)
 SESSION: Any = _REQUEST_KEY("segsync_session_id", str) if _REQUEST_KEY else "segsync_session_id"
 
@@ -50,6 +51,7 @@ async def page(
         "signed_in": allowed,
         "active_jobs": state.jobs.active() if allowed else [],
         "step": None,
+        **request.get(TEAM_CONTEXT, {}),
         **context,
     }
     env = request.app[ENV]

@@ -5,8 +5,9 @@
    a reload reattaches, since the run lives in the server), and Stop: the same graceful stop as
    Ctrl-C. Once it ends, the same address is the done page: the outcome, the run id, problems,
    changes and downloads of the results workbook and the HTML report.
-6. ``/runs`` — past runs from the journal: time, file, counts, the OS user who started it, its
-   downloads, and Roll back, which previews the rollback before anything is sent.
+6. ``/runs`` — past runs from the journal: time (with its zone), file, counts in words, the OS
+   user who started it, its downloads, and Roll back, which previews the rollback before
+   anything is sent; a run a finished rollback put back is marked so, without Roll back.
 
 Downloads are plain GET links; a run's files are found from its journal (the results path its
 footer records, the HTML report beside it), never from a path in the URL.
@@ -15,6 +16,7 @@ footer records, the HTML report beside it), never from a path in the URL.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +27,13 @@ from aiohttp import web
 from segsync import pipeline
 from segsync.errors import JournalError
 from segsync.journal import JOURNAL_NAME, RunRecord, read_journal
+from segsync.outcomes import PROBLEM_OUTCOMES
 from segsync.runlock import current_user
 from segsync.web.jobs import Job, JobKind, JobState
-from segsync.web.pages import busy_sentence, preview_folder
+from segsync.web.pages import busy_sentence, preview_folder, steps_for
 from segsync.web.responses import download, download_name, page, refusal, see_other
 from segsync.web.state import STATE, Preview, WebState, journal_target_label
+from segsync.web.teamstate import run_people
 
 #: what a run id in a URL may look like (a folder name in the journal folder, nothing else)
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
@@ -83,6 +87,7 @@ async def job_page(request: web.Request) -> web.StreamResponse:
         request,
         "job.html",
         step=4 if job.running else 5,
+        steps=steps_for("rollback" if job.kind is JobKind.ROLLBACK else "sheet"),
         job=job,
         title=f"{_KIND_TITLES.get(job.kind, 'Run')} {job.state.value}",
         progress=status,
@@ -105,7 +110,8 @@ async def job_status(request: web.Request) -> web.StreamResponse:
 async def stop_job(request: web.Request) -> web.StreamResponse:
     job = _job(request)
     if job.running:
-        job.control.stop(f"stopped from the web page by {current_user()}")
+        who = run_people(request).get("actor") or current_user()
+        job.control.stop(f"stopped from the web page by {who}")
     return see_other(f"/jobs/{job.id}")
 
 
@@ -123,17 +129,52 @@ class RunRow:
     counts: dict[str, int]
     user: str
     finished: bool
+    approved_by: str | None
     target_label: str
     rollback_of: str | None
     has_results: bool
     has_report: bool
     #: a run of this app still going (its progress page)
     job: Job | None
+    #: the finished rollback that put this run's changes back (its run id), if any
+    rolled_back_by: str | None = None
 
     @property
     def can_roll_back(self) -> bool:
         wrote = any(k in self.counts for k in ("updated", "updated_with_differences"))
-        return self.job is None and (wrote or not self.finished)
+        return self.job is None and self.rolled_back_by is None and (wrote or not self.finished)
+
+    @property
+    def what(self) -> str:
+        """``Sync``, ``Apply``, ``Rollback``: the command in a word."""
+        return self.command.replace("_", " ").capitalize()
+
+    @property
+    def outcomes(self) -> list[tuple[int, str, bool]]:
+        """(count, outcome in words, needs a person) for each outcome the run has rows of."""
+        return [
+            (count, RUN_OUTCOME_WORDS.get(outcome, outcome.replace("_", " ")), _is_problem(outcome))
+            for outcome, count in self.counts.items()
+        ]
+
+
+#: an outcome in a word or two, as a column of counts reads it (``3 not found``)
+RUN_OUTCOME_WORDS = {
+    "updated": "updated",
+    "updated_with_differences": "stored differently",
+    "would_update": "would update",
+    "unchanged": "unchanged",
+    "duplicate": "repeated",
+    "invalid": "invalid",
+    "not_found": "not found",
+    "conflict": "changed by someone else",
+    "failed": "failed",
+    "not_attempted": "not sent",
+}
+
+
+def _is_problem(outcome: str) -> bool:
+    return outcome in {o.value for o in PROBLEM_OUTCOMES}
 
 
 def _run_files(state: WebState, run_id: str | None) -> dict[str, bool]:
@@ -178,8 +219,9 @@ def _rows(state: WebState) -> list[RunRow]:
                 command=str(header.get("command") or "sync"),
                 source=str(header.get("source") or ""),
                 counts=record.counts(),
-                user=str(header.get("user") or "unknown"),
+                user=str(header.get("actor") or header.get("user") or "unknown"),
                 finished=record.finished,
+                approved_by=header.get("approved_by"),
                 target_label=journal_target_label(header),
                 rollback_of=header.get("rollback_of"),
                 has_results=results is not None,
@@ -187,7 +229,12 @@ def _rows(state: WebState) -> list[RunRow]:
                 job=running.get(record.run_id),
             )
         )
-    return rows
+    # a run is marked rolled back once a rollback of it finished (the newest one is named)
+    undone: dict[str, str] = {}
+    for row in rows:  # newest first
+        if row.rollback_of and row.finished and row.rollback_of not in undone:
+            undone[str(row.rollback_of)] = row.run_id
+    return [dataclasses.replace(r, rolled_back_by=undone.get(r.run_id)) for r in rows]
 
 
 async def runs_page(request: web.Request) -> web.StreamResponse:
@@ -211,8 +258,10 @@ async def start_rollback_preview(request: web.Request) -> web.StreamResponse:
     folder, workbook = preview_folder(state)
     settings = state.settings
 
+    who = run_people(request)
+
     def work(_control: Any) -> Any:
-        return pipeline.rollback(run_id, settings, dry_run=True, out=workbook)
+        return pipeline.rollback(run_id, settings, dry_run=True, out=workbook, **who)
 
     subject = f"run {run_id}"
     release = slot.hand_over()

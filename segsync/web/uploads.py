@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
@@ -64,6 +65,14 @@ class Upload:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: visible worksheets (empty for a CSV); the sheet choice offers these
     sheets: list[str] = field(default_factory=list)
+    #: what the person said about its columns on the mapping page (header → field/note/ignore)
+    mapping: dict[str, str] = field(default_factory=dict)
+    #: the columns the loader could not place, while the mapping page asks about them
+    unplaced: Any = None
+    #: hidden rows/columns with data: what the person chose ("skip", "include"; "" not asked),
+    #: and the loader's sentence while the page asks
+    hidden: str = ""
+    hidden_problem: str = ""
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,13 +1,35 @@
 /* Live progress of a run (or of a preview reading the server): polls the JSON status named by
    the page's data-status-url, shows the numbers, and reloads the page when the work has ended
-   (the server then renders the outcome). Served as a file: the CSP allows no inline script.
-   Values are written with textContent only. */
+   (the server then renders the outcome). The numbers change silently; a screen reader hears
+   the page's status once when the page loads (so also the finished result after the reload)
+   and then only when the phase changes (reading, sending, stopping), through the one live
+   region marked data-announce. Served as a file: the CSP allows no inline script. Values are
+   written with textContent only. */
 (function () {
   "use strict";
+  // the page's live region is empty when the page loads (a live region's first content is not
+  // read out); it gets the page's status once, then again only when the phase changes
+  var live = document.querySelector("[data-announce]");
+  var said = "";
+
+  function announce(text) {
+    if (live && text && text !== said) {
+      said = text;
+      live.textContent = text;
+    }
+  }
+
+  if (live) {
+    window.setTimeout(function () {
+      announce(live.getAttribute("data-announce"));
+    }, 400);
+  }
+
   var panel = document.querySelector("[data-status-url]");
   if (!panel) {
     return;
   }
+  var phase = "";
   var url = panel.getAttribute("data-status-url");
   var every = parseInt(panel.getAttribute("data-poll-ms") || "1000", 10) || 1000;
 
@@ -54,6 +76,11 @@
     if (line && s.text) {
       line.textContent = s.text;
     }
+    var now = (s.phase || "") + (s.stopping ? " stopping" : "");
+    if (phase && now !== phase && s.text) {
+      announce(s.text);
+    }
+    phase = now;
   }
 
   function tick() {
