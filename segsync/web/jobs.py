@@ -30,9 +30,9 @@ from enum import StrEnum
 from typing import Any
 
 from segsync.errors import ConfigError, InputError, RunAborted, RunRefused, SegsyncError
-from segsync.outcomes import RunResult
+from segsync.outcomes import Outcome, RunResult
 from segsync.pipeline import PlanResult
-from segsync.planfile import SavedPlan
+from segsync.planfile import SavedPlan, canonical_sha256
 from segsync.runcontrol import RunControl
 from segsync.runlock import current_user
 from segsync.secrets import redact
@@ -85,6 +85,9 @@ class Job:
     #: what the page shows of the result (``render.web_view``: counts whole, lists capped),
     #: built once in the job's own thread when it ends, never on the event loop
     view: Any = None
+    #: a rollback preview's planned changes as a sha256 (``planned_changes_sha256``), worked
+    #: out before its rows are let go: what a team's approval of it is bound to
+    changes_sha256: str | None = None
     #: why nothing (more) was sent, for ``refused`` and ``failed``
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -193,6 +196,8 @@ class Jobs:
                 job.plan = plan if plan.path is None else dataclasses.replace(plan, rows=[])
                 del plan
             job.result = result
+            if job.kind is JobKind.ROLLBACK_PREVIEW:
+                job.changes_sha256 = planned_changes_sha256(result)
             try:
                 job.view = web_view(result)
             except Exception:  # a bug in the page's view must not hide what the run did
@@ -238,3 +243,13 @@ class Jobs:
             if left <= 0 or not job.done.wait(left):
                 return False
         return True
+
+
+def planned_changes_sha256(result: RunResult) -> str:
+    """sha256 of the segments ``result`` would update and how (id, field, before, after)."""
+    rows = [
+        [r.segment_id, [[c.field, str(c.before), str(c.after)] for c in r.changes]]
+        for r in result.rows
+        if r.outcome is Outcome.WOULD_UPDATE
+    ]
+    return canonical_sha256({"rows": rows})

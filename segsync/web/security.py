@@ -324,7 +324,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             "login.html",
             status=429,
             next=target,
-            error=f"Too many wrong passwords from your address: wait {_duration(wait)}, then "
+            error=f"Too many wrong passwords from your address: wait {wait_words(wait)}, then "
             "try again.",
         )
     password = form.get("password")
@@ -343,7 +343,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _duration(seconds: float) -> str:
+def wait_words(seconds: float) -> str:
+    """A throttled sign-in's wait as people read it (``3 seconds``, ``5 minutes``)."""
     whole = max(1, math.ceil(seconds))
     if whole < 90:
         return f"{whole} second{'s' if whole != 1 else ''}"
