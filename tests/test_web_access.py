@@ -61,6 +61,8 @@ def test_without_the_token_every_page_and_download_is_refused(
                 "pid": preview.rsplit("/", 1)[-1],
                 "jid": job.rsplit("/", 1)[-1],
                 "run_id": str(status["run_id"]),
+                # the column-mapping pages of an upload (none kept: the guard answers first)
+                "uid": "an-upload",
             }
             mine = await web.get(f"/runs/{ids['run_id']}/results")
             assert mine.status == 200  # the signed-in visitor may

@@ -43,7 +43,9 @@ def test_a_big_preview_lists_the_first_changes_and_problems_and_says_so(
                 f"Showing the first {PAGE_LIMIT} of 600 problems; download the workbook for all."
             )
             assert "Changes (1,200)" in page and "Problems (600)" in page
-            assert "Review and apply 1,200 changes" in page
+            assert "Review and apply the changes to 1,200 segments" in page
+            # the section list counts the whole run too, not the rows listed
+            assert "Changes (1,200 fields in 1,200 segments)" in page
             workbook = await web.get(f"{preview}/workbook")
             path = tmp_path / "preview.xlsx"
             path.write_bytes(await workbook.read())

@@ -268,6 +268,7 @@ def test_without_users_the_page_is_as_before(sandbox: Any, tmp_path: Path) -> No
 
     async def main() -> None:
         async with people(load_settings(cfg)) as p:
+            await p["anon"].sign_in()  # the printed address, with its token, as without users
             home = await p["anon"].page("/")
             assert hook_count(home, "signed-in-as") == 0
             assert not re.search(r"/approvals", home)
