@@ -162,6 +162,28 @@ class LoggingSettings(_Section):
     progress_interval_s: float = Field(5.0, gt=0)
 
 
+class FilesSettings(_Section):
+    """Modes of the files and folders segsync creates (journals, plans, results, reports,
+    logs, the sandbox database). Private by default; a team sharing a results folder through a
+    group may widen them (``"0640"`` / ``"0750"``). Octal text, as ``chmod`` takes it."""
+
+    file_mode: str = "0600"
+    dir_mode: str = "0700"
+
+    @field_validator("file_mode", "dir_mode")
+    @classmethod
+    def _octal(cls, value: str) -> str:
+        from segsync.private_files import parse_mode
+
+        return f"{parse_mode(value, 'a mode'):04o}"
+
+    def apply(self) -> None:
+        """Use these modes for everything this process creates from now on."""
+        from segsync.private_files import configure
+
+        configure(int(self.file_mode, 8), int(self.dir_mode, 8))
+
+
 class SandboxSettings(_Section):
     """Only used when ``api.base_url`` is ``sandbox``."""
 
@@ -214,6 +236,7 @@ class Settings(_Section):
     journal: JournalSettings = JournalSettings()
     logging: LoggingSettings = LoggingSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    files: FilesSettings = FilesSettings()
     web: WebSettings = WebSettings()
     audit: AuditSettings = AuditSettings()
     notify: NotifySettings = NotifySettings()

@@ -23,6 +23,7 @@ The tree::
     │   ├── RunLockedError            another run is writing to the same API
     │   ├── OutputPathError           the results file could not be written
     │   ├── TargetMismatchError       rollback/apply aimed at another server than the run's
+    │   ├── UnsafeFolderError         a private folder (the run lock's) is another user's
     │   └── GuardrailError            more changes than --max-changes / --max-change-ratio
     ├── RunAborted                    the run stopped early (auth, circuit breaker, signal)
     └── JournalError                  a run journal is missing or unreadable (rollback/resume)
@@ -141,6 +142,15 @@ class OutputPathError(RunRefused):
 
 class TargetMismatchError(RunRefused):
     """A rollback (or apply) was pointed at a server other than the one its run wrote to."""
+
+
+class UnsafeFolderError(RunRefused):
+    """A folder for private files (the run lock's) is a symlink, another account's, or open
+    to others; it is refused, never used. ``folder`` names it."""
+
+    def __init__(self, message: str, *, folder: object = None) -> None:
+        super().__init__(message)
+        self.folder = folder
 
 
 class RunAborted(SegsyncError):

@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
 from segsync.input.placement import Placement
 from segsync.model import EDITABLE_FIELDS, Segment, SegmentRequest, field_errors
 from segsync.outcomes import FieldChange, Outcome
+from segsync.output.atomic import atomic_file
 
 #: ``Sheet!C14 (header): message``: how a loader error with a cell reads (``RowError.__str__``)
 _CELL_TEXT = re.compile(
@@ -41,9 +42,37 @@ STATE_FIELDS: tuple[str, ...] = (*EDITABLE_FIELDS, "modifiedDateTime")
 
 
 def canonical_sha256(value: Any) -> str:
-    """sha256 of ``value`` as canonical JSON (sorted keys, no spaces): stable across writers."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """sha256 of ``value`` as canonical JSON (sorted keys, no spaces): stable across writers.
+
+    A plan's ``rows`` are hashed one row at a time: the same bytes as ``json.dumps`` of the
+    whole, without a string of the whole plan in memory (hundreds of MB at a million rows).
+    """
+    digest = hashlib.sha256()
+    for chunk in _canonical_chunks(value):
+        digest.update(chunk.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _canonical_chunks(value: Any) -> Iterator[str]:
+    """``_canonical(value)`` in pieces: a dict's ``rows`` list row by row."""
+    if not isinstance(value, dict) or not isinstance(value.get("rows"), list):
+        yield _canonical(value)
+        return
+    yield "{"
+    for i, key in enumerate(sorted(value)):
+        yield ("," if i else "") + _canonical(key) + ":"
+        if key == "rows":
+            yield "["
+            for j, row in enumerate(value[key]):
+                yield ("," if j else "") + _canonical(row)
+            yield "]"
+        else:
+            yield _canonical(value[key])
+    yield "}"
 
 
 def plan_digest(saved: SavedPlan) -> str:
@@ -207,15 +236,26 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 def write_plan(saved: SavedPlan, path: Path) -> Path:
-    """Write the plan file atomically (temp file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    text = json.dumps(saved.to_json(), ensure_ascii=False, indent=1)
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    """Write the plan file atomically (temp file, fsync, rename), private (``atomic_file``).
+
+    One key per line, and one row per line under ``rows``, written row by row (no string of
+    the whole plan in memory).
+    """
+    data = saved.to_json()
+    with atomic_file(path) as handle:
+        handle.write(b"{\n")
+        for i, (key, value) in enumerate(data.items()):
+            handle.write(b",\n" if i else b"")
+            head = f" {json.dumps(key)}: "
+            if key == "rows":
+                handle.write(f"{head}[".encode())
+                for j, row in enumerate(value):
+                    line = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+                    handle.write(f"{',' if j else ''}\n  {line}".encode())
+                handle.write(b"\n ]" if value else b"]")
+            else:
+                handle.write((head + json.dumps(value, ensure_ascii=False)).encode("utf-8"))
+        handle.write(b"\n}\n")
     saved.path = path
     return path
 

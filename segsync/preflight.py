@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from segsync.errors import OutputPathError
+from segsync.private_files import make_dirs
 
 #: the results formats a person can open
 RESULT_SUFFIXES = (".xlsx", ".csv")
@@ -30,7 +31,7 @@ def check_results_path(target: Path) -> Path:
         raise OutputPathError(f"The results path {target} is a folder; nothing was sent.")
     folder = target.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_dirs(folder)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".segsync-probe-", delete=True):
             pass
     except OSError as exc:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -21,6 +21,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from segsync import private_files
 from segsync.errors import RunLockedError
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ class Holder:
 
 
 def default_lock_dir() -> Path:
-    """A per-user folder, so two users of one machine cannot block each other's files."""
-    return Path(tempfile.gettempdir()) / f"segsync-{_user()}" / "locks"
+    """``locks`` in this user's private runtime folder (``segsync.private_files``), created
+    0700 and checked: a folder someone else made or linked there is refused, never used."""
+    return private_files.private_dir(private_files.runtime_dir() / "locks")
 
 
 def _user() -> str:
@@ -69,24 +71,49 @@ class RunLock:
     on Windows), so the kernel releases it when its process dies, however it dies. Beside it a
     small JSON file names the holder (run id, pid, command, start time, user): a second run
     reads it to say who holds the lock, and a run that finds it left by a process that is gone
-    takes the lock over with a warning. Lock files live in a per-user folder under the system
-    temp directory, one per target (the normalised base URL, or ``sandbox:<db path>``), so runs
-    from different folders against one server still exclude each other.
+    takes the lock over with a warning. Lock files live in this user's private runtime folder
+    (0700, checked for owner and mode; see ``segsync.private_files``), one per target (the
+    normalised base URL, or ``sandbox:<db path>``), so runs from different folders against one
+    server still exclude each other. The holder file is created new (``O_EXCL|O_NOFOLLOW``,
+    0600) and read only when it is a regular file of this user, so no one else's text is ever
+    shown as a holder.
     """
 
     def __init__(self, target: str, *, folder: Path | None = None) -> None:
         self.target = target
-        folder = folder or default_lock_dir()
+        self.folder = folder
+        self._checked: Path | None = None
         key = hashlib.sha256(target.encode("utf-8")).hexdigest()[:24]
-        self.path = folder / f"{key}.lock"
-        self.info_path = folder / f"{key}.json"
-        self._lock = FileLock(str(self.path), timeout=0, thread_local=False)
+        self._key = key
+        self._lock: FileLock | None = None
+
+    @property
+    def path(self) -> Path:
+        return self._folder() / f"{self._key}.lock"
+
+    @property
+    def info_path(self) -> Path:
+        return self._folder() / f"{self._key}.json"
+
+    def _folder(self) -> Path:
+        """The lock folder, made and checked on first use (``UnsafeFolderError`` if unsafe)."""
+        if self._checked is None:
+            if self.folder is None:
+                self._checked = default_lock_dir()
+            else:
+                self._checked = private_files.private_dir(self.folder)
+        return self._checked
+
+    def file_lock(self) -> FileLock:
+        """The OS lock itself (its file created 0600 in the checked folder)."""
+        if self._lock is None:
+            self._lock = FileLock(str(self.path), timeout=0, mode=0o600, thread_local=False)
+        return self._lock
 
     def acquire(self, run_id: str, command: str) -> None:
         """Take the lock at once, or raise ``RunLockedError`` naming the holder."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._lock.acquire(timeout=0)
+            self.file_lock().acquire(timeout=0)
         except Timeout:
             holder = self.holder()
             who = holder.describe() if holder else "another segsync run"
@@ -117,20 +144,37 @@ class RunLock:
     def release(self) -> None:
         with contextlib.suppress(OSError):
             self.info_path.unlink()
-        self._lock.release()
+        self.file_lock().release()
 
     def holder(self) -> Holder | None:
-        """The holder named beside the lock (None when nobody is named, or it is unreadable)."""
+        """The holder named beside the lock (None when nobody is named, it is unreadable, or
+        it is not a regular file of this user)."""
+        raw = private_files.read_own_file(self.info_path)
+        if raw is None:
+            return None
         try:
-            data: dict[str, Any] = json.loads(self.info_path.read_text(encoding="utf-8"))
-            return Holder(**{k: data[k] for k in Holder.__dataclass_fields__})
-        except (OSError, ValueError, KeyError, TypeError):
+            data: dict[str, Any] = json.loads(raw.decode("utf-8"))
+            return Holder(
+                run_id=str(data["run_id"]),
+                pid=int(data["pid"]),
+                command=str(data["command"]),
+                started_at=str(data["started_at"]),
+                user=str(data["user"]),
+                target=str(data["target"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def _write_holder(self, holder: Holder) -> None:
-        temp = self.info_path.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_text(json.dumps(asdict(holder)), encoding="utf-8")
-        os.replace(temp, self.info_path)
+        temp = self.info_path.with_name(f".{self._key}.{secrets.token_hex(8)}.tmp")
+        try:
+            with private_files.create_file(temp, 0o600) as handle:
+                handle.write(json.dumps(asdict(holder)).encode("utf-8"))
+            os.replace(temp, self.info_path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import pytest
 from segsync.sandbox import FaultOptions, Sandbox
 from segsync.web import WebOptions, create_app
 from segsync.web.server import serve_in_thread
+from segsync.web.state import STATE
 from tests.browser_checks import check_state
 from tests.conftest import MakeSandbox
 from tests.helpers import read_results, settings_for
@@ -69,6 +70,10 @@ class Page:
     def open(self, path: str) -> None:
         self.driver.get(self.url + path)
 
+    def sign_in(self, app: Any) -> None:
+        """Open the address ``segsync web`` prints (its token becomes the session cookie)."""
+        self.driver.get(app[STATE].sign_in_url(self.url))
+
     def find(self, testid: str) -> Any:
         css = f'[data-testid="{testid}"]'
         return self.wait.until(lambda d: d.find_element(self.by.CSS_SELECTOR, css))
@@ -112,7 +117,7 @@ def test_upload_preview_apply_download_then_roll_back(sandbox: Sandbox, tmp_path
     app = create_app(settings_for(sandbox, tmp_path), FAST_POLL)
     with chrome() as driver, serve_in_thread(app, FAST_POLL) as url:
         page = Page(driver, url)
-        page.open("/")
+        page.sign_in(app)
         shot(driver, "1-upload")
         page.upload(SAMPLE_SHEET)
         assert len(page.all(CHANGE_ROWS)) == 12  # one per changed field
@@ -165,6 +170,7 @@ def test_a_colleagues_change_between_preview_and_apply_ends_conflict(
     app = create_app(settings, FAST_POLL)
     with chrome() as driver, serve_in_thread(app, FAST_POLL) as url:
         page = Page(driver, url)
+        page.sign_in(app)
         page.upload(SAMPLE_SHEET)
         page.click("review-apply")
         sandbox.modify(100004, name="Changed by a colleague")
@@ -187,7 +193,7 @@ def test_a_colleagues_change_between_preview_and_apply_ends_conflict(
 
 
 def test_login_and_a_refused_file_in_the_browser(sandbox: Sandbox, tmp_path: Path) -> None:
-    options = WebOptions(port=0, password="open sesame", poll_interval_s=0.2)
+    options = WebOptions(port=0, password="open sesame, please", poll_interval_s=0.2)
     app = create_app(settings_for(sandbox, tmp_path), options)
     bad = tmp_path / "notes.xlsx"
     bad.write_text("id,name\n100001,a text file named like a workbook\n", encoding="utf-8")
@@ -200,7 +206,7 @@ def test_login_and_a_refused_file_in_the_browser(sandbox: Sandbox, tmp_path: Pat
         password.send_keys("wrong")
         page.click("sign-in")
         page.text_appears("That password is not right.")
-        page.find("password").send_keys("open sesame")
+        page.find("password").send_keys("open sesame, please")
         page.click("sign-in")
         page.find("edits-file").send_keys(str(bad))
         assert len(page.all(NAV)) == 1  # the check above looked for something that exists

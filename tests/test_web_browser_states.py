@@ -43,6 +43,7 @@ def test_a_file_dropped_on_the_zone_is_uploaded(sandbox: Sandbox, tmp_path: Path
     app = create_app(settings_for(sandbox, tmp_path), FAST_POLL)
     with chrome() as driver, serve_in_thread(app, FAST_POLL) as url:
         page = Page(driver, url)
+        page.sign_in(app)
         page.open("/")
         sheet = base64.b64encode(SAMPLE_SHEET.read_bytes()).decode("ascii")
         driver.execute_script(DROP, sheet, SAMPLE_SHEET.name, '[data-testid="dropzone"]')
@@ -69,6 +70,7 @@ def test_a_wrong_number_is_kept_marked_and_explained(
     app = create_app(settings, FAST_POLL)
     with chrome() as driver, serve_in_thread(app, FAST_POLL) as url:
         page = Page(driver, url)
+        page.sign_in(app)
         page.open("/")
         page.find("edits-file").send_keys(str(SAMPLE_SHEET))
         page.click("upload")

@@ -38,6 +38,7 @@ def test_map_an_unplaced_column_and_preview_the_mapped_change(
     app = create_app(settings_for(sandbox, tmp_path), FAST_POLL)
     with chrome() as driver, serve_in_thread(app, FAST_POLL) as url:
         page = Page(driver, url)
+        page.sign_in(app)
         upload(page, path, "map-columns")
         rows = page.all('[data-testid="column-row"]')
         headers = [r.find_element(page.by.CSS_SELECTOR, ".header").text for r in rows]
@@ -59,6 +60,7 @@ def test_the_mapping_page_of_an_ops_sheet(sandbox: Sandbox, tmp_path: Path) -> N
     app = create_app(settings_for(sandbox, tmp_path), FAST_POLL)
     with chrome() as driver, serve_in_thread(app, FAST_POLL) as url:
         page = Page(driver, url)
+        page.sign_in(app)
         upload(page, make("ops_unmapped.xlsx", tmp_path), "map-columns")
         assert len(page.all('[data-testid="column-choice"]')) == 6
         check_state(driver, "mapping-ops")
@@ -68,6 +70,7 @@ def test_the_hidden_cells_page_in_the_browser(sandbox: Sandbox, tmp_path: Path) 
     app = create_app(settings_for(sandbox, tmp_path), FAST_POLL)
     with chrome() as driver, serve_in_thread(app, FAST_POLL) as url:
         page = Page(driver, url)
+        page.sign_in(app)
         upload(page, make("hidden_rows.xlsx", tmp_path), "hidden-choose")
         assert "DRAFT DO NOT SEND" in page.find("hidden-problem").text
         check_state(driver, "hidden")

@@ -33,7 +33,8 @@ def changed_fields(sandbox: Sandbox) -> int:
 
 def test_upload_page_is_a_form_with_its_token(sandbox: Sandbox, tmp_path: Path) -> None:
     async def body() -> None:
-        async with web_client(settings_for(sandbox, tmp_path)) as web:
+        async with web_client(settings_for(sandbox, tmp_path), sign_in=False) as web:
+            cookie = (await web.sign_in()).headers["Set-Cookie"]
             response = await web.get("/")
             page = await response.text()
             assert response.status == 200
@@ -43,7 +44,6 @@ def test_upload_page_is_a_form_with_its_token(sandbox: Sandbox, tmp_path: Path) 
             # the token comes first, so the server can check it before storing any byte
             assert page.index('name="csrf_token"') < page.index('name="edits"')
             assert "<style" not in page and "<script>" not in page and " style=" not in page
-            cookie = response.headers["Set-Cookie"]
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
 
     run(body())

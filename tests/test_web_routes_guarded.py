@@ -62,6 +62,7 @@ def test_every_state_changing_route_needs_the_token_and_this_origin(
         async with web_client(settings_for(sandbox, tmp_path)) as session:
             port = session.port
             for path in state_changing_paths(session.app):
+                await session.sign_in()  # again: the control request to /logout signed out
                 token = await session.token()
                 for data in (None, "", "forged", token + "x"):
                     text = await refused(session, path, data=form(data))

@@ -252,10 +252,12 @@ def test_segsync_web_serves_the_embedded_sandbox(tmp_path: Path) -> None:
     try:
         assert server.stdout is not None
         line = server.stdout.readline()
-        found = re.search(r"open (http://127\.0\.0\.1:\d+/)", line)
+        found = re.search(r"open (http://127\.0\.0\.1:\d+/)(\?token=\S+)", line)
         assert found, (line, server.poll())
         url = found.group(1).rstrip("/")
         with httpx.Client(base_url=url, trust_env=False, timeout=30) as client:
+            assert client.get("/").status_code == 403  # nothing without the printed address
+            assert client.get("/" + found.group(2)).status_code == 303  # its token: a session
             home = client.get("/")
             assert home.status_code == 200 and 'data-testid="upload"' in home.text
             upload = client.post(

@@ -268,6 +268,7 @@ def test_without_users_the_page_is_as_before(sandbox: Any, tmp_path: Path) -> No
 
     async def main() -> None:
         async with people(load_settings(cfg)) as p:
+            await p["anon"].sign_in()  # the printed address, with its token, as without users
             home = await p["anon"].page("/")
             assert hook_count(home, "signed-in-as") == 0
             assert not re.search(r"/approvals", home)
@@ -357,3 +358,23 @@ def test_stop_needs_an_operator_and_is_audited(make_sandbox: Any, tmp_path: Path
     applied = next(e for e in entries if e["action"] == "apply")
     assert stop["person"] == "olive" and stop["file"] == applied["file"] == "eight.csv"
     assert applied["aborted"].endswith("stopped from the web page by olive")
+
+
+def test_wrong_sign_ins_slow_their_own_address_as_wrong_passwords_do(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """Team sign-in uses the page's per-address throttle (five free, then growing waits): once
+    it holds, even the right password waits, and nothing is signed in meanwhile."""
+    cfg = team_config(sandbox, tmp_path)
+
+    async def main() -> None:
+        async with people(load_settings(cfg)) as p:
+            olive = p["olive"]
+            statuses = [await sign_in(olive, "olive", "not the password") for _ in range(7)]
+            assert statuses[:6] == [403] * 6 and statuses[6] == 429
+            assert await sign_in(olive, "olive") == 429  # checked only once the wait is over
+            assert (await olive.get("/runs", allow_redirects=False)).status == 303
+            # the record is this address's: another address may still try at once
+            assert p["olive"].state.gate.throttle.wait_s("192.0.2.7") == 0
+
+    run(main())

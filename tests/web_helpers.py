@@ -107,6 +107,17 @@ class WebSession:
                 self.seen.extend(archive.read(n) for n in archive.namelist())
         return response
 
+    @property
+    def printed_url(self) -> str:
+        """The address ``segsync web`` would print for this server (token included)."""
+        return self.state.sign_in_url(str(self.client.make_url("/")))
+
+    async def sign_in(self) -> ClientResponse:
+        """Open the printed URL, as a person does: its token becomes the session cookie."""
+        response = await self.client.session.get(self.printed_url, allow_redirects=False)
+        assert response.status == 303, (response.status, (await response.text())[:300])
+        return response
+
     async def get(self, path: str, **kw: Any) -> ClientResponse:
         return await self._keep(await self.client.get(path, **kw))
 
@@ -174,11 +185,17 @@ class WebSession:
 
 @contextlib.asynccontextmanager
 async def web_client(
-    settings: Settings, options: WebOptions | None = None
+    settings: Settings, options: WebOptions | None = None, *, sign_in: bool = True
 ) -> AsyncIterator[WebSession]:
+    """The app served on 127.0.0.1 and a visitor of it, signed in the way a person is: by
+    opening the printed URL (with its token). With a password, or ``sign_in=False``, the
+    visitor starts signed out."""
     app = create_app(settings, options)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        yield WebSession(client, app)
+        web = WebSession(client, app)
+        if sign_in and web.state.gate.token is not None:
+            await web.sign_in()
+        yield web
 
 
 def run(coro: Awaitable[Any]) -> Any:

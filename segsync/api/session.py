@@ -23,6 +23,7 @@ from segsync.api.client import RaiseClient
 from segsync.api.limiter import shared_limiter
 from segsync.config import Settings
 from segsync.errors import ConfigError
+from segsync.private_files import make_dirs
 from segsync.runcontrol import RunControl
 from segsync.secrets import check_base_url, read_token, register_secret
 
@@ -127,7 +128,7 @@ def _start_embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> 
     sb = settings.sandbox
     seed = sb.seed_csv if sb.seed_csv is not None or sb.seed_rows else PACKAGED_SEED
     try:
-        sb.db.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(sb.db.parent)
         options = SandboxOptions(db=sb.db, seed_csv=seed, seed_rows=sb.seed_rows)
         handle = stack.enter_context(run_sandbox(options))
     except (OSError, ValueError, sqlite3.Error) as exc:

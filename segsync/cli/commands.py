@@ -111,6 +111,7 @@ def load(opts: dict[str, Any]) -> Settings:
     from segsync.config import load_settings
 
     settings = load_settings(opts.get("config"), overrides=settings_overrides(opts))
+    settings.files.apply()  # private files (0600/0700) unless the config widens them
     said = mapping_overrides(opts, settings.input.columns)
     if said:
         settings = settings.with_overrides(said)

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
+from segsync import private_files
 from segsync.errors import ConfigError
 from segsync.secrets import RedactingFilter, redact
 
@@ -93,11 +94,19 @@ def setup_logging(fmt: str, level: str, file: str | Path | None) -> None:
     _add_handler(root, stderr, formatter)
     if file:
         try:
-            Path(file).parent.mkdir(parents=True, exist_ok=True)
-            file_handler = logging.FileHandler(file, encoding="utf-8")
+            private_files.make_dirs(Path(file).parent)
+            file_handler = PrivateFileHandler(file, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"The log file {file} cannot be opened ({exc.strerror}).") from None
         _add_handler(root, file_handler, formatter)
+
+
+class PrivateFileHandler(logging.FileHandler):
+    """The log file, created 0600 (``files.file_mode``) and never opened through a symlink."""
+
+    def _open(self) -> Any:
+        fd = private_files.append_fd(Path(self.baseFilename))
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
 def _add_handler(root: logging.Logger, handler: logging.Handler, fmt: logging.Formatter) -> None:

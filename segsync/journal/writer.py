@@ -1,8 +1,10 @@
 """Writing one run's journal: created new, every record fsync'd, a failure stops the run.
 
 A run id is its start time (UTC, so ids sort by time) and 64 random bits; the run folder is
-created exclusively and the file with mode ``x``, so no run can append to, or reset, another
-run's journal, and the new folder entries are fsync'd before the first record. A write that
+created exclusively and the file with ``O_EXCL|O_NOFOLLOW``, so no run can append to, or reset,
+another run's journal, and the new folder entries are fsync'd before the first record. Journals
+hold before and after values: folders are made 0700 and the file 0600 (``files:`` in the config
+may widen them; see ``segsync.private_files``). A write that
 fails raises ``JournalWriteError``; the file is cut back to its last whole record and closed for
 writing, because a line appended after a partial one would damage the record.
 """
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from segsync import private_files
 from segsync.errors import JournalError, JournalWriteError
 from segsync.secrets import redact
 
@@ -67,7 +70,8 @@ class Journal:
         self.failed: JournalWriteError | None = None
         self._size = 0
         # unbuffered: a record is either handed to the OS whole or not at all, nothing lingers
-        self._file: io.FileIO = open(self.path, "xb", buffering=0)  # noqa: SIM115 - lives as long as the run
+        fd = private_files.create_fd(self.path)
+        self._file: io.FileIO = open(fd, "wb", buffering=0)  # noqa: SIM115 - lives as long as the run
 
     @classmethod
     def create(cls, folder: Path, run_id: str) -> Journal:
@@ -77,14 +81,16 @@ class Journal:
         folder = Path(folder)
         run_dir = folder / run_id
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_files.make_dirs(folder)
         except OSError as exc:
             raise JournalWriteError(
                 f"Cannot create the journal folder {folder} ({_why(exc)}); nothing was sent.",
                 reason=_why(exc),
             ) from exc
         try:
-            run_dir.mkdir()
+            run_dir.mkdir(mode=private_files.Modes.dir)
+            if private_files.POSIX:  # mkdir applies the umask; the mode asked for, exactly
+                os.chmod(run_dir, private_files.Modes.dir)
             journal = cls(run_dir / JOURNAL_NAME)
         except FileExistsError as exc:
             raise JournalError(

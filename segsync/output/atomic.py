@@ -16,20 +16,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from segsync.private_files import create_fd, make_dirs
+
 
 @contextmanager
 def atomic_file(target: Path) -> Iterator[IO[bytes]]:
     """A binary file that becomes ``target`` only if the block finishes.
 
     Hidden temp file in the same folder (so ``os.replace`` is a rename, atomic on POSIX and
-    Windows), created with the process umask (and the old file's mode when replacing one),
-    fsynced before the rename and the folder fsynced after it, so a power cut cannot leave a
+    Windows), created new without following a symlink, mode 0600 (``files.file_mode``; the old
+    file's mode when replacing one), in folders created 0700 (``files.dir_mode``), fsynced
+    before the rename and the folder fsynced after it, so a power cut cannot leave a
     renamed-but-empty file. Any exception removes the temp file and leaves ``target`` alone.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(target.parent)
     temp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(temp, flags, 0o666)
+    fd = create_fd(temp)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh

@@ -19,6 +19,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Literal
 
@@ -175,35 +176,77 @@ class RunView:
     journal_path: str | None
     plan_path: str | None
     exit_code: int
+    #: problems and changed fields in the whole run; ``problems`` and ``changes`` list them
+    #: all, or only the first ``limit`` when the view was built for a page (``build_view``)
+    problem_total: int = 0
+    change_total: int = 0
+    #: segments the whole run's changes touch (``changes`` may list only the first few)
+    changed_segment_total: int | None = None
 
     @property
     def problem_count(self) -> int:
-        return len(self.problems)
+        return self.problem_total
+
+    @property
+    def capped(self) -> bool:
+        """Whether some problems, changes or unchanged rows are left out of the lists."""
+        return (
+            len(self.problems) < self.problem_total
+            or len(self.changes) < self.change_total
+            or len(self.unchanged) < self.unchanged_count
+        )
 
     @property
     def changed_segments(self) -> int:
         """Segments the changes touch (``12 field changes in 8 segments``)."""
+        if self.changed_segment_total is not None:
+            return self.changed_segment_total
         return len(
             {(c.segment_id, c.source_row if c.segment_id is None else 0) for c in self.changes}
         )
 
 
-def build_view(result: RunResult, *, plan_path: str | Path | None = None) -> RunView:
-    """The ``RunView`` of ``result``; ``plan_path`` is the plan a ``plan`` run saved."""
+def build_view(
+    result: RunResult, *, plan_path: str | Path | None = None, limit: int | None = None
+) -> RunView:
+    """The ``RunView`` of ``result``; ``plan_path`` is the plan a ``plan`` run saved.
+
+    ``limit`` lists only the first so many problems, changed fields and unchanged rows (the
+    counts stay whole): a page for a sheet of a million rows must not become a million table
+    rows, nor hold a character diff of each in memory.
+    """
     plan = str(plan_path) if plan_path is not None else None
-    counts = _counts(result.rows)
+    rows = result.rows
+    counts = _counts(rows)
+    problem_total = sum(1 for r in rows if r.outcome in PROBLEM_OUTCOMES)
+    change_total = sum(len(r.changes) for r in rows)
+    unchanged_total = sum(1 for r in rows if r.outcome is Outcome.UNCHANGED)
     problems = tuple(
-        problem_view(r, result.sheet) for r in result.rows if r.outcome in PROBLEM_OUTCOMES
+        islice(
+            (problem_view(r, result.sheet) for r in rows if r.outcome in PROBLEM_OUTCOMES), limit
+        )
     )
     names = result.campaign_names
-    changes = tuple(c for r in result.rows for c in change_views(r, campaigns=names))
+    changes = tuple(
+        islice((c for r in rows if r.changes for c in change_views(r, campaigns=names)), limit)
+    )
     unchanged = tuple(
-        UnchangedView(r.source_row, r.segment_id, segment_name(r))
-        for r in result.rows
-        if r.outcome is Outcome.UNCHANGED
+        islice(
+            (
+                UnchangedView(r.source_row, r.segment_id, segment_name(r))
+                for r in rows
+                if r.outcome is Outcome.UNCHANGED
+            ),
+            limit,
+        )
+    )
+    changed_rows = (
+        len({(c.source_row, c.segment_id) for c in changes})
+        if limit is None
+        else sum(1 for r in rows if r.changes)
     )
     aborted = one_line(result.aborted) if result.aborted else None
-    status = _status(aborted, len(problems), result.dry_run)
+    status = _status(aborted, problem_total, result.dry_run)
     duration_s = max(result.duration_s, 0.0)
     started = _when(result.started_at)
     finished = _when(result.finished_at) if result.finished_at else None
@@ -227,20 +270,25 @@ def build_view(result: RunResult, *, plan_path: str | Path | None = None) -> Run
         warnings=tuple(one_line(w) for w in result.warnings),
         status=status,
         status_label=STATUS_LABELS[status],
-        headline=_headline(result, len(problems), status),
+        headline=_headline(result, problem_total, status),
         counts=counts,
         total_rows=len(result.rows),
-        next_steps=tuple(_next_steps(result, len(problems), plan)),
+        next_steps=tuple(_next_steps(result, problem_total, plan)),
         problems=problems,
         changes=changes,
-        changed_rows=len({(c.source_row, c.segment_id) for c in changes}),
-        unchanged_count=len(unchanged),
+        changed_rows=changed_rows,
+        unchanged_count=unchanged_total,
         unchanged=unchanged,
         results_path=result.results_path,
         journal_path=result.journal_path,
         plan_path=plan,
         facts=tuple(_facts(result, plan, started, finished)),
         exit_code=result.exit_code,
+        problem_total=problem_total,
+        change_total=change_total,
+        changed_segment_total=len(
+            {(r.segment_id, r.source_row if r.segment_id is None else 0) for r in rows if r.changes}
+        ),
     )
 
 

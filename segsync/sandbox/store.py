@@ -8,6 +8,8 @@ peeks and edits "as another user") share it.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from segsync import private_files
 from segsync.model import EDITABLE_FIELDS
 from segsync.sandbox.seeding import SeedRow
 from segsync.sandbox.stats import SegmentStats, created_for, stats_for
@@ -115,11 +118,22 @@ class ListQuery:
     campaign_ids: tuple[int, ...] = ()
 
 
+def _create_private(path: Path) -> None:
+    """Create a new database file 0600 (folders 0700) before SQLite opens it: SQLite makes
+    files 0644, and gives its -wal and -shm files the database file's mode."""
+    private_files.make_dirs(path.parent)
+    # an existing database (or a symlink to one the person made) is opened as it is
+    with contextlib.suppress(FileExistsError):
+        os.close(private_files.create_fd(path))
+
+
 class SegmentStore:
     """Thread-safe access to the sandbox's segments and campaigns."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self._lock = threading.RLock()
+        if str(path) != ":memory:" and not str(path).startswith("file:"):
+            _create_private(Path(path))
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.create_function("fold", 1, _fold, deterministic=True)

@@ -27,6 +27,7 @@ from segsync.secrets import redact
 if TYPE_CHECKING:
     from segsync.config import Settings
     from segsync.outcomes import RunResult
+    from segsync.output.views import RunView
 
 log = logging.getLogger("segsync.notify")
 
@@ -73,11 +74,23 @@ def run_notice(
     *,
     error: str | None = None,
     who: str | None = None,
+    view: RunView | None = None,
 ) -> Notice:
-    """The notice of a run that ended with ``result``, or was refused with ``error``."""
-    from segsync.outcomes import PROBLEM_OUTCOMES
+    """The notice of a run that ended with ``result``, or was refused with ``error``.
 
-    if result is not None:
+    The page passes its ``view`` of the result as well: it lets a finished job's rows go once
+    the view is built, and the view's counts are whole."""
+    from segsync.outcomes import PROBLEM_OUTCOMES, Outcome
+
+    if view is not None:
+        headline = view.headline
+        tally = {c.outcome: c.count for c in view.counts}
+        counts = {o.value: tally[o.value] for o in Outcome if tally.get(o.value)}
+        problems = view.problem_total
+        source = Path(view.source).name if view.source else None
+        run_id = view.run_id if view.journal_path else None
+        who = who or (result.actor if result is not None else None)
+    elif result is not None:
         from segsync.output.views import summary_view
 
         headline = summary_view(result).headline
@@ -161,10 +174,11 @@ def notify_run(
     error: str | None = None,
     extra_urls: Iterable[str] = (),
     who: str | None = None,
+    view: RunView | None = None,
 ) -> list[str]:
     """Tell the configured services about a run if ``notify.when`` wants it; the warnings."""
     urls = notify_urls(settings, extra_urls)
     when = settings.notify.when if settings is not None else "problems"
     if not urls or not wanted(when, exit_code):
         return []
-    return send(run_notice(command, exit_code, result, error=error, who=who), urls)
+    return send(run_notice(command, exit_code, result, error=error, who=who, view=view), urls)

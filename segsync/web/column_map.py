@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from segsync import pipeline
@@ -20,6 +19,7 @@ from segsync.config import Settings
 from segsync.errors import UnplacedColumnsError
 from segsync.input.editset import EditSet
 from segsync.input.placement import normalise_header
+from segsync.output.atomic import atomic_file
 from segsync.web.uploads import Upload
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ def saved_mapping(settings: Settings, headers: list[tuple[str, str, str]]) -> di
 def save_mapping(
     settings: Settings, headers: list[tuple[str, str, str]], mapping: dict[str, str]
 ) -> Path:
-    """Remember ``mapping`` for files with these headers; written whole, owner-only."""
+    """Remember ``mapping`` for files with these headers; written whole (``atomic_file``),
+    with the modes of every file segsync makes (``files.file_mode``, 0600 by default)."""
     path = saved_path(settings)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -94,10 +95,6 @@ def save_mapping(
     except (OSError, ValueError):
         data = {}
     data[signature(headers)] = mapping
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=1)
-    os.replace(temp, path)
+    with atomic_file(path) as handle:
+        handle.write(json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
     return path

@@ -15,6 +15,7 @@ from segsync.cli.output import echo, server_lines
 from segsync.errors import ConfigError
 from segsync.secrets import is_loopback
 from segsync.web.options import DEFAULT_HOST, DEFAULT_PORT, WebOptions
+from segsync.web.sessions import check_password
 from segsync.web.teamoptions import team_options, team_web_options
 from segsync.web.teamstate import team_wanted
 
@@ -39,6 +40,13 @@ from segsync.web.teamstate import team_wanted
     help="Environment variable holding the password people must type to use the page.",
 )
 @click.option(
+    "--idle-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Sign a browser out after this many minutes without a request.",
+)
+@click.option(
     "--tls-cert", type=click.Path(dir_okay=False, exists=True), help="Serve HTTPS: PEM chain."
 )
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), help="Its private key.")
@@ -48,8 +56,10 @@ from segsync.web.teamstate import team_wanted
 def web(**opts: Any) -> None:
     """Serve the upload page: upload a sheet, preview, apply, watch it run, roll back.
 
-    It prints its URL. With the default config (api.base_url: sandbox) it works at once
-    against the embedded sandbox.
+    It prints its URL, with a secret token in it unless --password-env is given or named users
+    sign in (segsync users): open that address (the page refuses every request without it).
+    With the default config (api.base_url: sandbox) it works at once against the embedded
+    sandbox.
     """
 
     def run() -> int:
@@ -96,6 +106,8 @@ def web_options(opts: dict[str, Any], *, people: bool = False) -> WebOptions:
                 f"--password-env names {name}, but that environment variable is not set or is "
                 "empty; export the password in it first."
             )
+    if password is not None:
+        check_password(password)
     if not is_loopback(host) and password is None and not people:
         raise ConfigError(
             f"--host {host} would let other computers reach this page, which changes segments "
@@ -109,6 +121,7 @@ def web_options(opts: dict[str, Any], *, people: bool = False) -> WebOptions:
         host=host,
         port=int(opts.get("port") or 0) if opts.get("port") is not None else DEFAULT_PORT,
         password=password,
+        idle_minutes=float(opts.get("idle_minutes") or 60.0),
         tls_cert=Path(cert) if cert else None,
         tls_key=Path(key) if key else None,
     )

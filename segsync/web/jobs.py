@@ -15,6 +15,10 @@ unexpected error; the log has the details).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import dataclasses
+import gc
 import logging
 import secrets
 import threading
@@ -26,12 +30,13 @@ from enum import StrEnum
 from typing import Any
 
 from segsync.errors import ConfigError, InputError, RunAborted, RunRefused, SegsyncError
-from segsync.outcomes import RunResult
+from segsync.outcomes import Outcome, RunResult
 from segsync.pipeline import PlanResult
-from segsync.planfile import SavedPlan
+from segsync.planfile import SavedPlan, canonical_sha256
 from segsync.runcontrol import RunControl
 from segsync.runlock import current_user
 from segsync.secrets import redact
+from segsync.web.render import web_view
 
 log = logging.getLogger("segsync.web")
 
@@ -77,6 +82,12 @@ class Job:
     state: JobState = JobState.RUNNING
     result: RunResult | None = None
     plan: SavedPlan | None = None
+    #: what the page shows of the result (``render.web_view``: counts whole, lists capped),
+    #: built once in the job's own thread when it ends, never on the event loop
+    view: Any = None
+    #: a rollback preview's planned changes as a sha256 (``planned_changes_sha256``), worked
+    #: out before its rows are let go: what a team's approval of it is bound to
+    changes_sha256: str | None = None
     #: why nothing (more) was sent, for ``refused`` and ``failed``
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -111,6 +122,17 @@ class Job:
             "stopping": redact(str(progress["stopping"])) if progress.get("stopping") else None,
             "run_id": self.run_id,
         }
+
+
+def give_back_memory() -> None:
+    """Return the freed rows' memory to the OS (glibc keeps freed heap otherwise: a server
+    that previewed a million rows would hold gigabytes it no longer uses)."""
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
+        pass
 
 
 def _round(value: Any) -> float | None:
@@ -166,11 +188,28 @@ class Jobs:
     def _run(self, job: Job, work: Work, on_done: Callable[[Job], None] | None) -> None:
         try:
             outcome = work(job.control)
+            result = outcome.result if isinstance(outcome, PlanResult) else outcome
+            aborted = bool(result.aborted)
             if isinstance(outcome, PlanResult):
-                job.result, job.plan = outcome.result, outcome.plan
+                plan = outcome.plan
+                # a plan saved to a file keeps its rows there (the apply reads it back)
+                job.plan = plan if plan.path is None else dataclasses.replace(plan, rows=[])
+                del plan
+            job.result = result
+            if job.kind is JobKind.ROLLBACK_PREVIEW:
+                job.changes_sha256 = planned_changes_sha256(result)
+            try:
+                job.view = web_view(result)
+            except Exception:  # a bug in the page's view must not hide what the run did
+                log.exception("the page's view of web job %s could not be built", job.id)
             else:
-                job.result = outcome
-            job.state = JobState.ABORTED if job.result.aborted else JobState.FINISHED
+                # the rows live on in the files (results, preview workbook, journal) and, for
+                # a preview, in its plan; the page needs only the view: a million rows are not
+                # held per job for as long as the job is remembered
+                job.result = dataclasses.replace(result, rows=[])
+                del result, outcome
+                give_back_memory()
+            job.state = JobState.ABORTED if aborted else JobState.FINISHED
         except (RunRefused, InputError, ConfigError) as exc:
             job.error, job.state = redact(str(exc)), JobState.REFUSED
         except RunAborted as exc:
@@ -204,3 +243,13 @@ class Jobs:
             if left <= 0 or not job.done.wait(left):
                 return False
         return True
+
+
+def planned_changes_sha256(result: RunResult) -> str:
+    """sha256 of the segments ``result`` would update and how (id, field, before, after)."""
+    rows = [
+        [r.segment_id, [[c.field, str(c.before), str(c.after)] for c in r.changes]]
+        for r in result.rows
+        if r.outcome is Outcome.WOULD_UPDATE
+    ]
+    return canonical_sha256({"rows": rows})

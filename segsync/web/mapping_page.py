@@ -20,9 +20,10 @@ from segsync.errors import HiddenDataError, InputError, UnplacedColumnsError
 from segsync.input.messages import shown
 from segsync.model import EDITABLE_FIELDS
 from segsync.web.column_map import save_mapping
-from segsync.web.pages import _read, start_sheet_preview
-from segsync.web.responses import page, see_other
+from segsync.web.pages import _read, busy_sentence, start_sheet_preview
+from segsync.web.responses import page, refusal, see_other
 from segsync.web.state import STATE
+from segsync.web.teamstate import run_people
 from segsync.web.uploads import Upload
 
 #: The choices a column offers, as (value, label).
@@ -121,23 +122,28 @@ async def columns_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def _preview(request: web.Request, upload: Upload) -> web.StreamResponse:
-    """Read the upload with what the person said, and start its preview (as an upload does);
-    hidden cells still to settle go to their page first."""
+    """Read the upload with what the person said, and start its preview (as an upload does,
+    within the same limit of previews at once); hidden cells still to settle go to their page
+    first."""
     state = request.app[STATE]
-    loop = asyncio.get_running_loop()
-    try:
-        editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
-    except HiddenDataError as exc:
+    slot = state.preview_slots.take()
+    if slot is None:
+        return await refusal(request, 503, "Busy", busy_sentence(state))
+    with slot:
+        loop = asyncio.get_running_loop()
+        try:
+            editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
+        except HiddenDataError as exc:
+            upload.unplaced = None
+            upload.hidden_problem = str(exc)
+            return see_other(f"/uploads/{upload.id}/hidden")
         upload.unplaced = None
-        upload.hidden_problem = str(exc)
-        return see_other(f"/uploads/{upload.id}/hidden")
-    upload.unplaced = None
-    upload.hidden_problem = ""
-    upload.sheets = sheets
-    if len(sheets) <= 1:
-        state.drop_upload(upload)  # read once, nothing more to read from it
-    preview = start_sheet_preview(state, upload, editset)
-    return see_other(f"/previews/{preview.id}")
+        upload.hidden_problem = ""
+        upload.sheets = sheets
+        if len(sheets) <= 1:
+            state.drop_upload(upload)  # read once, nothing more to read from it
+        preview = start_sheet_preview(state, upload, editset, slot, who=run_people(request))
+        return see_other(f"/previews/{preview.id}")
 
 
 # -- hidden rows and columns ---------------------------------------------------------------------

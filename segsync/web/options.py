@@ -15,12 +15,13 @@ DEFAULT_PORT = 8080
 class WebOptions:
     """How the app is served and guarded.
 
-    ``password`` (from ``--password-env``) turns on the login page; it is required for any
-    ``host`` that is not loopback (the command refuses to start otherwise). ``results_dir`` is
-    where results workbooks and HTML reports of runs started from the page are kept (default:
-    ``output.dir``, else a ``results`` folder beside the journal folder), so the runs page can
-    offer them after a restart. ``work_dir`` is the parent of the app's private folder for
-    uploads and previews (default: the system temp folder).
+    The page always needs a secret. ``password`` (from ``--password-env``) turns on the login
+    page; it is required for any ``host`` that is not loopback (the command refuses to start
+    otherwise). Without one, a random ``token`` is made at start and printed in the URL.
+    ``results_dir`` is where results workbooks and HTML reports of runs started from the page
+    are kept (default: ``output.dir``, else a ``results`` folder beside the journal folder), so
+    the runs page can offer them after a restart. ``work_dir`` is the parent of the app's
+    private folder for uploads and previews (default: the system temp folder).
     """
 
     host: str = DEFAULT_HOST
@@ -32,6 +33,14 @@ class WebOptions:
     work_dir: Path | None = None
     #: how long a login (and the session cookie) lasts
     session_hours: float = 12.0
+    #: a session unused this long is signed out (None: only ``session_hours`` ends it)
+    idle_minutes: float | None = 60.0
+    #: the secret of the printed URL without a password (default: a new random one per start)
+    token: str | None = field(default=None, repr=False)
+    #: previews (reading a sheet, planning it) in progress at once; one more is refused
+    max_previews: int = 2
+    #: disk for uploads and preview workbooks; the oldest unused are removed to make room
+    storage_mb: float = 500.0
     #: seconds between two polls of a run's status by the page
     poll_interval_s: float = 1.0
 

@@ -30,14 +30,18 @@ from segsync.errors import (
     RunLockedError,
     SheetChoiceError,
     UnplacedColumnsError,
+    UnsafeFolderError,
 )
 from segsync.guardrails import Guardrails
 from segsync.input.editset import EditSet
-from segsync.outcomes import PROBLEM_OUTCOMES, Outcome
+from segsync.input.limits import MB
+from segsync.outcomes import Outcome
 from segsync.output.results import default_results_path
+from segsync.planfile import SavedPlan
 from segsync.web.column_map import validate_mapped
 from segsync.web.jobs import Job, JobKind
-from segsync.web.render import web_view
+from segsync.web.limits import Slot
+from segsync.web.render import applied_view
 from segsync.web.responses import (
     download,
     download_name,
@@ -95,8 +99,34 @@ async def _upload_form(
 async def upload_submit(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     state.sweep()
+    slot = state.preview_slots.take()
+    if slot is None:
+        return await _upload_form(request, status=503, error=busy_sentence(state))
+    with slot:
+        return await _upload_submit(request, state, slot)
+
+
+def busy_sentence(state: WebState) -> str:
+    n = state.preview_slots.limit
+    return (
+        f"This page is already preparing {n} preview{'s' if n != 1 else ''}, the most it works "
+        "on at once; nothing was stored or sent. Wait for one to finish, then upload again."
+    )
+
+
+async def _upload_submit(request: web.Request, state: WebState, slot: Slot) -> web.StreamResponse:
     sid = session_id(request)
     limit = state.settings.input.max_file_mb
+    incoming = min(request.content_length or int(limit * MB), int(limit * MB))
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, state.make_room, incoming):
+        return await _upload_form(
+            request,
+            status=503,
+            error=f"The page's storage for uploads and previews ({state.options.storage_mb:g} "
+            "MB) is full with files in use; nothing was stored or sent. Try again when a "
+            "preview has finished.",
+        )
     try:
         upload = await receive(
             request, state.uploads_dir, limit, lambda token: state.codec.check_csrf(sid, token)
@@ -112,7 +142,6 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
         if exc.status == 403:
             return await refusal(request, 403, "Refused", str(exc))
         return await _upload_form(request, status=exc.status, error=str(exc))
-    loop = asyncio.get_running_loop()
     try:
         editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
     except UnplacedColumnsError as exc:  # the mapping page asks what each column is
@@ -131,7 +160,7 @@ async def upload_submit(request: web.Request) -> web.StreamResponse:
         state.add_upload(upload)  # kept for another sheet until applied or expired
     else:
         upload.remove()  # read once, nothing more to read from it
-    preview = start_sheet_preview(state, upload, editset, who=run_people(request))
+    preview = start_sheet_preview(state, upload, editset, slot, who=run_people(request))
     return see_other(f"/previews/{preview.id}")
 
 
@@ -158,16 +187,24 @@ def _read(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSe
 
 
 def start_sheet_preview(
-    state: WebState, upload: Upload, editset: EditSet, who: dict[str, Any] | None = None
+    state: WebState,
+    upload: Upload,
+    editset: EditSet,
+    slot: Slot | None = None,
+    who: dict[str, Any] | None = None,
 ) -> Preview:
-    """Start the plan of ``editset`` (a dry run: nothing sent, the server read once);
-    ``who`` is the person asking (``teamstate.run_people``)."""
+    """Start the plan of ``editset`` (a dry run: nothing sent, the server read once); the
+    preview ``slot`` it holds is given back when the plan ends; ``who`` is the person asking
+    (``teamstate.run_people``)."""
     folder, workbook = preview_folder(state)
     settings = state.settings
 
     def work(_control: Any) -> pipeline.PlanResult:
         try:
-            return pipeline.plan(editset, settings, out=False, preview=workbook, **(who or {}))
+            # the plan goes to the preview's private folder: the job keeps only its facts in
+            # memory, and the apply reads it back (and checks its digests) as the CLI does
+            plan_file = workbook.with_name(PLAN_NAME)
+            return pipeline.plan(editset, settings, out=plan_file, preview=workbook, **(who or {}))
         except AssertionError:
             # pipeline.plan asserts that the server was read; a refused token or an unreachable
             # API ends it there (the run logged why)
@@ -175,7 +212,10 @@ def start_sheet_preview(
                 "the current segments could not be read from Raise (the log says why)"
             ) from None
 
-    job = state.jobs.start(JobKind.PLAN, upload.name, work)
+    release = slot.hand_over() if slot is not None else None
+    job = state.jobs.start(
+        JobKind.PLAN, upload.name, work, on_done=(lambda _job: release()) if release else None
+    )
     preview = Preview(
         id=folder.name,
         kind="sheet",
@@ -190,6 +230,10 @@ def start_sheet_preview(
     )
     state.add_preview(preview)
     return preview
+
+
+#: the plan file of a sheet's preview, in its private folder
+PLAN_NAME = "plan.json"
 
 
 def preview_folder(state: WebState) -> tuple[Path, Path]:
@@ -211,10 +255,10 @@ def _preview(request: web.Request) -> Preview:
 
 
 def to_send(preview: Preview) -> int:
-    result = preview.job.result
-    if result is None:
+    view = preview.job.view
+    if view is None:
         return 0
-    return sum(1 for r in result.rows if r.outcome is Outcome.WOULD_UPDATE)
+    return sum(c.count for c in view.counts if c.outcome == Outcome.WOULD_UPDATE.value)
 
 
 async def preview_page(request: web.Request) -> web.StreamResponse:
@@ -231,7 +275,7 @@ async def preview_page(request: web.Request) -> web.StreamResponse:
             preview=preview,
             poll_ms=int(state.options.poll_interval_s * 1000),
         )
-    if job.result is None:
+    if job.result is None or job.view is None:
         return await page(
             request, "preview_failed.html", step=2, steps=steps, preview=preview, job=job
         )
@@ -242,7 +286,7 @@ async def preview_page(request: web.Request) -> web.StreamResponse:
         step=2,
         steps=steps,
         preview=preview,
-        view=web_view(job.result, applied=preview.applied is not None),
+        view=job.view if preview.applied is None else applied_view(job.view),
         to_send=to_send(preview),
         sheets=upload.sheets if upload is not None and not preview.applied else [],
         # a CSV has no sheet of its own (the loader names it after the stored file)
@@ -273,13 +317,17 @@ async def choose_sheet(request: web.Request) -> web.StreamResponse:
         )
     if not isinstance(sheet, str) or sheet not in upload.sheets:
         return await refusal(request, 400, "No such sheet", "Choose one of the workbook's sheets.")
-    loop = asyncio.get_running_loop()
-    try:
-        editset, _ = await loop.run_in_executor(None, _read, upload, state.settings, sheet)
-    except InputError as exc:
-        return await refusal(request, 400, "This sheet cannot be used", str(exc))
-    preview = start_sheet_preview(state, upload, editset, who=run_people(request))
-    return see_other(f"/previews/{preview.id}")
+    slot = state.preview_slots.take()
+    if slot is None:
+        return await refusal(request, 503, "Busy", busy_sentence(state))
+    with slot:
+        loop = asyncio.get_running_loop()
+        try:
+            editset, _ = await loop.run_in_executor(None, _read, upload, state.settings, sheet)
+        except InputError as exc:
+            return await refusal(request, 400, "This sheet cannot be used", str(exc))
+        preview = start_sheet_preview(state, upload, editset, slot, who=run_people(request))
+        return see_other(f"/previews/{preview.id}")
 
 
 # -- 3. apply ------------------------------------------------------------------------------------
@@ -309,8 +357,8 @@ def _confirmation(state: WebState, preview: Preview) -> dict[str, Any]:
             f"the {rails.max_change_ratio:.0%} of all {total:,} segments in Raise that a run "
             "may change here"
         )
-    result = preview.job.result
-    problems = sum(1 for r in result.rows if r.outcome in PROBLEM_OUTCOMES) if result else 0
+    view, result = preview.job.view, preview.job.result
+    problems = view.problem_total if view is not None else 0
     rps = state.settings.rate_limit.requests_per_second
     return {
         "n": n,
@@ -382,7 +430,7 @@ async def apply_submit(request: web.Request) -> web.StreamResponse:
         )
     try:
         state.check_lock(preview.target)
-    except RunLockedError as exc:
+    except (RunLockedError, UnsafeFolderError) as exc:
         return await refusal(
             request,
             409,
@@ -423,10 +471,11 @@ def start_run(
         )
     saved = preview.job.plan
     assert saved is not None
+    plan: Path | SavedPlan = saved.path if saved.path is not None else saved
 
     def apply(control: Any) -> Any:
         return pipeline.apply(
-            saved,
+            plan,
             settings,
             out=results,
             report=report,

@@ -25,6 +25,8 @@ from segsync.outcomes import RunResult
 from segsync.output.html_report import template_env
 from segsync.output.views import NextStep, ProblemView, RunView, build_view
 
+#: problems, changed fields and unchanged rows listed on a page at most
+PAGE_LIMIT = 500
 #: static files served from the package, with their content types
 STATIC_FILES = {
     "web.css": "text/css",
@@ -73,25 +75,33 @@ def static_files(env: Environment) -> dict[str, tuple[bytes, str]]:
     return files
 
 
-def web_view(result: RunResult, *, applied: bool = False) -> RunView:
+def web_view(result: RunResult, limit: int | None = None, *, applied: bool = False) -> RunView:
     """The report's view of ``result``, with "what to do next" said in the page's terms.
 
     The report tells a terminal user which command to type; the page has buttons for the same
-    things, and offers the files as downloads instead of naming their paths. A preview that
-    was ``applied`` since no longer says that nothing was sent.
+    things, and offers the files as downloads instead of naming their paths. It lists the
+    first ``PAGE_LIMIT`` problems, changes and unchanged rows (the counts are whole; the page
+    says "showing N of M" and the workbook has them all), so a page stays a page at a million
+    rows. A preview that was ``applied`` since no longer says that nothing was sent.
     """
-    view = build_view(result)
-    steps = tuple(_web_step(step, view, applied=applied) for step in view.next_steps)
-    if applied:
-        view = dataclasses.replace(
-            view,
-            headline="This preview was applied. The run's page says what was sent and what "
-            "happened to each row.",
-        )
+    view = build_view(result, limit=PAGE_LIMIT if limit is None else limit)
+    steps = tuple(_web_step(step, view) for step in view.next_steps)
     hidden = _DOWNLOAD_FACTS | ({"Run id"} if view.dry_run else set())  # a preview is no run
     facts = tuple(f for f in view.facts if f.label not in hidden)
     problems = tuple(_web_problem(p) for p in view.problems)
-    return dataclasses.replace(view, next_steps=steps, facts=facts, problems=problems)
+    view = dataclasses.replace(view, next_steps=steps, facts=facts, problems=problems)
+    return applied_view(view) if applied else view
+
+
+def applied_view(view: RunView) -> RunView:
+    """``view`` (a page's preview, from ``web_view``) once the preview was applied: it no longer
+    says that nothing was sent. The view is built once, in the job's thread; this only rewords."""
+    return dataclasses.replace(
+        view,
+        headline="This preview was applied. The run's page says what was sent and what "
+        "happened to each row.",
+        next_steps=tuple(_web_step(step, view, applied=True) for step in view.next_steps),
+    )
 
 
 def _web_problem(problem: ProblemView) -> ProblemView:

@@ -30,9 +30,8 @@ from segsync.journal import JOURNAL_NAME, RunRecord, read_journal
 from segsync.outcomes import PROBLEM_OUTCOMES
 from segsync.runlock import current_user
 from segsync.web.jobs import Job, JobKind, JobState
-from segsync.web.pages import preview_folder, steps_for
-from segsync.web.render import web_view
-from segsync.web.responses import download, download_name, page, see_other
+from segsync.web.pages import busy_sentence, preview_folder, steps_for
+from segsync.web.responses import download, download_name, page, refusal, see_other
 from segsync.web.state import STATE, Preview, WebState, journal_target_label
 from segsync.web.teamstate import run_people
 
@@ -59,8 +58,8 @@ def status_text(job: Job, status: dict[str, Any]) -> str:
         if status.get("phase") == "sending":
             return f"running: {status['done']:,} of {status['total']:,} rows sent"
         return "running: reading the current state of the segments"
-    if job.state is JobState.FINISHED and job.result is not None:
-        problems = job.result.exit_code != 0
+    if job.state is JobState.FINISHED and job.view is not None:
+        problems = job.view.exit_code != 0
         return "finished" + (": some rows need attention" if problems else ": all done")
     if job.state is JobState.ABORTED:
         reason = job.result.aborted if job.result is not None else job.error
@@ -72,7 +71,7 @@ def status_text(job: Job, status: dict[str, Any]) -> str:
 
 def _status_class(job: Job) -> str:
     """The colour of the status line: a finished run with problem rows is not all green."""
-    if job.state is JobState.FINISHED and job.result is not None and job.result.exit_code:
+    if job.state is JobState.FINISHED and job.view is not None and job.view.exit_code:
         return "state-attention"
     return f"state-{job.state.value}"
 
@@ -81,7 +80,7 @@ async def job_page(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     job = _job(request)
     status = job.status()
-    view = web_view(job.result) if job.result is not None and not job.running else None
+    view = job.view if not job.running else None
     run_id = job.run_id
     files = await asyncio.get_running_loop().run_in_executor(None, _run_files, state, run_id)
     return await page(
@@ -253,6 +252,9 @@ async def start_rollback_preview(request: web.Request) -> web.StreamResponse:
     record = await loop.run_in_executor(None, _record, state, run_id)
     if record is None:
         raise web.HTTPNotFound
+    slot = state.preview_slots.take()
+    if slot is None:
+        return await refusal(request, 503, "Busy", busy_sentence(state))
     folder, workbook = preview_folder(state)
     settings = state.settings
 
@@ -262,7 +264,8 @@ async def start_rollback_preview(request: web.Request) -> web.StreamResponse:
         return pipeline.rollback(run_id, settings, dry_run=True, out=workbook, **who)
 
     subject = f"run {run_id}"
-    job = state.jobs.start(JobKind.ROLLBACK_PREVIEW, subject, work)
+    release = slot.hand_over()
+    job = state.jobs.start(JobKind.ROLLBACK_PREVIEW, subject, work, on_done=lambda _job: release())
     header = record.header
     state.add_preview(
         Preview(

@@ -1,5 +1,6 @@
-"""What guards every request: the app's own Host and Origin only, a session, a login where a
-password is set, a CSRF token on every state-changing request, and strict security headers.
+"""What guards every request: the app's own Host and Origin only, a signed-in session (by the
+printed token URL or the password), a CSRF token on every state-changing request, and strict
+security headers.
 
 Refusals are pages with a 4xx status (403 unless said otherwise), never redirects, so a script
 or a test sees them for what they are.
@@ -8,28 +9,38 @@ or a test sees them for what they are.
   address the connection arrived on (or, on loopback, ``localhost``), with this port; an
   ``Origin`` or a ``Referer``, when sent, must be this app's; ``Sec-Fetch-Site``, when sent on a
   state-changing request, must be ``same-origin``.
+- **A secret, always**: without a password, the URL ``segsync web`` prints carries a random
+  token (as Jupyter's does); a visit with ``?token=`` is exchanged for a signed-in session and
+  redirected to the same address without it. With ``--password-env``, the login page signs in
+  (at least 12 characters; wrong passwords throttled per address, see ``throttle``). Every
+  other request without a signed-in session is refused (403; with a password a page redirects
+  to the login), pages and downloads alike; only ``/login`` and ``/static/`` are open.
 - **Sessions**: every visitor gets a signed session cookie (``HttpOnly``, ``SameSite=Strict``,
-  ``Secure`` under TLS); see ``segsync.web.sessions``.
+  ``Secure`` under TLS); a session ends after ``session_hours``, or ``idle_minutes`` unused;
+  see ``segsync.web.sessions``.
 - **CSRF**: every POST carries the session's token in a ``csrf_token`` form field. The upload
   form is streamed, so its handler checks the token itself, before the file (``uploads``).
 - **Headers**: a Content-Security-Policy with no inline script or style and
   ``frame-ancestors 'none'``, ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``,
   ``Referrer-Policy: same-origin`` (not ``no-referrer``: with it, browsers send ``Origin: null``
-  on form posts), and ``Cache-Control: no-store`` on everything but static files.
+  on form posts), ``Cache-Control: no-store`` on everything but static files, and
+  ``Strict-Transport-Security`` under TLS.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import math
+import unicodedata
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from aiohttp import web
 
 from segsync.secrets import is_loopback
 from segsync.web.responses import SESSION, page, refusal, see_other, session_id
-from segsync.web.sessions import COOKIE_NAME, CSRF_FIELD
+from segsync.web.sessions import COOKIE_NAME, CSRF_FIELD, TOKEN_PARAM
 from segsync.web.state import STATE, WebState
 
 log = logging.getLogger("segsync.web")
@@ -43,6 +54,9 @@ CSP = (
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: paths open before a login (the login page itself and the styles it needs)
 OPEN_PATHS = ("/login", "/static/")
+#: a year: browsers that saw the page over TLS never try it over plain HTTP (no
+#: ``includeSubDomains``: the host may be a name the organisation uses for other things)
+HSTS_MAX_AGE_S = 365 * 24 * 3600
 #: the route whose handler checks the CSRF token itself (a streamed multipart form)
 STREAMED_ROUTES = frozenset({"upload"})
 
@@ -122,7 +136,8 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Host/Origin, session, login and CSRF, in that order; see the module docstring."""
+    """Host/Origin, the printed token, session, sign-in and CSRF, in that order; see the
+    module docstring."""
     state = request.app[STATE]
     why = foreign_request(request, state)
     if why is not None:
@@ -130,6 +145,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await refusal(
             request, 403, "Refused", f"This request was refused because {why}; nothing was done."
         )
+    if state.gate.token is not None and TOKEN_PARAM in request.query:
+        return await _token_sign_in(request, state)
     sid = state.codec.read(request.cookies.get(COOKIE_NAME))
     fresh: str | None = None
     if sid is None:
@@ -145,10 +162,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             "page and try again.",
         )
     if not request.path.startswith(OPEN_PATHS) and not state.gate.allows(sid):
-        if not unsafe:
-            response: web.StreamResponse = see_other(f"/login?next={_next_param(request)}")
+        if unsafe:
+            response: web.StreamResponse = await refusal(
+                request, 403, "Refused", "Sign in first; nothing was done."
+            )
+        elif state.gate.password_mode:
+            response = see_other(f"/login?next={_next_param(request)}")
         else:
-            response = await refusal(request, 403, "Refused", "Sign in first; nothing was done.")
+            response = await token_needed(request)
         return _with_cookie(response, fresh, state)
     if unsafe and _route_name(request) not in STREAMED_ROUTES:
         form = await request.post()
@@ -165,14 +186,59 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     return _with_cookie(response, fresh, state)
 
 
+async def token_needed(request: web.Request) -> web.Response:
+    """The refusal of a visitor without a session when the page signs in by the printed URL."""
+    return await refusal(
+        request,
+        403,
+        "Open the address segsync printed",
+        "This page needs the secret address that 'segsync web' printed when it started (it "
+        "ends in ?token=...). Open that address again, from the terminal or the service's log; "
+        "a session also ends after a while without use. Nothing was done.",
+    )
+
+
+async def _token_sign_in(request: web.Request, state: WebState) -> web.StreamResponse:
+    """``?token=``: a new session for the right token, then the same address without it."""
+    address = request.remote
+    wait = state.gate.throttle.wait_s(address)
+    given = request.query.get(TOKEN_PARAM, "")
+    if wait > 0:
+        return await refusal(
+            request,
+            429,
+            "Too many wrong addresses",
+            f"Too many wrong tokens came from your address: wait {math.ceil(wait)} s, then open "
+            "the address segsync web printed. Nothing was done.",
+        )
+    if request.method not in SAFE_METHODS or not state.gate.check_token(given):
+        state.gate.throttle.failed(address)
+        log.warning("refused a sign-in with a wrong token from %s", address)
+        return await refusal(
+            request,
+            403,
+            "This address is out of date",
+            "The token in this address is not this page's (a new one is made each time "
+            "'segsync web' starts): open the address it printed when it started last. Nothing "
+            "was done.",
+        )
+    state.gate.throttle.succeeded(address)
+    state.gate.sign_out(state.codec.read(request.cookies.get(COOKIE_NAME)))
+    sid, cookie = state.codec.new()  # a new session id at sign-in: no fixation
+    state.gate.sign_in(sid)
+    rest = [(k, v) for k, v in request.query.items() if k != TOKEN_PARAM]
+    target = request.path + (f"?{urlencode(rest)}" if rest else "")
+    response = see_other(safe_next(target))
+    set_session_cookie(response, cookie, state)
+    return response
+
+
 def _route_name(request: web.Request) -> str | None:
     route = request.match_info.route
     return route.name if route is not None else None
 
 
 def _next_param(request: web.Request) -> str:
-    from urllib.parse import quote
-
     return quote(request.path_qs, safe="")
 
 
@@ -208,45 +274,67 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if not request.path.startswith("/static/"):
         headers["Cache-Control"] = "no-store"
+    if request.app[STATE].options.tls:
+        headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE_S}"
 
 
 # -- the login (only with --password-env) ------------------------------------------------------
 
 
 def safe_next(value: str | None) -> str:
-    """A path on this app to go to after the login (never another site)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """A path on this app to go to after the login (never another site).
+
+    Only an absolute path: no scheme, no host, no ``//`` or backslash (which browsers read as
+    a host), and no whitespace or control character anywhere, decoded or not (a tab in
+    ``/<TAB>/evil.example`` is dropped by browsers, leaving ``//evil.example``).
+    """
+    if not value or len(value) > 2000:
         return "/"
+    for text in (value, unquote(value)):
+        if not text.startswith("/") or text.startswith("//") or "\\" in text:
+            return "/"
+        if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text):
+            return "/"
+        parts = urlsplit(text)
+        if parts.scheme or parts.netloc:
+            return "/"
     return value
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    if not state.gate.required:
-        return see_other("/")
+    if not state.gate.password_mode:
+        if state.gate.allows(session_id(request)):
+            return see_other("/")
+        return await token_needed(request)
     return await page(request, "login.html", next=safe_next(request.query.get("next")))
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    if not state.gate.required:
-        return see_other("/")
+    if not state.gate.password_mode:
+        return await token_needed(request)
     form = await request.post()
     target = safe_next(str(form.get("next") or ""))
-    if state.gate.throttled():
+    address = request.remote
+    wait = state.gate.throttle.wait_s(address)
+    if wait > 0:
         return await page(
             request,
             "login.html",
             status=429,
             next=target,
-            error="Too many wrong passwords: wait a minute, then try again.",
+            error=f"Too many wrong passwords from your address: wait {wait_words(wait)}, then "
+            "try again.",
         )
     password = form.get("password")
     if not isinstance(password, str) or not state.gate.check(password):
-        log.warning("wrong password for the web page from %s", request.remote)
+        state.gate.throttle.failed(address)
+        log.warning("wrong password for the web page from %s", address)
         return await page(
             request, "login.html", status=403, next=target, error="That password is not right."
         )
+    state.gate.throttle.succeeded(address)
     state.gate.sign_out(session_id(request))
     sid, cookie = state.codec.new()  # a new session id at login: no fixation
     state.gate.sign_in(sid)
@@ -255,9 +343,17 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def wait_words(seconds: float) -> str:
+    """A throttled sign-in's wait as people read it (``3 seconds``, ``5 minutes``)."""
+    whole = max(1, math.ceil(seconds))
+    if whole < 90:
+        return f"{whole} second{'s' if whole != 1 else ''}"
+    return f"{math.ceil(whole / 60)} minutes"
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     state.gate.sign_out(session_id(request))
-    response = see_other("/login" if state.gate.required else "/")
+    response = see_other("/login")
     response.del_cookie(COOKIE_NAME, path="/")
     return response

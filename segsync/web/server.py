@@ -1,7 +1,8 @@
 """Serving the app: blocking until Ctrl-C for the command, or in a thread for tests.
 
 Both bind with aiohttp's ``AppRunner``/``TCPSite`` and report the address actually bound, so
-``--port 0`` works and the printed URL is always the real one.
+``--port 0`` works and the printed URL is always the real one. Without a password the printed
+URL carries the page's token (``?token=...``), as Jupyter's does: it is the only way in.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from aiohttp import web
 
 from segsync.web.options import WebOptions
+from segsync.web.state import STATE
 
 
 def url_of(runner: web.AppRunner, options: WebOptions) -> str:
@@ -55,7 +57,8 @@ def serve(app: web.Application, options: WebOptions, echo: Callable[[str], None]
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        echo(f"segsync web: open {url}  (Ctrl-C to stop)")
+        # one line, the whole address on it: people copy it, scripts (CI) parse it
+        echo(f"segsync web: open {app[STATE].sign_in_url(url)}  (Ctrl-C to stop)")
         try:
             await stop.wait()
             echo("segsync web: stopping (runs in progress finish their requests in flight)")

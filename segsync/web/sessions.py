@@ -1,11 +1,13 @@
-"""The session cookie, CSRF tokens and the password check: stdlib ``hmac`` and ``secrets`` only.
+"""The session cookie, CSRF tokens, the printed token and the password check: stdlib ``hmac``
+and ``secrets`` only.
 
 A session id is 32 random bytes (``secrets.token_urlsafe``). The cookie carries
 ``<id>.<expiry>.<signature>``, the signature an HMAC-SHA256 of ``<id>.<expiry>`` under a secret
 made fresh for each app instance, so a cookie cannot be forged or extended, and a restart
-signs everyone out. A session without a password is stateless (nothing is stored per visitor);
-with a password, the ids that logged in are kept in memory until they expire or log out, and a
-login always starts a new id (no session fixation).
+signs everyone out. The page always needs a secret (as Jupyter does): the random token in the
+URL ``segsync web`` prints, or the password of ``--password-env``. The ids that signed in with
+either are kept in memory until they expire, sit idle too long or sign out, and a sign-in
+always starts a new id (no session fixation).
 
 The CSRF token of a session is an HMAC of its id under the same secret: forms carry it in a
 hidden ``csrf_token`` field, and a state-changing request whose token does not match its
@@ -21,13 +23,20 @@ import hmac
 import secrets
 import threading
 import time
-from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from segsync.errors import ConfigError
+from segsync.web.throttle import LoginThrottle
 
 COOKIE_NAME = "segsync_session"
 CSRF_FIELD = "csrf_token"
-#: failed logins allowed in ``FAILURE_WINDOW_S`` before logins are refused for a while
-MAX_FAILURES = 10
-FAILURE_WINDOW_S = 60.0
+#: the query parameter of the printed URL that carries the token
+TOKEN_PARAM = "token"
+#: the shortest password the page accepts
+MIN_PASSWORD_LENGTH = 12
+#: signed-in sessions kept at most (the longest-unused is signed out first)
+MAX_SESSIONS = 1000
 
 
 def _b64(data: bytes) -> str:
@@ -82,59 +91,100 @@ class SessionCodec:
             return False
 
 
-class PasswordGate:
-    """The login: which sessions are signed in, and a constant-time password check."""
+def check_password(password: str) -> None:
+    """Refuse (``ConfigError``) a password too short to stand up to guessing."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ConfigError(
+            f"The web page's password is {len(password)} characters long; it must have at "
+            f"least {MIN_PASSWORD_LENGTH} (a phrase of three or four words will do). On this "
+            "computer alone, leave --password-env out: the page then prints an address with a "
+            "secret token in it."
+        )
 
-    def __init__(self, password: str | None, lifetime_s: float) -> None:
+
+@dataclass
+class _Session:
+    expires: float
+    last_seen: float
+
+
+class Gate:
+    """Who may use the page: sessions signed in with the printed token or the password.
+
+    Without a password (loopback only) the secret is a random ``token`` that ``segsync web``
+    prints in its URL; a visit with ``?token=`` exchanges it for a session cookie. With a
+    password, the login page does. Either way every request needs a signed-in session: one
+    that has not reached ``lifetime_s`` since it signed in, nor ``idle_s`` since it was last
+    used. Wrong passwords are throttled per address (``LoginThrottle``).
+    """
+
+    def __init__(
+        self,
+        password: str | None,
+        lifetime_s: float,
+        *,
+        token: str | None = None,
+        idle_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if password:
+            check_password(password)
         self._digest = _digest(password) if password else None
+        self.token = None if password else (token or secrets.token_urlsafe(32))
+        self._token_digest = _digest(self.token) if self.token else None
         self.lifetime_s = lifetime_s
-        self._signed_in: dict[str, float] = {}
-        self._failures: deque[float] = deque()
+        self.idle_s = idle_s
+        self.throttle = LoginThrottle(clock)
+        self._clock = clock
+        self._signed_in: dict[str, _Session] = {}
         self._lock = threading.Lock()
 
     @property
     def required(self) -> bool:
+        """A session is always required (kept for the templates' sake)."""
+        return True
+
+    @property
+    def password_mode(self) -> bool:
         return self._digest is not None
 
     def allows(self, sid: str | None) -> bool:
-        """Whether ``sid`` may use the app (always, when no password is set)."""
-        if self._digest is None:
-            return True
+        """Whether ``sid`` is signed in, not expired and not idle; counts as a use."""
         if sid is None:
             return False
+        now = self._clock()
         with self._lock:
-            expiry = self._signed_in.get(sid)
-            if expiry is None:
+            session = self._signed_in.get(sid)
+            if session is None:
                 return False
-            if expiry < time.monotonic():
+            idle = self.idle_s is not None and now - session.last_seen > self.idle_s
+            if session.expires < now or idle:
                 del self._signed_in[sid]
                 return False
+            session.last_seen = now
             return True
 
-    def throttled(self) -> bool:
-        """Too many wrong passwords lately: refuse logins for a while."""
-        now = time.monotonic()
-        with self._lock:
-            while self._failures and self._failures[0] < now - FAILURE_WINDOW_S:
-                self._failures.popleft()
-            return len(self._failures) >= MAX_FAILURES
+    def check_token(self, given: str) -> bool:
+        """Whether ``given`` is the printed token (constant time)."""
+        if self._token_digest is None or len(given) > 256:
+            return False
+        return secrets.compare_digest(_digest(given), self._token_digest)
 
     def check(self, given: str) -> bool:
-        """Whether ``given`` is the password (constant time); counts failures."""
+        """Whether ``given`` is the password (constant time)."""
         if self._digest is None:
-            return True
-        ok = secrets.compare_digest(_digest(given), self._digest)
-        if not ok:
-            with self._lock:
-                self._failures.append(time.monotonic())
-        return ok
+            return False
+        return secrets.compare_digest(_digest(given), self._digest)
 
     def sign_in(self, sid: str) -> None:
         with self._lock:
-            now = time.monotonic()
-            for old in [s for s, t in self._signed_in.items() if t < now]:
+            now = self._clock()
+            for old in [s for s, v in self._signed_in.items() if v.expires < now]:
                 del self._signed_in[old]
-            self._signed_in[sid] = now + self.lifetime_s
+            while len(self._signed_in) >= MAX_SESSIONS:  # the longest-unused goes
+                oldest = min(self._signed_in, key=lambda s: self._signed_in[s].last_seen)
+                del self._signed_in[oldest]
+            self._signed_in[sid] = _Session(now + self.lifetime_s, now)
 
     def sign_out(self, sid: str | None) -> None:
         with self._lock:

@@ -27,10 +27,14 @@ from filelock import FileLock, Timeout
 from segsync.api.session import api_target, normalise_base_url
 from segsync.config import Settings
 from segsync.errors import RunLockedError
+from segsync.input.limits import MB
+from segsync.private_files import make_dirs
 from segsync.runlock import RunLock
+from segsync.secrets import register_secret
 from segsync.web.jobs import Job, Jobs
+from segsync.web.limits import Slots, folder_size
 from segsync.web.options import WebOptions
-from segsync.web.sessions import PasswordGate, SessionCodec
+from segsync.web.sessions import TOKEN_PARAM, Gate, SessionCodec
 from segsync.web.uploads import Upload
 
 
@@ -55,6 +59,11 @@ class Preview:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: the run that applied it (a preview is applied at most once)
     applied: Job | None = None
+
+    @property
+    def in_use(self) -> bool:
+        """Its apply is running (and may still be reading its plan file)."""
+        return self.applied is not None and self.applied.running
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -82,10 +91,19 @@ class WebState:
         self.settings = settings
         self.options = options
         self.codec = SessionCodec(options.session_hours * 3600)
-        self.gate = PasswordGate(options.password, options.session_hours * 3600)
+        idle = options.idle_minutes
+        self.gate = Gate(
+            options.password,
+            options.session_hours * 3600,
+            token=options.token,
+            idle_s=idle * 60 if idle else None,
+        )
+        for secret in (self.gate.token, options.password):
+            if secret:  # printed once on the terminal; redacted from every log line and error
+                register_secret(secret)
         work = options.work_dir
         if work is not None:
-            work.mkdir(parents=True, exist_ok=True)
+            make_dirs(work)
         self.folder = Path(tempfile.mkdtemp(prefix="segsync-web-", dir=work))
         os.chmod(self.folder, 0o700)
         self.uploads_dir = self.folder / "uploads"
@@ -100,7 +118,13 @@ class WebState:
         self.uploads: dict[str, Upload] = {}
         self.previews: dict[str, Preview] = {}
         self.jobs = Jobs()
+        self.preview_slots = Slots(options.max_previews)
         self._lock = threading.Lock()
+
+    def sign_in_url(self, base_url: str) -> str:
+        """The address to print: ``base_url`` with the token (just ``base_url`` with a password)."""
+        base = base_url.rstrip("/") + "/"
+        return f"{base}?{TOKEN_PARAM}={self.gate.token}" if self.gate.token else base
 
     # -- uploads and previews ---------------------------------------------------------------
 
@@ -134,6 +158,32 @@ class WebState:
         for upload in stale:
             upload.remove()
 
+    def make_room(self, incoming: int) -> bool:
+        """Keep the private folder under ``storage_mb`` with ``incoming`` more bytes: remove
+        the oldest uploads and previews nothing is using; False if that is not enough."""
+        quota = int(self.options.storage_mb * MB)
+        used = folder_size(self.folder)
+        if used + incoming <= quota:
+            return True
+        with self._lock:
+            candidates: list[Upload | Preview] = [
+                *self.uploads.values(),
+                *(p for p in self.previews.values() if not p.job.running and not p.in_use),
+            ]
+        candidates.sort(key=lambda item: item.created)
+        for item in candidates:
+            size = folder_size(item.folder)
+            with self._lock:
+                if isinstance(item, Upload):
+                    self.uploads.pop(item.id, None)
+                else:
+                    self.previews.pop(item.id, None)
+            item.remove()
+            used -= size
+            if used + incoming <= quota:
+                return True
+        return False
+
     def close(self) -> None:
         """Remove the private folder (uploads, previews); results and journals stay."""
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -156,8 +206,7 @@ class WebState:
                 "wait for it to finish, then apply again."
             )
         lock = RunLock(target)
-        lock.path.parent.mkdir(parents=True, exist_ok=True)
-        probe = FileLock(str(lock.path), timeout=0, thread_local=False)
+        probe = FileLock(str(lock.path), timeout=0, mode=0o600, thread_local=False)
         try:
             probe.acquire(timeout=0)
         except Timeout:

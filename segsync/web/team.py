@@ -31,9 +31,8 @@ from segsync.team.audit import AuditLog, audit_path, read_audit
 from segsync.team.notify import Notice, notify_urls, send
 from segsync.team.users import Role, User, UsersFile
 from segsync.web.pages import to_send
-from segsync.web.render import web_view
 from segsync.web.responses import page, refusal, see_other, session_id
-from segsync.web.security import safe_next, set_session_cookie
+from segsync.web.security import safe_next, set_session_cookie, wait_words
 from segsync.web.sessions import COOKIE_NAME
 from segsync.web.state import STATE, Preview
 from segsync.web.teamstate import (
@@ -69,6 +68,8 @@ class Need:
 NEEDS: dict[tuple[str, str], Need] = {
     ("POST", "/upload"): Need(Role.OPERATOR, "Uploading a sheet"),
     ("POST", "/previews/{pid}/sheet"): Need(Role.OPERATOR, "Previewing another sheet"),
+    ("POST", "/uploads/{uid}/columns"): Need(Role.OPERATOR, "Uploading a sheet"),
+    ("POST", "/uploads/{uid}/hidden"): Need(Role.OPERATOR, "Uploading a sheet"),
     ("GET", "/previews/{pid}/apply"): Need(Role.OPERATOR, "Applying changes"),
     ("POST", "/previews/{pid}/apply"): Need(Role.OPERATOR, "Applying changes"),
     ("POST", "/previews/{pid}/request-approval"): Need(Role.OPERATOR, "Asking for approval"),
@@ -297,14 +298,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     target = safe_next(str(form.get("next") or ""))
     name = str(form.get("username") or "").strip()[:128]
     password = form.get("password")
-    if team.gate.throttled(request.remote):
+    wait = team.gate.throttle.wait_s(request.remote)
+    if wait > 0:
         return await page(
             request,
             "team_login.html",
             status=429,
             next=target,
             username=name,
-            error="Too many wrong sign-ins from here: wait a minute, then try again.",
+            error=f"Too many wrong sign-ins from your address: wait {wait_words(wait)}, then "
+            "try again.",
         )
     user = None
     if name and isinstance(password, str) and password:
@@ -312,7 +315,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         loop = asyncio.get_running_loop()  # scrypt takes a tenth of a second: off the loop
         user = await loop.run_in_executor(None, file.check, name, password)
     if user is None:
-        team.gate.failed(request.remote)
+        team.gate.throttle.failed(request.remote)
         _record(request, "sign-in-failed", name or None)
         log.warning("failed sign-in to the web page as %r from %s", name, request.remote)
         return await page(
@@ -323,6 +326,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             username=name,
             error="That user name and password do not match.",
         )
+    team.gate.throttle.succeeded(request.remote)
     state.gate.sign_out(session_id(request))
     sid, cookie = state.codec.new()  # a new session id at sign-in: no fixation
     team.gate.sign_in_person(sid, user.name)
@@ -423,14 +427,15 @@ async def approval_review(request: web.Request) -> web.StreamResponse:
     if approval is None:
         raise web.HTTPNotFound
     person = _person(request)
-    result = preview.job.result
-    assert result is not None
+    view = preview.job.view  # built once, in the job's thread (the rows are let go then)
+    if view is None:
+        raise web.HTTPNotFound
     return await page(
         request,
         "team_approval_review.html",
         step=None,
         preview=preview,
-        view=web_view(result),
+        view=view,
         to_send=to_send(preview),
         sheets=[],
         sheet_name=None,

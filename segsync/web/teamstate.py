@@ -19,7 +19,6 @@ import logging
 import secrets
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,16 +28,14 @@ from aiohttp import web
 
 from segsync.config import Settings
 from segsync.outcomes import Outcome
-from segsync.planfile import canonical_sha256, plan_digest
+from segsync.planfile import canonical_sha256, plan_digest, read_plan
 from segsync.team.audit import AuditLog
 from segsync.team.users import Role, User, UsersFile, default_users_file
 from segsync.web.state import Preview
+from segsync.web.throttle import LoginThrottle
 
 log = logging.getLogger("segsync.web")
 
-#: wrong sign-ins allowed per address in ``FAILURE_WINDOW_S`` before sign-ins are refused
-MAX_FAILURES = 10
-FAILURE_WINDOW_S = 60.0
 #: the request key of the signed-in ``User``, and of the page context the layout reads
 _REQUEST_KEY: Any = getattr(web, "RequestKey", None)
 PERSON: Any = _REQUEST_KEY("segsync_person", User) if _REQUEST_KEY else "segsync_person"
@@ -120,7 +117,8 @@ class TeamGate:
         self.lifetime_s = lifetime_s
         self.idle_s = idle_s
         self._sessions: dict[str, _Session] = {}
-        self._failures: dict[str, deque[float]] = {}
+        #: wrong sign-ins slow their own address down, as wrong shared passwords do
+        self.throttle = LoginThrottle()
         self._noted: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -167,15 +165,6 @@ class TeamGate:
     def check_token(self, given: str) -> bool:
         return False
 
-    def throttled(self, remote: str | None = None) -> bool:
-        """Too many wrong sign-ins from ``remote`` in the last minute."""
-        now = time.monotonic()
-        with self._lock:
-            seen = self._failures.get(remote or "", deque())
-            while seen and seen[0] < now - FAILURE_WINDOW_S:
-                seen.popleft()
-            return len(seen) >= MAX_FAILURES
-
     def first_in_a_while(self, key: str, every_s: float = 60.0) -> bool:
         """True at most once per ``every_s`` for ``key`` (to log a repeated refusal once)."""
         now = time.monotonic()
@@ -188,21 +177,17 @@ class TeamGate:
             self._noted[key] = now
             return True
 
-    def failed(self, remote: str | None) -> None:
-        with self._lock:
-            self._failures.setdefault(remote or "", deque()).append(time.monotonic())
-            if len(self._failures) > 10_000:  # forget the quietest addresses first
-                self._failures.pop(next(iter(self._failures)))
-
 
 # -- approvals ---------------------------------------------------------------------------------
 
 
 def changes_of(preview: Preview) -> int:
-    result = preview.job.result
-    if result is None:
+    """Segments the preview would update: its view's count (the rows themselves are let go
+    once the view is built, see ``jobs``)."""
+    view = preview.job.view
+    if view is None:
         return 0
-    return sum(1 for r in result.rows if r.outcome is Outcome.WOULD_UPDATE)
+    return sum(c.count for c in view.counts if c.outcome == Outcome.WOULD_UPDATE.value)
 
 
 _digests: dict[int, tuple[Any, str]] = {}
@@ -229,15 +214,16 @@ def preview_digest(preview: Preview) -> str:
 
 
 def _preview_digest(preview: Preview) -> str:
-    if preview.job.plan is not None:
-        return plan_digest(preview.job.plan)
-    result = preview.job.result
-    rows = [
-        [r.segment_id, [[c.field, str(c.before), str(c.after)] for c in r.changes]]
-        for r in (result.rows if result else [])
-        if r.outcome is Outcome.WOULD_UPDATE
-    ]
-    return canonical_sha256({"rollback_of": preview.rollback_of, "rows": rows})
+    plan = preview.job.plan
+    if plan is not None:
+        if plan.path is not None and not plan.rows:
+            # the page keeps a saved plan's rows in its file only: the digest is the file's
+            # own, as the apply that reads it back records it
+            plan = read_plan(plan.path)
+        return plan_digest(plan)
+    return canonical_sha256(
+        {"rollback_of": preview.rollback_of, "changes": preview.job.changes_sha256}
+    )
 
 
 def author_of(preview: Preview) -> str | None:
@@ -367,11 +353,13 @@ def notify_job(settings: Settings) -> Any:
     from segsync.web.jobs import Job, JobState
 
     def done(job: Job) -> None:
-        result = job.result
+        result, view = job.result, job.view  # the rows are let go once the view is built
         codes = {JobState.ABORTED: 3, JobState.REFUSED: 2, JobState.FAILED: 4}
-        code = result.exit_code if job.state is JobState.FINISHED and result else None
+        code = None
+        if job.state is JobState.FINISHED and result is not None:
+            code = view.exit_code if view is not None else result.exit_code
         if code is None:
             code = codes.get(job.state, 3)
-        notify_run(settings, job.kind.value, code, result, error=job.error)
+        notify_run(settings, job.kind.value, code, result, error=job.error, view=view)
 
     return done

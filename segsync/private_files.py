@@ -1,0 +1,221 @@
+"""Files and folders only their owner can read: what every run writes, created without
+following a symlink, and the per-user runtime folder checked before anything goes in it.
+
+Journals hold the before and after values of every segment a run changed, results and reports
+the same, plans the bodies to send, logs the addresses of the API: on a machine with other
+accounts none of that is anyone else's business. So every file segsync creates is opened with
+``O_CREAT | O_EXCL | O_NOFOLLOW`` (a name someone planted, a symlink included, is an error, never
+a file written elsewhere) and mode 0600, every folder it creates is made 0700, whatever the
+umask. The ``files:`` section of the config may widen both (``files.file_mode: "0640"``), for
+a team that shares a results folder through a group.
+
+The run lock lives in a folder of its own per user: ``$XDG_RUNTIME_DIR/segsync`` where the
+session has one (systemd makes it 0700 for the user, and removes it at logout), else
+``<temp>/segsync-<uid>``. A shared temp folder lets anyone create that name first, as a folder
+or a symlink, so after ``mkdir`` the folder is checked (``lstat``: a real folder, owned by this
+uid, no group or other permission bits), and a folder that fails is refused with a sentence
+naming it, never used or "repaired".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from segsync.errors import UnsafeFolderError
+
+#: mode of every file segsync creates (``files.file_mode`` changes it for the process)
+DEFAULT_FILE_MODE = 0o600
+#: mode of every folder segsync creates (``files.dir_mode``)
+DEFAULT_DIR_MODE = 0o700
+#: ``O_NOFOLLOW`` where the OS has it (not on Windows, where symlinks need privileges anyway)
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+POSIX = os.name == "posix"
+
+
+class Modes:
+    """The modes in force for this process (set once from the config by ``configure``)."""
+
+    file = DEFAULT_FILE_MODE
+    dir = DEFAULT_DIR_MODE
+
+
+def configure(file_mode: int | None = None, dir_mode: int | None = None) -> None:
+    """Use the config's ``files.file_mode`` / ``files.dir_mode`` for what is created from now."""
+    Modes.file = DEFAULT_FILE_MODE if file_mode is None else file_mode
+    Modes.dir = DEFAULT_DIR_MODE if dir_mode is None else dir_mode
+
+
+def uid() -> int | None:
+    """This process's effective uid (None where the OS has none: Windows)."""
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
+# -- folders -------------------------------------------------------------------------------------
+
+
+def make_dirs(folder: Path, mode: int | None = None) -> Path:
+    """``mkdir -p`` with ``mode`` (default ``files.dir_mode``) for every folder it creates.
+
+    Folders that exist already are left as they are: the person chose them (``--out``,
+    ``journal.dir``) and may have shared them on purpose. ``mkdir`` applies the umask, so the
+    mode of each new folder is set again afterwards (only ever narrower than asked for).
+    """
+    mode = Modes.dir if mode is None else mode
+    folder = Path(folder)
+    missing: list[Path] = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for new in reversed(missing):
+        try:
+            new.mkdir(mode=mode)
+        except FileExistsError:
+            continue  # made by a concurrent run between the check and here
+        if POSIX:
+            with contextlib.suppress(OSError):
+                os.chmod(new, mode, follow_symlinks=False)
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)  # raises the OS's own error
+    return folder
+
+
+def private_dir(folder: Path) -> Path:
+    """Create ``folder`` (0700) if missing, then refuse it unless only this user can use it.
+
+    ``UnsafeFolderError`` names the folder and what is wrong: a symlink, not a folder, owned by
+    another account, or open to group or others. Nothing is changed in a refused folder.
+    """
+    folder = Path(folder)
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    check_private_dir(folder)
+    return folder
+
+
+def check_private_dir(folder: Path) -> None:
+    """Raise ``UnsafeFolderError`` unless ``folder`` is a real folder only this user can use."""
+    if not POSIX:
+        return
+    try:
+        info = os.lstat(folder)
+    except OSError as exc:
+        raise UnsafeFolderError(
+            f"segsync cannot use the folder {folder} for its private files "
+            f"({exc.strerror or exc}); nothing was sent.",
+            folder=folder,
+        ) from None
+    why = _unsafe(info)
+    if why is not None:
+        raise UnsafeFolderError(
+            f"segsync will not keep its private files in {folder}: {why}. Another account may "
+            f"have made it to read or block your runs; nothing was sent. Remove it (or ask an "
+            "administrator to), or set XDG_RUNTIME_DIR to a folder only you can use.",
+            folder=folder,
+        )
+
+
+def _unsafe(info: os.stat_result) -> str | None:
+    if stat.S_ISLNK(info.st_mode):
+        return "it is a symbolic link"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a folder"
+    if info.st_uid != uid():
+        return f"it belongs to another account (uid {info.st_uid})"
+    if info.st_mode & 0o077:
+        return f"others may use it (mode {stat.S_IMODE(info.st_mode):04o}, not 0700)"
+    return None
+
+
+def runtime_dir() -> Path:
+    """This user's private folder for run locks: ``$XDG_RUNTIME_DIR/segsync``, else
+    ``<temp>/segsync-<uid>`` (checked either way; see the module docstring)."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "").strip()
+    if xdg and os.path.isabs(xdg) and POSIX:
+        base = Path(xdg)
+        with contextlib.suppress(OSError):
+            if _unsafe(os.lstat(base)) is None:
+                return private_dir(base / "segsync")
+    name = f"segsync-{uid()}" if uid() is not None else "segsync"
+    return private_dir(Path(tempfile.gettempdir()) / name)
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+def create_fd(path: Path, mode: int | None = None, *, read: bool = False) -> int:
+    """A new file ``path`` (``O_EXCL | O_NOFOLLOW``, ``mode`` default ``files.file_mode``)."""
+    mode = Modes.file if mode is None else mode
+    flags = os.O_CREAT | os.O_EXCL | NOFOLLOW | getattr(os, "O_BINARY", 0)
+    flags |= os.O_RDWR if read else os.O_WRONLY
+    fd = os.open(path, flags, mode)
+    if POSIX:  # the umask may have narrowed it; never wider than asked
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, mode)
+    return fd
+
+
+@contextlib.contextmanager
+def create_file(path: Path, mode: int | None = None, **text: Any) -> Iterator[IO[Any]]:
+    """``create_fd`` as a file object: binary, or text when ``encoding`` is given."""
+    fd = create_fd(path, mode)
+    try:
+        handle = os.fdopen(fd, "w" if text.get("encoding") else "wb", **text)
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        yield handle
+
+
+def append_fd(path: Path, mode: int | None = None) -> int:
+    """``path`` opened to append (created with ``mode`` if missing), never through a symlink.
+
+    For the log file, which several runs share on purpose.
+    """
+    mode = Modes.file if mode is None else mode
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW, mode)
+    return fd
+
+
+def read_own_file(path: Path, limit: int = 64 * 1024) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file owned by this user (else None).
+
+    A symlink is not followed; a file someone else put there (a forged lock holder) is not
+    read at all.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if POSIX and info.st_uid != uid():
+            return None
+        return os.read(fd, limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def parse_mode(value: str | int, what: str) -> int:
+    """``"0600"`` / ``"600"`` / ``0o600`` → 384; raises ``ValueError`` with a sentence."""
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip().lower().removeprefix("0o")
+        if not text or any(ch not in "01234567" for ch in text):
+            raise ValueError(f"{what} must be an octal mode such as 0600, not {value!r}")
+        number = int(text, 8)
+    if not 0 <= number <= 0o777:
+        raise ValueError(f"{what} must be an octal mode between 0000 and 0777")
+    return number
