@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from aiohttp import FormData, web
+from aiohttp import MultipartWriter, web
 
 from segsync.sandbox import Sandbox
 from segsync.web import create_app
@@ -33,11 +33,14 @@ def state_changing_paths(app: web.Application) -> list[str]:
     return [p for m, p in sorted(paths) if m == "POST"] + [p for m, p in paths if m != "POST"]
 
 
-def form(token: str | None) -> FormData:
-    """Multipart, as the upload form sends it; the guard reads it like a urlencoded form."""
-    data = FormData(default_to_multipart=True)
+def form(token: str | None) -> MultipartWriter:
+    """Multipart, as the upload form sends it; the guard reads it like a urlencoded form.
+
+    Built with ``MultipartWriter`` rather than ``FormData(default_to_multipart=True)``, which the
+    lowest aiohttp this project supports (3.10) does not have."""
+    data = MultipartWriter("form-data")
     if token is not None:
-        data.add_field("csrf_token", token)
+        data.append(token).set_content_disposition("form-data", name="csrf_token")
     return data
 
 
