@@ -15,6 +15,7 @@ from pathlib import Path
 from segsync.api.limiter import known_limiter
 from segsync.api.session import api_target
 from segsync.sandbox import RateLimitOptions, Sandbox
+from segsync.web import WebOptions
 from tests.conftest import MakeSandbox
 from tests.helpers import settings_for, write_xlsx
 from tests.web_helpers import run, web_client
@@ -41,7 +42,8 @@ def test_ten_parallel_previews_share_the_configured_rate(
     sheet = write_xlsx(tmp_path / "every_segment.xlsx", ["id", "name"], rows)
 
     async def body() -> None:
-        async with web_client(settings) as web:
+        # the page's own cap on parallel previews (2 by default) is raised: ten at once is the point
+        async with web_client(settings, WebOptions(max_previews=10)) as web:
             previews = await asyncio.gather(*(web.preview(sheet) for _ in range(10)))
             assert len(set(previews)) == 10
 
