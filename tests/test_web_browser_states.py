@@ -63,8 +63,8 @@ def test_a_file_dropped_on_the_zone_is_uploaded(sandbox: Sandbox, tmp_path: Path
 def test_a_wrong_number_is_kept_marked_and_explained(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
-    # every read takes 3 s: the page that waits for the server can be looked at
-    sandbox = make_sandbox(faults=FaultOptions(latency_ms=3000, methods=("GET",)))
+    # every read takes 1.5 s: the page that waits for the server can be looked at
+    sandbox = make_sandbox(faults=FaultOptions(latency_ms=1500, methods=("GET",)))
     seed = stored_state(sandbox)
     settings = settings_for(sandbox, tmp_path, **{"guardrails.max_changes": 3})
     app = create_app(settings, FAST_POLL)
