@@ -49,6 +49,8 @@ AREA_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_limiter.py",
         "tests/test_retry.py",
         "tests/test_rate_at_server.py",
+        "tests/test_send_pacing.py",
+        "tests/test_bounded_answers.py",
         "tests/test_fetch.py",
         "tests/test_edge_cases.py",
         "tests/test_cli.py",
@@ -65,9 +67,15 @@ AREA_TESTS: dict[str, tuple[str, ...]] = {
     ),
     "web": (
         "tests/test_web_security.py",
+        "tests/test_web_access.py",
         "tests/test_web_routes_guarded.py",
         "tests/test_web_runs.py",
         "tests/test_web_pages.py",
+    ),
+    "input": (
+        "tests/test_intent_corpus.py",
+        "tests/test_input_corpus.py",
+        "tests/test_loader.py",
     ),
 }
 
@@ -156,14 +164,43 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "limiter-burst-not-capped",
         "client",
-        "the limiter saves up ten tokens beyond burst (a burst after any pause)",
+        "with burst > 1 the limiter lets a send go an interval after the last one, not a window "
+        "after the oldest: more than burst sends in a window after a pause",
         (
             (
                 "segsync/api/limiter.py",
-                "            self._tokens = min(self.burst + SLACK, "
-                "self._tokens + elapsed * self._rate)\n",
-                "            self._tokens = min(self.burst + 10, "
-                "self._tokens + elapsed * self._rate)\n",
+                "        if len(sends) < self.burst:\n            return due\n",
+                "        if len(sends) < self.burst or now - sends[-1] >= self._interval():\n"
+                "            return due\n",
+            ),
+        ),
+    ),
+    Mutation(
+        "limiter-window-check-off",
+        "client",
+        "the limiter forgets its send history: with burst 1, two sends closer than one interval",
+        (
+            (
+                "segsync/api/limiter.py",
+                "        return max(due, sends[0] + self.burst * self._interval())\n",
+                "        return due\n",
+            ),
+        ),
+    ),
+    Mutation(
+        "api-body-cap-off",
+        "client",
+        "an answer larger than api.max_body_mib is read whole (memory without bound)",
+        (
+            (
+                "segsync/api/exchange.py",
+                "            if declared.isdigit() and int(declared) > self._max_body:\n",
+                "            if False:\n",
+            ),
+            (
+                "segsync/api/exchange.py",
+                "                if size > self._max_body:\n",
+                "                if False:\n",
             ),
         ),
     ),
@@ -315,6 +352,44 @@ MUTATIONS: tuple[Mutation, ...] = (
         "web",
         "a POST without a session cookie is not refused up front",
         (("segsync/web/security.py", "    if unsafe and fresh is not None:\n", "    if False:\n"),),
+    ),
+    Mutation(
+        "web-token-check-skipped",
+        "web",
+        "without a password, a request with neither session nor the printed token is served",
+        (
+            (
+                "segsync/web/security.py",
+                "    if not request.path.startswith(OPEN_PATHS) and not state.gate.allows(sid):\n",
+                "    if (\n        not request.path.startswith(OPEN_PATHS)\n"
+                "        and not state.gate.allows(sid)\n"
+                "        and state.gate.password_mode\n    ):\n",
+            ),
+        ),
+    ),
+    Mutation(
+        "input-near-miss-refusal-off",
+        "input",
+        "a near-miss header (Segmnet Name) is silently read as a note, not refused",
+        (
+            (
+                "segsync/input/placement.py",
+                "    if guess is not None:\n        return Unplaced(",
+                "    if False:\n        return Unplaced(",
+            ),
+        ),
+    ),
+    Mutation(
+        "input-hidden-rows-read-as-visible",
+        "input",
+        "rows hidden by a filter or by hand are read (and sent) as if visible, unasked",
+        (
+            (
+                "segsync/input/hidden.py",
+                "    if not table.hidden_rows:\n        return None\n",
+                "    if True:\n        return None\n",
+            ),
+        ),
     ),
 )
 
