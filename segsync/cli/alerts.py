@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from segsync.cli.exit_codes import ExitCode
-from segsync.cli.options import _all
+from segsync.cli.options import option_group
 from segsync.errors import (
     ConfigError,
     InputError,
@@ -29,7 +29,7 @@ from segsync.team.notify import notify_run
 SETTINGS_KEY = "_settings"
 RESULT_KEY = "_result"
 
-team_options = _all(
+team_options = option_group(
     click.option(
         "--actor",
         metavar="NAME",

@@ -12,7 +12,10 @@ from segsync.errors import ConfigError
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
-def _all(*options: Decorator) -> Decorator:
+def option_group(*options: Decorator) -> Decorator:
+    """One decorator for several click options, applied in the order written (used by the
+    CLI's commands and by the web's team options)."""
+
     def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
         for option in reversed(options):
             fn = option(fn)
@@ -26,13 +29,13 @@ config_option = click.option(
 )
 
 #: ``--config --base-url --token-env``: the same on every command that talks to the API
-connection_options = _all(
+connection_options = option_group(
     config_option,
     click.option("--base-url", help="API base URL, or 'sandbox' for the embedded local server."),
     click.option("--token-env", help="Environment variable that holds the API token."),
 )
 
-log_options = _all(
+log_options = option_group(
     click.option("--log-format", type=click.Choice(["text", "json"]), help="Log line format."),
     click.option("--log-file", type=click.Path(dir_okay=False), help="Also write logs here."),
     click.option(
@@ -40,7 +43,7 @@ log_options = _all(
     ),
 )
 
-rate_options = _all(
+rate_options = option_group(
     click.option(
         "--rps", type=click.FloatRange(min=0, min_open=True), help="Requests per second (all)."
     ),
@@ -50,7 +53,7 @@ rate_options = _all(
     click.option("--concurrency", type=click.IntRange(1, 256), help="Requests in flight at most."),
 )
 
-guardrail_options = _all(
+guardrail_options = option_group(
     click.option(
         "--max-changes",
         type=click.IntRange(min=0),
@@ -108,7 +111,7 @@ report_option = click.option(
 
 #: ``--map``, ``--ignore-column``, ``--hidden``: what the person says about the sheet's columns
 #: and hidden cells (README, "The edits sheet"); merged over the config's ``input.columns``.
-mapping_options = _all(
+mapping_options = option_group(
     click.option(
         "--map",
         "column_map",

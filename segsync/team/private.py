@@ -5,6 +5,11 @@ readable and tightened later), in a folder made 0700 when segsync makes it. A sy
 file's place is refused, never followed: someone who can write the folder must not be able to
 point segsync's writes at another file. A whole-file write goes to a new temporary file beside
 the target, is fsync'd and renamed over it, so a reader sees the old file or the new one.
+
+Folders and the no-follow flag come from ``segsync.private_files``; the files stay here because
+their rules differ from a run's files: always 0600 whatever ``files.file_mode`` says (the users
+file holds password hashes), a file another account owns is refused, and a whole file is
+replaced atomically rather than created once.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import stat
 from pathlib import Path
 
 from segsync.errors import ConfigError
+from segsync.private_files import NOFOLLOW as _NOFOLLOW
+from segsync.private_files import make_dirs
 
 PRIVATE_MODE = 0o600
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class PrivateFileError(ConfigError):
@@ -27,7 +33,7 @@ class PrivateFileError(ConfigError):
 
 def ensure_folder(folder: Path) -> None:
     """Make ``folder`` (0700 for the parts segsync makes); existing folders are left as they are."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_dirs(folder, 0o700)
 
 
 def _check_open(fd: int, path: Path) -> None:

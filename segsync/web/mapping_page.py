@@ -20,7 +20,7 @@ from segsync.errors import HiddenDataError, InputError, UnplacedColumnsError
 from segsync.input.messages import shown
 from segsync.model import EDITABLE_FIELDS
 from segsync.web.column_map import save_mapping
-from segsync.web.pages import _read, busy_sentence, start_sheet_preview
+from segsync.web.pages import busy_sentence, read_upload, start_sheet_preview
 from segsync.web.responses import page, refusal, see_other
 from segsync.web.state import STATE
 from segsync.web.teamstate import run_people
@@ -132,7 +132,9 @@ async def _preview(request: web.Request, upload: Upload) -> web.StreamResponse:
     with slot:
         loop = asyncio.get_running_loop()
         try:
-            editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
+            editset, sheets = await loop.run_in_executor(
+                None, read_upload, upload, state.settings, None
+            )
         except HiddenDataError as exc:
             upload.unplaced = None
             upload.hidden_problem = str(exc)

@@ -143,7 +143,9 @@ async def _upload_submit(request: web.Request, state: WebState, slot: Slot) -> w
             return await refusal(request, 403, "Refused", str(exc))
         return await _upload_form(request, status=exc.status, error=str(exc))
     try:
-        editset, sheets = await loop.run_in_executor(None, _read, upload, state.settings, None)
+        editset, sheets = await loop.run_in_executor(
+            None, read_upload, upload, state.settings, None
+        )
     except UnplacedColumnsError as exc:  # the mapping page asks what each column is
         upload.unplaced = exc
         state.add_upload(upload)
@@ -164,7 +166,7 @@ async def _upload_submit(request: web.Request, state: WebState, slot: Slot) -> w
     return see_other(f"/previews/{preview.id}")
 
 
-def _read(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSet, list[str]]:
+def read_upload(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSet, list[str]]:
     """Load with the CLI's loader (its guards, its sentences); list the sheets on success.
 
     Where the CLI refuses to choose between sheets, the page previews the one it names first
@@ -323,7 +325,9 @@ async def choose_sheet(request: web.Request) -> web.StreamResponse:
     with slot:
         loop = asyncio.get_running_loop()
         try:
-            editset, _ = await loop.run_in_executor(None, _read, upload, state.settings, sheet)
+            editset, _ = await loop.run_in_executor(
+                None, read_upload, upload, state.settings, sheet
+            )
         except InputError as exc:
             return await refusal(request, 400, "This sheet cannot be used", str(exc))
         preview = start_sheet_preview(state, upload, editset, slot, who=run_people(request))

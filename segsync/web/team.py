@@ -45,6 +45,7 @@ from segsync.web.teamstate import (
     TeamState,
     author_of,
     changes_of,
+    preview_digest,
     role_at_least,
     team_wanted,
     users_path,
@@ -442,14 +443,8 @@ async def approval_review(request: web.Request) -> web.StreamResponse:
         approval=approval,
         own=approval.author.casefold() == person.name.casefold(),
         can_decide=role_at_least(person, Role.APPROVER),
-        current=approval.plan_sha256 == _digest(preview),
+        current=approval.plan_sha256 == preview_digest(preview),
     )
-
-
-def _digest(preview: Preview) -> str:
-    from segsync.web.teamstate import preview_digest
-
-    return preview_digest(preview)
 
 
 async def approve(request: web.Request) -> web.StreamResponse:
@@ -486,7 +481,7 @@ async def _decide(request: web.Request, decision: str) -> web.StreamResponse:
             f"{'approve' if decision == 'approved' else 'reject'} it. Nothing was done.",
             link=back,
         )
-    if approval.plan_sha256 != _digest(preview):
+    if approval.plan_sha256 != preview_digest(preview):
         return await refusal(
             request,
             409,

@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from segsync.cli.options import _all
+from segsync.cli.options import option_group
 from segsync.errors import ConfigError
 from segsync.web.teamstate import TeamOptions
 
-team_web_options = _all(
+team_web_options = option_group(
     click.option(
         "--trusted-user-header",
         metavar="NAME",
