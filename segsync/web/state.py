@@ -59,6 +59,8 @@ class Preview:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: the run that applied it (a preview is applied at most once)
     applied: Job | None = None
+    #: the approval digest and the plan object it was worked out for (teamstate.preview_digest)
+    digest_of: tuple[Any, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def in_use(self) -> bool:

@@ -190,26 +190,19 @@ def changes_of(preview: Preview) -> int:
     return sum(c.count for c in view.counts if c.outcome == Outcome.WOULD_UPDATE.value)
 
 
-_digests: dict[int, tuple[Any, str]] = {}
-_digests_lock = threading.Lock()
-
-
 def preview_digest(preview: Preview) -> str:
     """The sha256 an approval is bound to: the plan's own, or a rollback's planned changes.
 
-    Worked out once per plan object (a finished preview's plan never changes), so checking an
-    approval on every page view costs nothing for a plan of many rows.
+    Worked out once per plan object and kept on the preview (a finished preview's plan never
+    changes), so checking an approval on every page view costs nothing for a plan of many rows,
+    and the digest goes when its preview does.
     """
     subject = preview.job.plan if preview.job.plan is not None else preview.job.result
-    with _digests_lock:
-        known = _digests.get(id(subject))
-        if known is not None and known[0] is subject:
-            return known[1]
+    known = preview.digest_of
+    if known is not None and known[0] is subject:
+        return known[1]
     digest = _preview_digest(preview)
-    with _digests_lock:
-        if len(_digests) > 1000:
-            _digests.clear()
-        _digests[id(subject)] = (subject, digest)
+    preview.digest_of = (subject, digest)
     return digest
 
 
