@@ -85,9 +85,18 @@ class Page:
         self.find(testid).click()
 
     def status_becomes(self, word: str) -> str:
+        from selenium.common.exceptions import WebDriverException
+
         def has(driver: Any) -> str | None:
             found = driver.find_elements(self.by.CSS_SELECTOR, '[data-testid="run-status"]')
-            shown = str(found[0].text) if found else ""
+            try:
+                shown = str(found[0].text) if found else ""
+            except WebDriverException as error:
+                # the same reload race as a stale element, as Chromium reports it when the
+                # node went between the find and the read: look again
+                if "does not belong to the document" in str(error):
+                    return None
+                raise
             return shown if word in shown else None
 
         return str(self.wait.until(has))
