@@ -3,7 +3,9 @@
 The sandbox holds ``--rows`` segments and throttles with a token bucket at each rate R of
 ``--rates`` and each burst of ``--server-burst`` (default ``1,5``); the client is configured for
 the same R with burst ``--client-burst`` (1), ``--headroom`` (the configured default unless
-given) and ``--concurrency`` 8. A sheet of every segment, ``--changes`` of them renamed, is
+given) and ``--concurrency`` 8. ``--late-every N --late-ms MS`` makes the server busy now and
+then: every Nth request reaches its throttle MS late (a repeatable stand-in for the stalls a
+real server has). A sheet of every segment, ``--changes`` of them renamed, is
 synced through the library API (``segsync.pipeline.sync``); rates below ``--short-below`` (5/s)
 use a short run (``--short-rows`` rows, ``--short-changes`` changes). Per run the table shows
 the requests sent against the minimum (``⌈N/Take⌉`` list pages + one PUT per change), the 429s,
@@ -19,6 +21,7 @@ client, which distorts high rates).
 
     python bench/bench_sync.py [--rates 1,20,100] [--server-burst 1,5] [--runs 3]
                                [--rows 5000] [--changes 1000] [--headroom 0.02]
+                               [--late-every 50 --late-ms 5]
 """
 
 from __future__ import annotations
@@ -98,11 +101,14 @@ def write_inputs(folder: Path, rows: int, changes: int) -> tuple[Path, Path]:
 
 
 @contextlib.contextmanager
-def sandbox_process(seed: Path, rate: float, burst: int) -> Iterator[tuple[str, str]]:
+def sandbox_process(
+    seed: Path, rate: float, burst: int, late: tuple[int, float] = (0, 0.0)
+) -> Iterator[tuple[str, str]]:
     """``segsync sandbox`` in a child process; yields (base URL, token)."""
     command = [
         sys.executable, "-m", "segsync", "sandbox", "--port", "0", "--seed-csv", str(seed),
         "--rps", str(rate), "--burst", str(burst), "--no-access-log",
+        "--late-every", str(late[0]), "--late-ms", str(late[1]),
     ]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
@@ -118,8 +124,11 @@ def sandbox_process(seed: Path, rate: float, burst: int) -> Iterator[tuple[str, 
 
 
 @contextlib.contextmanager
-def sandbox_thread(seed: Path, rate: float, burst: int) -> Iterator[tuple[str, str]]:
-    options = SandboxOptions(seed_csv=seed, rate_limit=RateLimitOptions(rps=rate, burst=burst))
+def sandbox_thread(
+    seed: Path, rate: float, burst: int, late: tuple[int, float] = (0, 0.0)
+) -> Iterator[tuple[str, str]]:
+    limit = RateLimitOptions(rate, burst, late_every=late[0], late_ms=late[1])
+    options = SandboxOptions(seed_csv=seed, rate_limit=limit)
     with run_sandbox(options) as sb:
         yield sb.base_url, sb.token or ""
 
@@ -132,7 +141,7 @@ def run_once(args: argparse.Namespace, rate: float, server_burst: int, run: int)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         seed, sheet = write_inputs(folder, rows, changes)
-        with server(seed, rate, server_burst) as (url, token):
+        with server(seed, rate, server_burst, (args.late_every, args.late_ms)) as (url, token):
             (folder / "token").write_text(token, encoding="utf-8")
             overrides: dict[str, object] = {
                 "api.base_url": url,
@@ -188,6 +197,10 @@ def main() -> None:
     parser.add_argument("--client-burst", type=int, default=1)
     parser.add_argument("--headroom", type=float, default=None, help="rate_limit.headroom")
     parser.add_argument("--server", choices=("process", "thread"), default="process")
+    parser.add_argument(
+        "--late-every", type=int, default=0, help="the server sees every Nth request late"
+    )
+    parser.add_argument("--late-ms", type=float, default=0.0, help="by this many ms")
     parser.add_argument("--json", action="store_true", help="one JSON object per run instead")
     args = parser.parse_args()
     if not 0 <= args.changes <= args.rows:
@@ -201,6 +214,11 @@ def main() -> None:
             f"{args.short_rows} rows, {args.short_changes} changes); server token bucket "
             f"({args.server}); client burst {args.client_burst}, concurrency "
             f"{args.concurrency}, headroom {headroom}"
+            + (
+                f"; the server sees every {args.late_every}th request {args.late_ms:g} ms late"
+                if args.late_every
+                else ""
+            )
         )
         print(
             f"{'req/s':>5} {'sb':>2} {'run':>3} {'requests':>8} {'min':>5} {'429s':>4} "

@@ -390,3 +390,109 @@ def test_a_slot_counts_from_its_write_when_the_write_is_late() -> None:
     # burst 1: the next one interval after the write, not after the reservation
     assert send(limiter, clock) == pytest.approx(reserved + 0.03 + 0.05)
     assert limiter.stats.min_gap_s == pytest.approx(0.05)
+
+
+def _stalled_run(
+    feed_answers: bool, stall: float = 0.006, rate: float = 100.0, n: int = 400
+) -> tuple[int, float]:
+    """Requests to a burst-1 server at exactly ``rate`` that stalls now and then.
+
+    Every 25th request reaches the server ``stall`` late (the server was busy), the others after
+    0.5 ms; each answer leaves 0.5 ms after the request arrived. Returns the server's refusals
+    and the achieved rate. ``feed_answers`` tells the limiter when each answer came.
+    """
+    clock = FakeClock()
+    server = TokenBucket(rate, 1, clock=clock)
+    limiter = RateLimiter(rate, 1, headroom=0.02, clock=clock)
+    answers: list[tuple[float, float]] = []  # (answer time, write stamp)
+    refused, first = 0, clock.now
+    for k in range(n):
+        while (wait := limiter.reserve(confirm=True)) > 0:
+            due = clock.now + wait
+            ready = [a for a in answers if a[0] <= due]
+            if ready and feed_answers:
+                at, stamp = min(ready)
+                answers.remove((at, stamp))
+                clock.now = max(clock.now, at)
+                limiter.answered(stamp, "PUT", 200)
+                continue
+            clock.now = due
+        stamp = limiter.sent("PUT")
+        assert stamp is not None
+        delay = 0.0005 + (stall if k % 25 == 24 else 0.0)
+        at_server = stamp + delay
+        saved = clock.now
+        clock.now = at_server  # the bucket is asked at the request's arrival
+        refused += server.acquire() > 0
+        clock.now = saved
+        answers.append((at_server + 0.0005, stamp))
+    return refused, (n - 1) / (clock.now - first)
+
+
+@pytest.mark.parametrize("stall", [0.006, 0.025])
+def test_an_answer_that_shows_a_stall_keeps_the_next_request_an_interval_behind_it(
+    stall: float,
+) -> None:
+    """A request the server saw late would let the next arrive too close: its answer says so.
+
+    A 6 ms stall at 100/s: the answer comes before the next request is due and moves it. A
+    25 ms one: the answer is overdue when the next is due, so the next waits for it.
+    """
+    refused_blind, rate_blind = _stalled_run(feed_answers=False, stall=stall)
+    refused, rate = _stalled_run(feed_answers=True, stall=stall)
+    assert refused_blind >= 10  # every stall costs the next request a 429
+    assert refused == 0
+    assert rate > 0.9 * rate_blind  # the stalls' milliseconds are the whole cost
+
+
+def test_a_slow_answer_delays_the_next_send_by_at_most_the_cap() -> None:
+    """At 1/s an answer 400 ms slower than usual is the server's work, not a late arrival."""
+    clock = FakeClock()
+    limiter = RateLimiter(1, 1, clock=clock)
+    for rtt in (0.1, 0.1, 0.5):
+        first = send(limiter, clock)
+        limiter.reserve()  # nothing: the next is a second away
+        stamp = clock.now = first
+        clock.now = stamp + rtt
+        limiter.answered(stamp, "PUT", 200)
+        nxt = send(limiter, clock)
+        assert nxt - first <= 1.0 + 0.05 + 1e-9
+
+
+def test_an_answer_that_comes_after_the_next_send_changes_nothing() -> None:
+    """With answers slower than the interval, pacing is what it was."""
+    clock = FakeClock()
+    limiter = RateLimiter(100, 1, clock=clock)
+    stamps = []
+    for _ in range(50):
+        while (wait := limiter.reserve(confirm=True)) > 0:
+            clock.now += wait
+        stamp = limiter.sent("PUT")
+        assert stamp is not None
+        stamps.append(stamp)
+        if len(stamps) > 3:  # the answer to the request three back, 35 ms after it was sent
+            old = stamps[-4]
+            limiter.answered(old, "PUT", 200)
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert max(gaps) == pytest.approx(0.01)
+
+
+def test_an_answer_that_never_comes_holds_the_next_send_at_most_the_cap() -> None:
+    """A request lost on the way (a reset) has no answer: the next waits for it 50 ms past its
+    own time, no more."""
+    clock = FakeClock()
+    limiter = RateLimiter(100, 1, clock=clock)
+    for _ in range(5):  # answers come 1 ms after their request: that is the usual
+        while (wait := limiter.reserve(confirm=True)) > 0:
+            clock.now += wait
+        stamp = limiter.sent("PUT")
+        assert stamp is not None
+        clock.now += 0.001
+        limiter.answered(stamp, "PUT", 200)
+    while (wait := limiter.reserve(confirm=True)) > 0:
+        clock.now += wait
+    lost = limiter.sent("PUT")
+    assert lost is not None
+    while (wait := limiter.reserve(confirm=True)) > 0:
+        clock.now += wait
+    assert clock.now - lost == pytest.approx(0.010 + 0.050, abs=0.0025)

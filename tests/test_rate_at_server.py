@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from segsync import pipeline
-from segsync.sandbox import FaultOptions, Sandbox
+from segsync.sandbox import FaultOptions, RateLimitOptions, Sandbox
 from segsync.sandbox.counters import Arrival
 from tests.conftest import MakeSandbox
 from tests.helpers import settings_for, write_csv
@@ -110,3 +110,35 @@ def test_the_closest_sends_are_as_far_apart_as_the_burst_allows(
     # a token bucket of ``burst`` tokens: any burst + 1 sends in a row span at least one interval
     spans = [later - first for first, later in zip(times, times[burst:], strict=False)]
     assert min(spans) >= (1 - JITTER) / rate, sorted(spans)[:3]
+
+
+def test_a_request_the_server_saw_late_does_not_cost_the_next_one_a_429(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """A server at exactly the client's rate, with no burst to spare, that now and then is busy.
+
+    Every 5th request reaches its throttle 30 ms late (and is answered that much later); the next
+    one, sent on time, would reach it 30 ms less than an interval after: a 429 each time, had the
+    client not read the late answer as a late arrival. The 10 % headroom stands for the room the
+    configuration leaves for ordinary scheduling jitter; the 30 ms is three times that.
+    """
+    rate = 10.0
+    sandbox = make_sandbox(rate_limit=RateLimitOptions(rate, 1, late_every=5, late_ms=30))
+    sheet = rename(sandbox, tmp_path / "edits.csv", 30)
+    settings = settings_for(
+        sandbox,
+        tmp_path,
+        **{
+            "rate_limit.requests_per_second": rate,
+            "rate_limit.burst": 1,
+            "rate_limit.headroom": 0.1,
+            "rate_limit.max_concurrency": 4,
+        },
+    )
+
+    result = pipeline.sync(sheet, settings, out=False)
+
+    assert {r.outcome.value for r in result.rows} == {"updated"}
+    snap = sandbox.counters.snapshot()
+    assert len(snap.arrivals) >= 31  # the list read, then one PUT a row: six of them late
+    assert throttled(snap.arrivals) == []

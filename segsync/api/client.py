@@ -197,7 +197,8 @@ class RaiseClient:
                 params=params,
                 json_body=json_body,
                 gate=gate,
-                written=self.limiter.sent,
+                written=lambda: self.limiter.sent(kind),
+                answered=lambda stamp, status: self.limiter.answered(stamp, kind, status),
             )
             if not attempt.sent:
                 self._refuse(attempts, last, last_status)

@@ -63,6 +63,16 @@ _WRITE_EVENTS = frozenset(
 _WRITTEN_EVENTS = frozenset(
     {"http11.send_request_headers.complete", "http2.send_request_headers.complete"}
 )
+_ANSWERED_EVENTS = frozenset(
+    {"http11.receive_response_headers.complete", "http2.receive_response_headers.complete"}
+)
+
+
+def _status(headers: Any) -> int | None:
+    """The status in httpcore's "response headers received" trace value (HTTP/1.1 and 2)."""
+    if isinstance(headers, tuple):
+        return next((v for v in headers if isinstance(v, int)), None)
+    return None
 
 
 class NotSent(Exception):
@@ -133,25 +143,28 @@ class Exchange:
         params: Any = None,
         json_body: Any = None,
         gate: Gate | None = None,
-        written: Callable[[], None] | None = None,
+        written: Callable[[], float | None] | None = None,
+        answered: Callable[[float, int | None], None] | None = None,
     ) -> Attempt:
         """One request; network failures become an ``Attempt`` with a sentence, not a raise.
 
         ``gate`` is awaited right before the request is written, ``written`` called once it is
-        (or once writing it failed: some of it may have gone out).
+        (or once writing it failed: some of it may have gone out); it returns the write's time,
+        which ``answered`` is given, with the answer's status, once the answer's headers are in.
         """
         loop = asyncio.get_running_loop()
         deadline_s = self._api.request_deadline_s
         gated = gate is None
         unconfirmed = False
+        stamp: float | None = None
         scope = asyncio.timeout(None)
 
         def confirm() -> None:
-            nonlocal unconfirmed
+            nonlocal unconfirmed, stamp
             if unconfirmed:
                 unconfirmed = False
                 if written is not None:
-                    written()
+                    stamp = written()
 
         try:
             async with scope:
@@ -171,6 +184,8 @@ class Exchange:
                         await pass_gate()
                     elif event in _WRITTEN_EVENTS:
                         confirm()
+                    elif event in _ANSWERED_EVENTS and answered is not None and stamp is not None:
+                        answered(stamp, _status(info.get("return_value")))
 
                 if not self._traced:
                     await pass_gate()

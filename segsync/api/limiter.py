@@ -12,7 +12,10 @@ evenly spaced, never in clumps. A timer that fires late costs that lateness (wit
 The client takes its slot at the last moment, from httpcore's trace hook once the connection
 is up (so connection set-up cannot squeeze two requests together at the server), and confirms
 the write (``acquire(confirm=True)`` then ``sent()``): no other slot is handed out in between,
-so a thread switch between the slot and the write cannot either.
+so a thread switch between the slot and the write cannot either. It also reads the answers
+(``answered``): a server busy for a few milliseconds sees a request late and the next on time,
+closer than an interval; the late one's answer is late too, so the next send keeps its interval
+from where the late request may have arrived (by at most ``LATE_CAP_S``).
 
 A 429 empties the credit, holds every request until ``Retry-After`` (then one at the pause's
 end and the next one interval later) and cuts the rate by the evidence: a tenth for the first
@@ -65,6 +68,24 @@ CONFIRM_GRACE_S = 0.001
 #: 429s within this many seconds of a cut (or before anything was sent since) answer the same
 #: burst: one cut
 COOLDOWN_S = 1.0
+#: an answer later than the quickest of its kind (among the last ``RTT_WINDOW``) may have reached
+#: the server that much late; the next send keeps its interval from there, by at most
+#: ``LATE_CAP_S``: a stall is milliseconds, a slower answer than that is
+#: the server's work, not the request's late arrival
+RTT_WINDOW, LATE_CAP_S = 32, 0.050
+#: an answer this much later than the quickest recent one is overdue: the next request waits
+OVERDUE_S = 0.001
+
+
+@dataclass(slots=True)
+class _Send:
+    """One of the last sends: when it was written, when the server may have seen it, and
+    whether its answer came."""
+
+    stamp: float
+    seen: float
+    kind: str = ""
+    answered: bool = False
 
 
 @dataclass
@@ -134,6 +155,12 @@ class RateLimiter:
         self._hold_until = now
         #: a slot taken with ``confirm`` whose request is not yet written (its reservation time)
         self._pending: float | None = None
+        #: the last ``burst`` sends as the server may have seen them: [written at, seen at];
+        #: ``answered`` moves "seen at" later when the answer shows the request arrived late
+        self._seen: collections.deque[_Send] = collections.deque(maxlen=self.burst)
+        #: the latest round trips by kind of request and status (a 429 comes back quicker than
+        #: a PUT), for the quickest one
+        self._rtts: dict[tuple[str, int | None], collections.deque[float]] = {}
         #: requests sent since the last cut, and since the last pause ended: the evidence
         self._clean = 0
         self._since_pause: int | None = None
@@ -176,6 +203,7 @@ class RateLimiter:
             self.lowest_rate = min(self.lowest_rate * scale, self._rate)
             if changed:
                 self._sends = collections.deque(self._sends, maxlen=self.burst)
+                self._seen = collections.deque(self._seen, maxlen=self.burst)
                 self.stats = SendStats(self.burst / self.target)
 
     def same_configuration(
@@ -212,7 +240,31 @@ class RateLimiter:
         sends = self._sends
         if len(sends) < self.burst:
             return due
-        return max(due, sends[0] + self.burst * self._interval())
+        window = self.burst * self._interval()
+        due = max(due, sends[0] + window)
+        if len(self._seen) == self.burst:
+            due = max(due, min(send.seen for send in self._seen) + window)
+        return due
+
+    def _answer_overdue(self, now: float, due: float) -> float:
+        """Seconds to wait for the last request's answer, when it is overdue (else 0.0).
+
+        A server stalled when that request came in has not seen it yet, or has seen it late:
+        sent now, the next would reach it right behind. So while the answer is later than the
+        quickest recent answer of its kind by more than ``OVERDUE_S``, the next request (due at
+        ``due``) waits for it, for at most ``LATE_CAP_S``; ``answered`` then keeps the interval
+        from where it arrived. Answers slower than the interval hold nothing: by then their
+        request is not the last one.
+        """
+        if not self._seen:
+            return 0.0
+        last = self._seen[-1]
+        quickest = [min(recent) for key, recent in self._rtts.items() if key[0] == last.kind]
+        if last.answered or not quickest:
+            return 0.0
+        if now < last.stamp + min(quickest) + OVERDUE_S or now >= due + LATE_CAP_S:
+            return 0.0
+        return min(PENDING_POLL_S, due + LATE_CAP_S - now)
 
     def reserve(self, waited: bool = False, confirm: bool = False) -> float:
         """Take a send slot now and return 0.0, or return the seconds until one is due.
@@ -227,6 +279,9 @@ class RateLimiter:
             due = self._due(now)
             if now < due:
                 return due - now
+            overdue = self._answer_overdue(now, due)
+            if overdue > 0:
+                return overdue
             self._sends.append(now)
             if waited:
                 # a queue drains evenly: the credit starts again from this send's due time
@@ -240,27 +295,57 @@ class RateLimiter:
             if confirm:
                 self._pending = now
             else:
-                self.stats.record(now)
+                self._record(now)
             return 0.0
 
-    def sent(self) -> None:
+    def _record(self, stamp: float, kind: str = "") -> None:
+        self._seen.append(_Send(stamp, stamp, kind))
+        self.stats.record(stamp)
+
+    def sent(self, kind: str = "") -> float | None:
         """The request of the slot taken with ``confirm`` is written: the next may go.
 
         The write normally follows the reservation within microseconds, but the confirmation
         comes an event-loop turn later; so the send counts from its reservation, unless the
         confirmation took longer than ``CONFIRM_GRACE_S`` (a thread switch, a slow write):
         then from the confirmation, since the write may have happened as late as that.
+        ``kind`` names the kind of request (``answered`` compares answers of one kind). Returns
+        the send's time, for ``answered``.
         """
         with self._mutex:
             reserved, self._pending = self._pending, None
             if reserved is None:
-                return
+                return None
             now = self._clock()
             stamp = reserved
             if now - reserved > CONFIRM_GRACE_S and self._sends:
                 stamp = now
                 self._sends[-1] = max(self._sends[-1], now)
-            self.stats.record(stamp)
+            self._record(stamp, kind)
+            return stamp
+
+    def answered(self, stamp: float, kind: str, status: int | None = None) -> None:
+        """The answer to the request written at ``stamp`` (from ``sent``) began to arrive.
+
+        A server that stalls for a few milliseconds sees the stalled request late and the next
+        one on time, so the two arrive closer than they were sent: a server with no burst to
+        spare refuses the second. The answer shows the stall: it comes later than the quickest
+        answer of its kind by at least the delay, so the next send keeps its interval from where
+        the request may have arrived. Only while the next send is still to come (an answer
+        slower than the interval changes nothing), and by at most ``LATE_CAP_S``.
+        """
+        with self._mutex:
+            rtt = self._clock() - stamp
+            recent = self._rtts.get((kind, status))
+            if recent is None:
+                recent = self._rtts[kind, status] = collections.deque(maxlen=RTT_WINDOW)
+            recent.append(rtt)
+            late = min(rtt - min(recent), LATE_CAP_S)
+            for send in self._seen:
+                if send.stamp == stamp:
+                    send.answered = True
+                    send.seen = max(send.seen, stamp + max(0.0, late))
+                    return
 
     def held(self) -> float:
         """Seconds until a pause (``Retry-After``) is over (0.0: none in force)."""

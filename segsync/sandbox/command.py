@@ -91,6 +91,20 @@ def _log_access_to_stderr() -> None:
     help="Token-bucket size for --rps.",
 )
 @click.option(
+    "--late-every",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Every Nth request reaches the rate limit --late-ms late (a busy server); 0: none.",
+)
+@click.option(
+    "--late-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="How late --late-every's requests reach the rate limit.",
+)
+@click.option(
     "--max-take",
     type=click.IntRange(1),
     default=DEFAULT_MAX_TAKE,
@@ -160,6 +174,8 @@ def sandbox(
     token: str,
     rps: float | None,
     burst: int,
+    late_every: int,
+    late_ms: float,
     max_take: int,
     reject_duplicate_codes: bool,
     deny_campaign_move: bool,
@@ -212,7 +228,7 @@ def sandbox(
         max_take=max_take,
         reject_duplicate_codes=reject_duplicate_codes,
         allow_campaign_move=not deny_campaign_move,
-        rate_limit=RateLimitOptions(rps=rps, burst=burst),
+        rate_limit=RateLimitOptions(rps, burst, late_every=late_every, late_ms=late_ms),
         faults=faults,
         access_log=access_log,
     )

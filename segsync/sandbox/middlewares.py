@@ -107,6 +107,11 @@ async def rate_limit(request: web.Request, handler: Handler) -> web.StreamRespon
     state = _state(request)
     bucket = state.bucket
     if bucket is not None:
+        limit = state.options.rate_limit
+        if limit.late_every:
+            state.bucket_arrivals += 1
+            if state.bucket_arrivals % limit.late_every == 0:
+                await state.pause(limit.late_ms / 1000.0)  # the server was busy
         wait_s = bucket.acquire()
         if wait_s > 0:
             state.counters.fault("rate_limited")

@@ -101,16 +101,26 @@ class FaultOptions:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitOptions:
-    """A server-side token bucket over every authenticated request; ``rps=None`` turns it off."""
+    """A server-side token bucket over every authenticated request; ``rps=None`` turns it off.
+
+    ``late_every``/``late_ms``: every Nth request reaches the bucket ``late_ms`` late, as on a
+    server that was busy (a garbage-collection pause, a slow neighbour) when it came in; its
+    answer is that much later too. The next request, on time, then finds the bucket less than
+    an interval after the late one: the jitter a client at exactly the server's rate meets.
+    """
 
     rps: float | None = None
     burst: int = 1
+    late_every: int = 0
+    late_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if self.rps is not None and self.rps <= 0:
             raise ValueError("rps must be > 0 (or None for no limit)")
         if self.burst < 1:
             raise ValueError("burst must be >= 1")
+        if self.late_every < 0 or self.late_ms < 0:
+            raise ValueError("late_every and late_ms must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)

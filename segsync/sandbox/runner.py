@@ -77,9 +77,11 @@ class Sandbox:
         stream continues, so a session stays reproducible."""
         self._state.set_faults(faults if faults is not None else FaultOptions(**fields))
 
-    def set_rate_limit(self, rps: float | None, burst: int = 1) -> None:
+    def set_rate_limit(
+        self, rps: float | None, burst: int = 1, *, late_every: int = 0, late_ms: float = 0.0
+    ) -> None:
         """Start (or, with ``rps=None``, stop) throttling; the new bucket starts full."""
-        self._state.update(rate_limit=RateLimitOptions(rps, burst))
+        self._state.update(rate_limit=RateLimitOptions(rps, burst, late_every, late_ms))
 
     def configure(self, **changes: Any) -> SandboxOptions:
         """Change other switches on the fly, e.g. ``configure(reject_duplicate_codes=True)``."""

@@ -46,6 +46,8 @@ class SandboxState:
         self.counters = Counters()
         self.faults = FaultInjector(options.faults, options.seed)
         self.bucket = _bucket(options.rate_limit)
+        #: requests that reached the bucket, for ``RateLimitOptions.late_every``
+        self.bucket_arrivals = 0
         #: Set at shutdown so stalled requests wake up instead of holding the server open.
         self.closing = asyncio.Event()
 
