@@ -14,7 +14,7 @@ import logging
 from aiohttp import web
 
 from segsync.config import Settings
-from segsync.web import mapping_page, pages, runpages, security
+from segsync.web import mapping_page, pages, runpages, security, sheet_step
 from segsync.web.options import WebOptions
 from segsync.web.render import make_env, static_files
 from segsync.web.responses import ENV
@@ -55,6 +55,8 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/", pages.upload_page, name="home")
     r.add_post("/upload", pages.upload_submit, name="upload")
+    r.add_get("/uploads/{uid}/sheet", sheet_step.sheet_page)
+    r.add_post("/uploads/{uid}/sheet", sheet_step.sheet_submit)
     r.add_get("/uploads/{uid}/columns", mapping_page.columns_page)
     r.add_post("/uploads/{uid}/columns", mapping_page.columns_submit)
     r.add_get("/uploads/{uid}/hidden", mapping_page.hidden_page)

@@ -143,47 +143,81 @@ async def _upload_submit(request: web.Request, state: WebState, slot: Slot) -> w
             return await refusal(request, 403, "Refused", str(exc))
         return await _upload_form(request, status=exc.status, error=str(exc))
     try:
-        editset, sheets = await loop.run_in_executor(
-            None, read_upload, upload, state.settings, None
-        )
-    except UnplacedColumnsError as exc:  # the mapping page asks what each column is
-        upload.unplaced = exc
-        state.add_upload(upload)
-        return see_other(f"/uploads/{upload.id}/columns")
-    except HiddenDataError as exc:  # the page asks whether to leave them out or send them
-        upload.hidden_problem = str(exc)
-        state.add_upload(upload)
-        return see_other(f"/uploads/{upload.id}/hidden")
+        return await preview_upload(request, upload, slot=slot)
     except InputError as exc:
-        upload.remove()
+        state.drop_upload(upload)
         return await _upload_form(request, status=400, error=str(exc))
-    upload.sheets = sheets
-    if len(sheets) > 1:
-        state.add_upload(upload)  # kept for another sheet until applied or expired
-    else:
-        upload.remove()  # read once, nothing more to read from it
-    preview = start_sheet_preview(state, upload, editset, slot, who=run_people(request))
-    return see_other(f"/previews/{preview.id}")
+
+
+class PreviewsBusy(Exception):
+    """Every preview slot is taken; the message is ``busy_sentence``."""
+
+
+async def preview_upload(
+    request: web.Request, upload: Upload, *, sheet: str | None = None, slot: Slot | None = None
+) -> web.StreamResponse:
+    """Read ``upload`` off the loop and start its preview; the one path from a stored file to
+    a preview (the upload, the sheet, column and hidden-cell steps, the preview's sheet choice).
+
+    ``sheet`` (default: the sheet the person chose before, else the loader's choice) is read
+    within a preview ``slot`` (``slot`` if the caller took one, else a new one; none free:
+    ``PreviewsBusy``). What the loader asks about is a redirect to its step, the upload kept
+    for it: several sheets that could hold the edits, columns it cannot place, hidden cells
+    with data. Any other ``InputError`` is the caller's to show; the upload is left as it is.
+    """
+    state = request.app[STATE]
+    if slot is None:
+        slot = state.preview_slots.take()
+        if slot is None:
+            raise PreviewsBusy(busy_sentence(state))
+    with slot:
+        loop = asyncio.get_running_loop()
+        chosen = sheet if sheet is not None else upload.sheet
+        try:
+            editset, sheets = await loop.run_in_executor(
+                None, read_upload, upload, state.settings, chosen
+            )
+        except SheetChoiceError as exc:  # the sheet step asks which one
+            upload.candidates = list(exc.sheets)
+            state.add_upload(upload)
+            return see_other(f"/uploads/{upload.id}/sheet")
+        except UnplacedColumnsError as exc:  # the mapping page asks what each column is
+            upload.unplaced, upload.hidden_problem = exc, ""
+            state.add_upload(upload)
+            return see_other(f"/uploads/{upload.id}/columns")
+        except HiddenDataError as exc:  # the page asks whether to leave them out or send them
+            upload.unplaced, upload.hidden_problem = None, str(exc)
+            state.add_upload(upload)
+            return see_other(f"/uploads/{upload.id}/hidden")
+        upload.unplaced, upload.hidden_problem, upload.candidates = None, "", []
+        upload.sheets = sheets
+        if len(sheets) > 1:
+            state.add_upload(upload)  # kept for another sheet until applied or expired
+        else:
+            state.drop_upload(upload)  # read once, nothing more to read from it
+        preview = start_sheet_preview(state, upload, editset, slot, who=run_people(request))
+        return see_other(f"/previews/{preview.id}")
 
 
 def read_upload(upload: Upload, settings: Settings, sheet: str | None) -> tuple[EditSet, list[str]]:
     """Load with the CLI's loader (its guards, its sentences); list the sheets on success.
 
-    Where the CLI refuses to choose between sheets, the page previews the one it names first
-    and says so above the preview, with the sheet choice beside it: a preview sends nothing,
-    and the person sees which sheet it is before applying.
+    Several sheets that could hold the edits and no ``sheet``: the loader's ``SheetChoiceError``
+    goes up, and the page asks which one before any preview, as the CLI asks for ``--sheet``.
+    A single candidate that is not the first sheet (an instructions sheet before it) is
+    previewed at once, with a line above the preview saying which sheet it is.
     """
     try:
         editset = validate_mapped(upload, settings, sheet)
     except SheetChoiceError as exc:
-        if sheet is not None or not exc.sheets:
+        if sheet is not None or len(exc.sheets) != 1:
             raise
-        editset = validate_mapped(upload, settings, exc.sheets[0])
-        others = ", ".join(f"'{name}'" for name in exc.sheets)
+        only = exc.sheets[0]
+        editset = validate_mapped(upload, settings, only)
         editset.warnings.insert(
             0,
-            f"sheets that could hold the edits: {others}. This preview shows sheet "
-            f"'{exc.sheets[0]}'; choose the sheet below before applying.",
+            f"this preview shows sheet '{only}', the only sheet with an id column; the "
+            "choice below previews another.",
         )
     return renamed(editset, upload), visible_sheets(upload.path)
 

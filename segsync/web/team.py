@@ -69,6 +69,7 @@ class Need:
 NEEDS: dict[tuple[str, str], Need] = {
     ("POST", "/upload"): Need(Role.OPERATOR, "Uploading a sheet"),
     ("POST", "/previews/{pid}/sheet"): Need(Role.OPERATOR, "Previewing another sheet"),
+    ("POST", "/uploads/{uid}/sheet"): Need(Role.OPERATOR, "Uploading a sheet"),
     ("POST", "/uploads/{uid}/columns"): Need(Role.OPERATOR, "Uploading a sheet"),
     ("POST", "/uploads/{uid}/hidden"): Need(Role.OPERATOR, "Uploading a sheet"),
     ("GET", "/previews/{pid}/apply"): Need(Role.OPERATOR, "Applying changes"),
