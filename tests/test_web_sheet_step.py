@@ -130,3 +130,25 @@ def test_the_chosen_sheet_is_kept_through_the_column_step(sandbox: Sandbox, tmp_
             assert "From the typo sheet" in page and "From the plain sheet" not in page
 
     run(body())
+
+
+def test_the_sheet_step_waits_for_a_free_preview_slot(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = two_appeals(tmp_path)
+
+    async def body() -> None:
+        async with web_client(settings_for(sandbox, tmp_path)) as web:
+            state = web.state
+            step = (await web.upload(path)).headers["Location"]
+            held = [state.preview_slots.take() for _ in range(state.preview_slots.limit)]
+            busy = await web.post(step, {"sheet": "Spring Appeal"})
+            assert busy.status == 503 and "already preparing" in await busy.text()
+            assert state.previews == {}
+            for slot in held:
+                assert slot is not None
+                slot.__exit__(None, None, None)
+            again = await web.post(step, {"sheet": "Spring Appeal"})  # the answer still stands
+            assert again.status == 303 and again.headers["Location"].startswith("/previews/")
+            await web.wait_state(f"{again.headers['Location']}/status")
+            assert state.preview_slots.used == 0  # the preview gave its slot back
+
+    run(body())

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segsync.errors import ConfigError
+from segsync.private_files import PrivateFileError, append_fd, read_strict
 from segsync.secrets import redact
-from segsync.team.private import PrivateFileError, open_append, read_private
 
 if TYPE_CHECKING:
     from segsync.config import Settings
@@ -75,7 +75,7 @@ class AuditLog:
         data = (redact(json.dumps(line, ensure_ascii=False, default=str)) + "\n").encode("utf-8")
         try:
             with _write_lock:
-                fd = open_append(self.path)
+                fd = append_fd(self.path, strict=True)
                 try:
                     os.write(fd, data)
                     os.fsync(fd)
@@ -169,7 +169,7 @@ def read_audit(path: Path, since: datetime | None = None) -> list[dict[str, Any]
 
 
 def _lines(path: Path, since: datetime | None) -> Iterator[dict[str, Any]]:
-    raw = read_private(path)
+    raw = read_strict(path)
     if raw is None:
         return
     for number, text in enumerate(raw.decode("utf-8", "replace").splitlines(), start=1):

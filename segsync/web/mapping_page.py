@@ -19,8 +19,8 @@ from segsync.errors import InputError, UnplacedColumnsError
 from segsync.input.messages import shown
 from segsync.model import EDITABLE_FIELDS
 from segsync.web.column_map import save_mapping
-from segsync.web.pages import PreviewsBusy, preview_upload
-from segsync.web.responses import page, refusal
+from segsync.web.pages import preview_upload
+from segsync.web.responses import page
 from segsync.web.state import STATE
 from segsync.web.uploads import Upload
 
@@ -114,18 +114,9 @@ async def columns_submit(request: web.Request) -> web.StreamResponse:
         save_mapping(state.settings, exc.headers, mapping)
     upload.mapping = mapping
     try:
-        return await _preview(request, upload)
+        return await preview_upload(request, upload)
     except InputError as exc2:
         return await _form(request, upload, status=400, error=str(exc2))
-
-
-async def _preview(request: web.Request, upload: Upload) -> web.StreamResponse:
-    """Read the upload with what the person said and start its preview, as an upload does
-    (``preview_upload``); hidden cells still to settle go to their page first."""
-    try:
-        return await preview_upload(request, upload)
-    except PreviewsBusy as exc:
-        return await refusal(request, 503, "Busy", str(exc))
 
 
 # -- hidden rows and columns ---------------------------------------------------------------------
@@ -166,6 +157,6 @@ async def hidden_submit(request: web.Request) -> web.StreamResponse:
         return await _hidden_form(request, upload, status=400, error="Choose one of the two.")
     upload.hidden = str(choice)
     try:
-        return await _preview(request, upload)
+        return await preview_upload(request, upload)
     except InputError as exc:
         return await _hidden_form(request, upload, status=400, error=str(exc))

@@ -149,19 +149,15 @@ async def _upload_submit(request: web.Request, state: WebState, slot: Slot) -> w
         return await _upload_form(request, status=400, error=str(exc))
 
 
-class PreviewsBusy(Exception):
-    """Every preview slot is taken; the message is ``busy_sentence``."""
-
-
 async def preview_upload(
-    request: web.Request, upload: Upload, *, sheet: str | None = None, slot: Slot | None = None
+    request: web.Request, upload: Upload, *, slot: Slot | None = None
 ) -> web.StreamResponse:
     """Read ``upload`` off the loop and start its preview; the one path from a stored file to
     a preview (the upload, the sheet, column and hidden-cell steps, the preview's sheet choice).
 
-    ``sheet`` (default: the sheet the person chose before, else the loader's choice) is read
-    within a preview ``slot`` (``slot`` if the caller took one, else a new one; none free:
-    ``PreviewsBusy``). What the loader asks about is a redirect to its step, the upload kept
+    The sheet the person chose (``upload.sheet``; None: the loader's choice) is read within a
+    preview ``slot`` (``slot`` if the caller took one, else a new one; none free: a 503 page
+    with ``busy_sentence``). What the loader asks about is a redirect to its step, the upload kept
     for it: several sheets that could hold the edits, columns it cannot place, hidden cells
     with data. Any other ``InputError`` is the caller's to show; the upload is left as it is.
     """
@@ -169,13 +165,12 @@ async def preview_upload(
     if slot is None:
         slot = state.preview_slots.take()
         if slot is None:
-            raise PreviewsBusy(busy_sentence(state))
+            return await refusal(request, 503, "Busy", busy_sentence(state))
     with slot:
         loop = asyncio.get_running_loop()
-        chosen = sheet if sheet is not None else upload.sheet
         try:
             editset, sheets = await loop.run_in_executor(
-                None, read_upload, upload, state.settings, chosen
+                None, read_upload, upload, state.settings, upload.sheet
             )
         except SheetChoiceError as exc:  # the sheet step asks which one
             upload.candidates = list(exc.sheets)
@@ -353,19 +348,11 @@ async def choose_sheet(request: web.Request) -> web.StreamResponse:
         )
     if not isinstance(sheet, str) or sheet not in upload.sheets:
         return await refusal(request, 400, "No such sheet", "Choose one of the workbook's sheets.")
-    slot = state.preview_slots.take()
-    if slot is None:
-        return await refusal(request, 503, "Busy", busy_sentence(state))
-    with slot:
-        loop = asyncio.get_running_loop()
-        try:
-            editset, _ = await loop.run_in_executor(
-                None, read_upload, upload, state.settings, sheet
-            )
-        except InputError as exc:
-            return await refusal(request, 400, "This sheet cannot be used", str(exc))
-        preview = start_sheet_preview(state, upload, editset, slot, who=run_people(request))
-        return see_other(f"/previews/{preview.id}")
+    upload.sheet = sheet
+    try:
+        return await preview_upload(request, upload)
+    except InputError as exc:
+        return await refusal(request, 400, "This sheet cannot be used", str(exc))
 
 
 # -- 3. apply ------------------------------------------------------------------------------------

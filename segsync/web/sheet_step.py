@@ -12,8 +12,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from segsync.errors import InputError
-from segsync.web.pages import PreviewsBusy, preview_upload
-from segsync.web.responses import page, refusal
+from segsync.web.pages import preview_upload
+from segsync.web.responses import page
 from segsync.web.state import STATE
 from segsync.web.uploads import Upload
 
@@ -46,7 +46,5 @@ async def sheet_submit(request: web.Request) -> web.StreamResponse:
     upload.sheet = sheet
     try:
         return await preview_upload(request, upload)
-    except PreviewsBusy as exc:
-        return await refusal(request, 503, "Busy", str(exc))
     except InputError as exc:
         return await _form(request, upload, status=400, error=str(exc))
