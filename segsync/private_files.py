@@ -216,16 +216,24 @@ def append_fd(path: Path, mode: int | None = None, *, strict: bool = False) -> i
 
 def read_strict(path: Path) -> bytes | None:
     """The whole of the strict file ``path`` (None if it does not exist); a symlink is refused."""
+    fd = open_strict(path)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+def open_strict(path: Path) -> int | None:
+    """A descriptor to read the strict file ``path`` (None if it does not exist), for a reader
+    that wants only part of it; a symlink is refused. The caller closes it."""
     try:
-        fd = os.open(path, os.O_RDONLY | NOFOLLOW | _CLOEXEC)
+        return os.open(path, os.O_RDONLY | NOFOLLOW | _CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as exc:
         if path.is_symlink():
             raise _symlink(path) from None
         raise PrivateFileError(f"Cannot read {path}: {_why(exc)}.") from None
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read()
 
 
 def replace_file(path: Path, data: bytes, *, strict: bool = False) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-from segsync.team.audit import AuditLog, audit_path, read_audit
+from segsync.team.audit import AuditLog, audit_path, read_audit_page
 from segsync.team.notify import Notice, notify_urls, send
 from segsync.team.users import Role, User, UsersFile
 from segsync.web.pages import to_send
@@ -54,8 +54,8 @@ from segsync.web.teamstate import (
 log = logging.getLogger("segsync.web")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-#: audit lines shown on /audit at most (newest first)
-AUDIT_PAGE_ROWS = 500
+#: audit lines on one page of /audit (newest first; its "Older entries" link pages back)
+AUDIT_PAGE_ROWS = 100
 MAX_REASON = 500
 
 
@@ -127,10 +127,11 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else request.path
 
 
-def _record(request: web.Request, action: str, person: str | None, **fields: Any) -> None:
+async def _record(request: web.Request, action: str, person: str | None, **fields: Any) -> None:
+    """The audit line of an action, on disk before the action is answered (off the loop)."""
     team = _team(request)
     if team is not None:
-        team.audit.record(action, person, via="web", remote=request.remote, **fields)
+        await team.audit.record_async(action, person, via="web", remote=request.remote, **fields)
 
 
 # -- the proxy's header --------------------------------------------------------------------------
@@ -150,11 +151,14 @@ async def trusted_header(request: web.Request, handler: Handler) -> web.StreamRe
                 header,
                 request.remote,
             )
-            _record(request, "refused", None, reason=f"{header} header from an untrusted address")
+            why = f"{header} header from an untrusted address"
+            await _record(request, "refused", None, reason=why)
         return await handler(request)
     user = team.gate.people.get(named) if named else None
     if user is None:
-        _record(request, "sign-in-failed", named[:128] or None, reason="not in the users file")
+        await _record(
+            request, "sign-in-failed", named[:128] or None, reason="not in the users file"
+        )
         return await refusal(
             request,
             403,
@@ -169,7 +173,7 @@ async def trusted_header(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     sid, cookie = state.codec.new()
     team.gate.sign_in_person(sid, user.name)
-    _record(request, "sign-in", user.name, method="proxy header")
+    await _record(request, "sign-in", user.name, method="proxy header")
     headers = CIMultiDict(request.headers)
     headers["Cookie"] = f"{COOKIE_NAME}={cookie}"
     response = await handler(request.clone(headers=headers))
@@ -195,7 +199,7 @@ async def team_guard(request: web.Request, handler: Handler) -> web.StreamRespon
     route = _route(request)
     need = NEEDS.get((request.method, route))
     if need is not None and person.role < need.role:
-        _record(request, "refused", person.name, route=route, needs=need.role.label)
+        await _record(request, "refused", person.name, route=route, needs=need.role.label)
         return await _forbidden(request, person, need)
     if route == "/previews/{pid}/apply":
         preview = request.app[STATE].previews.get(request.match_info["pid"])
@@ -212,9 +216,9 @@ async def team_guard(request: web.Request, handler: Handler) -> web.StreamRespon
                 link=(f"/previews/{preview.id}/apply", "Ask for approval"),
             )
     if request.path == "/logout" and request.method == "POST":
-        _record(request, "sign-out", person.name)
+        await _record(request, "sign-out", person.name)
     response = await handler(request)
-    _after(request, person, route, response)
+    await _after(request, person, route, response)
     return response
 
 
@@ -247,13 +251,15 @@ async def _forbidden(request: web.Request, person: User, need: Need) -> web.Resp
     )
 
 
-def _after(request: web.Request, person: User, route: str, response: web.StreamResponse) -> None:
+async def _after(
+    request: web.Request, person: User, route: str, response: web.StreamResponse
+) -> None:
     """The audit lines of what the handlers did (uploads, stops, downloads)."""
     state = request.app[STATE]
     if route == "/upload" and response.status == 303:
         pid = response.headers.get("Location", "").rsplit("/", 1)[-1]
         preview = state.previews.get(pid)
-        _record(
+        await _record(
             request,
             "upload",
             person.name,
@@ -263,7 +269,7 @@ def _after(request: web.Request, person: User, route: str, response: web.StreamR
     elif route == "/jobs/{jid}/stop" and response.status == 303:
         job = state.jobs.get(request.match_info["jid"])
         # the run's id is known to its own audit line, which names who stopped it
-        _record(
+        await _record(
             request,
             "stop",
             person.name,
@@ -271,7 +277,7 @@ def _after(request: web.Request, person: User, route: str, response: web.StreamR
             file=job.subject if job else None,
         )
     elif route in _DOWNLOADS and request.method == "GET" and response.status == 200:
-        _record(
+        await _record(
             request,
             "download",
             person.name,
@@ -318,7 +324,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         user = await loop.run_in_executor(None, file.check, name, password)
     if user is None:
         team.gate.throttle.failed(request.remote)
-        _record(request, "sign-in-failed", name or None)
+        await _record(request, "sign-in-failed", name or None)
         log.warning("failed sign-in to the web page as %r from %s", name, request.remote)
         return await page(
             request,
@@ -332,7 +338,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     state.gate.sign_out(session_id(request))
     sid, cookie = state.codec.new()  # a new session id at sign-in: no fixation
     team.gate.sign_in_person(sid, user.name)
-    _record(request, "sign-in", user.name)
+    await _record(request, "sign-in", user.name)
     response = see_other(target)
     set_session_cookie(response, cookie, state)
     return response
@@ -378,7 +384,7 @@ async def request_approval(request: web.Request) -> web.StreamResponse:
     current = team.approvals.get(preview)
     if current is None or current.state == "rejected":
         approval = team.approvals.request(preview, author_of(preview) or person.name)
-        _record(
+        await _record(
             request,
             "request-approval",
             person.name,
@@ -473,7 +479,7 @@ async def _decide(request: web.Request, decision: str) -> web.StreamResponse:
             link=back,
         )
     if approval.author.casefold() == person.name.casefold():
-        _record(request, "refused", person.name, preview_id=preview.id, reason="own plan")
+        await _record(request, "refused", person.name, preview_id=preview.id, reason="own plan")
         return await refusal(
             request,
             403,
@@ -501,7 +507,7 @@ async def _decide(request: web.Request, decision: str) -> web.StreamResponse:
             link=back,
         )
     team.approvals.decide(approval, decision, person.name, reason)
-    _record(
+    await _record(
         request,
         "approve" if decision == "approved" else "reject",
         person.name,
@@ -519,13 +525,19 @@ async def _decide(request: web.Request, decision: str) -> web.StreamResponse:
 
 
 async def audit_page(request: web.Request) -> web.StreamResponse:
+    """The newest ``AUDIT_PAGE_ROWS`` lines, or those before ``?before=`` (a byte offset the
+    page's own "Older entries" link gives): read from the end, however long the file is."""
     team = _team(request)
     assert team is not None
-    path = audit_path(team.settings)
+    before = request.query.get("before", "")
+    offset = int(before) if before.isdigit() else None
     loop = asyncio.get_running_loop()
-    lines = await loop.run_in_executor(None, read_audit, path)
-    rows = list(reversed(lines))[:AUDIT_PAGE_ROWS]
-    return await page(request, "team_audit.html", rows=rows, total=len(lines))
+    found = await loop.run_in_executor(
+        None, read_audit_page, audit_path(team.settings), AUDIT_PAGE_ROWS, offset
+    )
+    return await page(
+        request, "team_audit.html", rows=found.lines, older=found.older, paged=offset is not None
+    )
 
 
 __all__ = ["TeamOptions", "install", "team_guard", "trusted_header"]
