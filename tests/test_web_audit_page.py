@@ -19,7 +19,7 @@ import pytest
 from segsync.config import load_settings
 from segsync.team import audit
 from segsync.team.audit import read_audit
-from segsync.web.team import AUDIT_PAGE_ROWS
+from segsync.web.teamaudit import AUDIT_PAGE_ROWS
 from tests.test_web_team import PASSWORD, people, sign_in, team_config
 from tests.web_helpers import DEADLINE_S, csrf_of, hook_count, run, wait_until
 

@@ -14,7 +14,7 @@ from segsync.team.audit import audit_path
 from segsync.team.users import Role, UsersFile
 from segsync.web import create_app
 from segsync.web.server import serve_in_thread
-from segsync.web.team import AUDIT_PAGE_ROWS
+from segsync.web.teamaudit import AUDIT_PAGE_ROWS
 from tests.browser_checks import check_state
 from tests.helpers import settings_for
 from tests.test_web_audit_page import generated_trail

@@ -19,9 +19,9 @@ from segsync.errors import InputError, UnplacedColumnsError
 from segsync.input.messages import shown
 from segsync.model import EDITABLE_FIELDS
 from segsync.web.column_map import save_mapping
-from segsync.web.pages import preview_upload
 from segsync.web.responses import page
 from segsync.web.state import STATE
+from segsync.web.upload_page import preview_upload
 from segsync.web.uploads import Upload
 
 #: The choices a column offers, as (value, label).

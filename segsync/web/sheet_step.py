@@ -12,9 +12,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from segsync.errors import InputError
-from segsync.web.pages import preview_upload
 from segsync.web.responses import page
 from segsync.web.state import STATE
+from segsync.web.upload_page import preview_upload
 from segsync.web.uploads import Upload
 
 
