@@ -181,8 +181,8 @@ def read_upload(upload: Upload, settings: Settings, sheet: str | None) -> tuple[
         editset = validate_mapped(upload, settings, only)
         editset.warnings.insert(
             0,
-            f"this preview shows sheet '{only}', the only sheet with an id column; the "
-            "choice below previews another.",
+            f"this preview shows sheet '{only}', the only sheet with an id column (the "
+            "sheet choice at the top previews another).",
         )
     return renamed(editset, upload), visible_sheets(upload.path)
 
