@@ -15,19 +15,27 @@ session has one (systemd makes it 0700 for the user, and removes it at logout), 
 or a symlink, so after ``mkdir`` the folder is checked (``lstat``: a real folder, owned by this
 uid, no group or other permission bits), and a folder that fails is refused with a sentence
 naming it, never used or "repaired".
+
+Strict files (``strict=True``: the team's users file, which holds password hashes, and the
+audit trail) are always 0600 whatever ``files.file_mode`` says, in folders made 0700; one that
+another account owns, or that is not a regular file, is refused with ``PrivateFileError``, and
+one of our own that is wider than 0600 is narrowed. ``replace_file`` writes a whole file as a
+new file beside the target, fsync'd and renamed over it, so a reader sees the old file or the
+new one, never half of either.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from segsync.errors import UnsafeFolderError
+from segsync.errors import ConfigError, UnsafeFolderError
 
 #: mode of every file segsync creates (``files.file_mode`` changes it for the process)
 DEFAULT_FILE_MODE = 0o600
@@ -36,6 +44,13 @@ DEFAULT_DIR_MODE = 0o700
 #: ``O_NOFOLLOW`` where the OS has it (not on Windows, where symlinks need privileges anyway)
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 POSIX = os.name == "posix"
+#: mode of a strict file (users file, audit trail), whatever ``files.file_mode`` says
+STRICT_MODE = 0o600
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+class PrivateFileError(ConfigError):
+    """A strict file cannot be made, read or trusted (a symlink, another owner, the OS said no)."""
 
 
 class Modes:
@@ -174,14 +189,103 @@ def create_file(path: Path, mode: int | None = None, **text: Any) -> Iterator[IO
         yield handle
 
 
-def append_fd(path: Path, mode: int | None = None) -> int:
+def append_fd(path: Path, mode: int | None = None, *, strict: bool = False) -> int:
     """``path`` opened to append (created with ``mode`` if missing), never through a symlink.
 
-    For the log file, which several runs share on purpose.
+    For the log file, which several runs share on purpose; ``strict`` for the audit trail
+    (0600, its folder made 0700, checked as the module docstring says; the caller closes it).
     """
-    mode = Modes.file if mode is None else mode
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW, mode)
+    if not strict:
+        mode = Modes.file if mode is None else mode
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW, mode)
+    make_dirs(path.parent, 0o700)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW | _CLOEXEC
+    try:
+        fd = os.open(path, flags, STRICT_MODE)
+    except OSError as exc:
+        if path.is_symlink():
+            raise _symlink(path) from None
+        raise PrivateFileError(f"Cannot open {path} to append to it: {_why(exc)}.") from None
+    try:
+        _check_strict(fd, path)
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
+
+
+def read_strict(path: Path) -> bytes | None:
+    """The whole of the strict file ``path`` (None if it does not exist); a symlink is refused."""
+    fd = open_strict(path)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+def open_strict(path: Path) -> int | None:
+    """A descriptor to read the strict file ``path`` (None if it does not exist), for a reader
+    that wants only part of it; a symlink is refused. The caller closes it."""
+    try:
+        return os.open(path, os.O_RDONLY | NOFOLLOW | _CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if path.is_symlink():
+            raise _symlink(path) from None
+        raise PrivateFileError(f"Cannot read {path}: {_why(exc)}.") from None
+
+
+def replace_file(path: Path, data: bytes, *, strict: bool = False) -> None:
+    """Make ``path`` hold ``data`` at once: a new file beside it (0600 when ``strict``, else
+    ``files.file_mode``), fsync'd, renamed over it, the folder fsync'd. A symlink in its place
+    is refused, not replaced."""
+    make_dirs(path.parent, 0o700 if strict else None)
+    if path.is_symlink():
+        raise PrivateFileError(f"{path} is a symbolic link; segsync does not replace it.")
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = create_fd(temp, STRICT_MODE if strict else None)
+    except OSError as exc:
+        raise PrivateFileError(f"Cannot write {path}: {_why(exc)}.") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise PrivateFileError(f"Cannot write {path}: {_why(exc)}.") from None
+    if POSIX:
+        dir_fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            with contextlib.suppress(OSError):
+                os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _check_strict(fd: int, path: Path) -> None:
+    """Refuse a file another account owns; narrow our own file to 0600 if it was wider."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise PrivateFileError(f"{path} is not a regular file; segsync will not write to it.")
+    if POSIX and info.st_uid != uid():
+        raise PrivateFileError(
+            f"{path} belongs to another account; segsync writes only files of its own account."
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.fchmod(fd, STRICT_MODE)
+
+
+def _symlink(path: Path) -> PrivateFileError:
+    return PrivateFileError(f"{path} is a symbolic link; segsync does not follow it.")
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def read_own_file(path: Path, limit: int = 64 * 1024) -> bytes | None:

@@ -182,7 +182,10 @@ def test_a_workbook_with_several_sheets_offers_a_choice(sandbox: Sandbox, tmp_pa
     async def body() -> None:
         async with web_client(settings_for(sandbox, tmp_path)) as web:
             state = web.state
-            preview = await web.preview(path)
+            step = (await web.upload(path)).headers["Location"]  # which sheet? (see
+            chosen = await web.post(step, {"sheet": "First"})  # test_web_sheet_step)
+            preview = chosen.headers["Location"]
+            await web.wait_state(f"{preview}/status")
             page = await web.page(preview)
             assert "From the first sheet" in page and hook_count(page, "sheet-select") == 1
             assert len(list(state.uploads_dir.iterdir())) == 1  # kept for the sheet choice

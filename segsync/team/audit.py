@@ -13,26 +13,31 @@ row data, no token. Actions:
 - ``segsync users``: ``user-add``, ``user-remove``, ``user-passwd``, ``user-role``.
 
 A line is written with one ``write`` to a file opened ``O_APPEND``, so lines of two processes
-never interleave, and fsync'd. The path is ``audit.file`` (default ``audit.jsonl`` beside the
-journal folder). A line that cannot be written is a logged warning: it never fails a run that
+never interleave, and fsync'd; the page's lines are written on one thread of their own, off the
+event loop, in the order they were asked for, each on disk before the page answers the action.
+The path is ``audit.file`` (default ``audit.jsonl`` beside the journal folder). A line that
+cannot be written is a logged warning: it never fails a run that
 already sent its changes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segsync.errors import ConfigError
+from segsync.private_files import PrivateFileError, append_fd, open_strict, read_strict
 from segsync.secrets import redact
-from segsync.team.private import PrivateFileError, open_append, read_private
 
 if TYPE_CHECKING:
     from segsync.config import Settings
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("segsync.audit")
 AUDIT_NAME = "audit.jsonl"
 _write_lock = threading.Lock()
+_WRITER: ThreadPoolExecutor | None = None
 
 
 def audit_path(settings: Settings) -> Path:
@@ -65,17 +71,25 @@ class AuditLog:
         """Append one line; False (and a warning in the log) if it could not be written."""
         if not self.enabled:
             return True
-        line: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "person": person or "unknown",
-            "action": action,
-            "via": via,
-        }
-        line.update({k: v for k, v in fields.items() if v is not None})
-        data = (redact(json.dumps(line, ensure_ascii=False, default=str)) + "\n").encode("utf-8")
+        return self._write(action, _line(action, person, via, fields))
+
+    async def record_async(
+        self, action: str, person: str | None, *, via: str = "web", **fields: Any
+    ) -> bool:
+        """``record`` for the event loop: the line is made here (its time is when it was asked
+        for), written and fsync'd on the one audit writer thread, so the loop keeps serving
+        while the disk syncs. Lines are written in the order they were asked for, and the
+        await ends once the line is on disk: answer the action it records after it."""
+        if not self.enabled:
+            return True
+        data = _line(action, person, via, fields)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_writer(), self._write, action, data)
+
+    def _write(self, action: str, data: bytes) -> bool:
         try:
             with _write_lock:
-                fd = open_append(self.path)
+                fd = append_fd(self.path, strict=True)
                 try:
                     os.write(fd, data)
                     os.fsync(fd)
@@ -90,6 +104,28 @@ class AuditLog:
             )
             return False
         return True
+
+
+def _line(action: str, person: str | None, via: str, fields: dict[str, Any]) -> bytes:
+    """One audit line, as the bytes written (secrets redacted, no field that is None)."""
+    line: dict[str, Any] = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "person": person or "unknown",
+        "action": action,
+        "via": via,
+    }
+    line.update({k: v for k, v in fields.items() if v is not None})
+    return (redact(json.dumps(line, ensure_ascii=False, default=str)) + "\n").encode("utf-8")
+
+
+def _writer() -> ThreadPoolExecutor:
+    """The one thread that writes the lines the event loop asks for, first asked first written
+    (a pool of one keeps their order; the default executor's threads would not)."""
+    global _WRITER
+    with _write_lock:
+        if _WRITER is None:
+            _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segsync-audit")
+        return _WRITER
 
 
 def run_action(result: RunResult) -> str:
@@ -169,18 +205,94 @@ def read_audit(path: Path, since: datetime | None = None) -> list[dict[str, Any]
 
 
 def _lines(path: Path, since: datetime | None) -> Iterator[dict[str, Any]]:
-    raw = read_private(path)
+    raw = read_strict(path)
     if raw is None:
         return
     for number, text in enumerate(raw.decode("utf-8", "replace").splitlines(), start=1):
-        if not text.strip():
+        line = _parsed(text, path, f"line {number}")
+        if line is None:
             continue
-        try:
-            line = json.loads(text)
-            when = datetime.fromisoformat(str(line["time"]))
-        except (ValueError, KeyError, TypeError):
-            log.warning("%s line %d is not an audit line; skipped", path, number)
-            continue
-        if since is not None and when < since:
+        if since is not None and datetime.fromisoformat(str(line["time"])) < since:
             continue
         yield line
+
+
+def _parsed(text: str, path: Path, where: str) -> dict[str, Any] | None:
+    """One audit line, or None (and a warning unless it is blank) when it is not one."""
+    if not text.strip():
+        return None
+    try:
+        line = json.loads(text)
+        datetime.fromisoformat(str(line["time"]))
+    except (ValueError, KeyError, TypeError):
+        log.warning("%s %s is not an audit line; skipped", path, where)
+        return None
+    return line if isinstance(line, dict) else None
+
+
+#: bytes read from the end of the file at a time, and at most for one page of lines
+TAIL_BLOCK = 64 * 1024
+TAIL_MAX = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """Up to ``limit`` audit lines, newest first, that end before a byte offset of the file.
+
+    ``older`` is the offset to ask for the page before this one (None: this page reaches the
+    start of the file); ``end`` is where this page's lines end (the file's size for the newest).
+    """
+
+    lines: list[dict[str, Any]]
+    older: int | None
+    end: int
+
+
+def read_audit_page(path: Path, limit: int, before: int | None = None) -> AuditPage:
+    """The newest ``limit`` lines of the audit file that end at or before byte ``before``
+    (default: the end of the file), read backwards from there: the cost is the page's, not the
+    file's, however long the trail has grown."""
+    fd = open_strict(path)
+    if fd is None:
+        return AuditPage([], None, 0)
+    try:
+        size = os.fstat(fd).st_size
+        end = size if before is None else max(0, min(before, size))
+        found, start = _tail_lines(fd, end, limit)
+    finally:
+        os.close(fd)
+    lines = []
+    for offset, raw in found:
+        line = _parsed(raw.decode("utf-8", "replace"), path, f"at byte {offset}")
+        if line is not None:
+            lines.append(line)
+    return AuditPage(lines, start if start > 0 else None, end)
+
+
+def _tail_lines(fd: int, end: int, limit: int) -> tuple[list[tuple[int, bytes]], int]:
+    """The last ``limit`` lines of the bytes before ``end`` as (offset, bytes), newest first,
+    and the offset where the oldest of them starts (0: the start of the file was reached)."""
+    found: list[tuple[int, bytes]] = []
+    tail = b""  # the bytes after the last line break seen, not yet a whole line
+    pos = end
+    while len(found) < limit and pos > 0 and end - pos < TAIL_MAX:
+        block = min(TAIL_BLOCK, pos)
+        pos -= block
+        data = os.pread(fd, block, pos) + tail
+        parts = data.split(b"\n")
+        tail = parts[0]  # may continue in the block before this one
+        offset = pos + len(data)
+        for part in reversed(parts[1:]):
+            offset -= len(part) + 1
+            if part.strip():
+                found.append((offset + 1, part))
+                if len(found) == limit:
+                    return found, offset + 1
+    if pos == 0:  # the start of the file: its first line is whole
+        if tail.strip():
+            found.append((0, tail))
+        return found, 0
+    # TAIL_MAX read: the page before this one ends at the first line break seen (or, in a file
+    # with none in all that, where the reading stopped)
+    start = pos + len(tail)
+    return found, start if start < end else pos

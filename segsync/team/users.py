@@ -38,7 +38,7 @@ from typing import Any
 from filelock import FileLock
 
 from segsync.errors import ConfigError
-from segsync.team.private import read_private, write_private_atomic
+from segsync.private_files import read_strict, replace_file
 
 FORMAT = "segsync-users"
 VERSION = 1
@@ -192,7 +192,7 @@ class UsersFile:
 
     def users(self) -> list[User]:
         """Every user, in the order they were added (none when the file does not exist)."""
-        raw = read_private(self.path)
+        raw = read_strict(self.path)
         if raw is None:
             return []
         try:
@@ -286,7 +286,7 @@ class UsersFile:
     def _write(self, users: list[User]) -> None:
         data = {"format": FORMAT, "version": VERSION, "users": [u.to_json() for u in users]}
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        write_private_atomic(self.path, text.encode("utf-8"))
+        replace_file(self.path, text.encode("utf-8"), strict=True)
 
 
 def _now() -> str:

@@ -18,10 +18,17 @@ Modules, one job each:
 ``state``     the app's state: settings, private folder, uploads, previews, jobs
 ``render``    the Jinja2 environment (the report's templates plus the web's), the page's view
 ``responses`` a page from a template, a refusal, a redirect after a POST, a download
-``pages``     the upload, preview and apply handlers
+``upload_page``  the upload form, and ``preview_upload``: a stored file to a started preview
+``sheet_step``   which sheet, when several could hold the edits (before any preview)
+``mapping_page`` what each column is, and whether hidden cells count (before the preview)
+``preview_page`` the preview, its status and workbook, another sheet of the same upload
+``apply_page``   the confirmation and the run that sends exactly the preview
 ``runpages``  the progress, done and runs handlers, downloads
 ``teamstate`` named people: their gate (sessions → person), approvals, ``run_people``
-``team``      sign-in by name, roles, approvals and ``/audit`` pages, the proxy's user header
+``team``      named people in force: the role guard and the proxy's user header
+``teamlogin`` sign-in by user name and password
+``teamapprovals`` the second pair of eyes on big plans
+``teamaudit`` the page's audit lines, and the ``/audit`` page
 ``teamoptions`` the ``--trusted-user-header`` / ``--trusted-proxy`` flags
 ``app``       the application factory and its routes
 ``server``    serving it: blocking for the command, in a thread for tests

@@ -14,7 +14,15 @@ import logging
 from aiohttp import web
 
 from segsync.config import Settings
-from segsync.web import mapping_page, pages, runpages, security
+from segsync.web import (
+    apply_page,
+    mapping_page,
+    preview_page,
+    runpages,
+    security,
+    sheet_step,
+    upload_page,
+)
 from segsync.web.options import WebOptions
 from segsync.web.render import make_env, static_files
 from segsync.web.responses import ENV
@@ -53,18 +61,20 @@ def create_app(
 
 def add_routes(app: web.Application) -> None:
     r = app.router
-    r.add_get("/", pages.upload_page, name="home")
-    r.add_post("/upload", pages.upload_submit, name="upload")
+    r.add_get("/", upload_page.upload_page, name="home")
+    r.add_post("/upload", upload_page.upload_submit, name="upload")
+    r.add_get("/uploads/{uid}/sheet", sheet_step.sheet_page)
+    r.add_post("/uploads/{uid}/sheet", sheet_step.sheet_submit)
     r.add_get("/uploads/{uid}/columns", mapping_page.columns_page)
     r.add_post("/uploads/{uid}/columns", mapping_page.columns_submit)
     r.add_get("/uploads/{uid}/hidden", mapping_page.hidden_page)
     r.add_post("/uploads/{uid}/hidden", mapping_page.hidden_submit)
-    r.add_get("/previews/{pid}", pages.preview_page)
-    r.add_get("/previews/{pid}/status", pages.preview_status)
-    r.add_get("/previews/{pid}/workbook", pages.preview_workbook)
-    r.add_post("/previews/{pid}/sheet", pages.choose_sheet)
-    r.add_get("/previews/{pid}/apply", pages.confirm_page)
-    r.add_post("/previews/{pid}/apply", pages.apply_submit)
+    r.add_get("/previews/{pid}", preview_page.preview_page)
+    r.add_get("/previews/{pid}/status", preview_page.preview_status)
+    r.add_get("/previews/{pid}/workbook", preview_page.preview_workbook)
+    r.add_post("/previews/{pid}/sheet", preview_page.choose_sheet)
+    r.add_get("/previews/{pid}/apply", apply_page.confirm_page)
+    r.add_post("/previews/{pid}/apply", apply_page.apply_submit)
     r.add_get("/jobs/{jid}", runpages.job_page)
     r.add_get("/jobs/{jid}/status", runpages.job_status)
     r.add_post("/jobs/{jid}/stop", runpages.stop_job)

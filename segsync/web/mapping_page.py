@@ -11,19 +11,17 @@ preview exactly as an upload does. ``/uploads/<id>/hidden`` does the same for hi
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from segsync.errors import HiddenDataError, InputError, UnplacedColumnsError
+from segsync.errors import InputError, UnplacedColumnsError
 from segsync.input.messages import shown
 from segsync.model import EDITABLE_FIELDS
 from segsync.web.column_map import save_mapping
-from segsync.web.pages import busy_sentence, read_upload, start_sheet_preview
-from segsync.web.responses import page, refusal, see_other
+from segsync.web.responses import page
 from segsync.web.state import STATE
-from segsync.web.teamstate import run_people
+from segsync.web.upload_page import preview_upload
 from segsync.web.uploads import Upload
 
 #: The choices a column offers, as (value, label).
@@ -116,36 +114,9 @@ async def columns_submit(request: web.Request) -> web.StreamResponse:
         save_mapping(state.settings, exc.headers, mapping)
     upload.mapping = mapping
     try:
-        return await _preview(request, upload)
+        return await preview_upload(request, upload)
     except InputError as exc2:
         return await _form(request, upload, status=400, error=str(exc2))
-
-
-async def _preview(request: web.Request, upload: Upload) -> web.StreamResponse:
-    """Read the upload with what the person said, and start its preview (as an upload does,
-    within the same limit of previews at once); hidden cells still to settle go to their page
-    first."""
-    state = request.app[STATE]
-    slot = state.preview_slots.take()
-    if slot is None:
-        return await refusal(request, 503, "Busy", busy_sentence(state))
-    with slot:
-        loop = asyncio.get_running_loop()
-        try:
-            editset, sheets = await loop.run_in_executor(
-                None, read_upload, upload, state.settings, None
-            )
-        except HiddenDataError as exc:
-            upload.unplaced = None
-            upload.hidden_problem = str(exc)
-            return see_other(f"/uploads/{upload.id}/hidden")
-        upload.unplaced = None
-        upload.hidden_problem = ""
-        upload.sheets = sheets
-        if len(sheets) <= 1:
-            state.drop_upload(upload)  # read once, nothing more to read from it
-        preview = start_sheet_preview(state, upload, editset, slot, who=run_people(request))
-        return see_other(f"/previews/{preview.id}")
 
 
 # -- hidden rows and columns ---------------------------------------------------------------------
@@ -186,10 +157,6 @@ async def hidden_submit(request: web.Request) -> web.StreamResponse:
         return await _hidden_form(request, upload, status=400, error="Choose one of the two.")
     upload.hidden = str(choice)
     try:
-        return await _preview(request, upload)
-    except UnplacedColumnsError as exc:
-        upload.hidden_problem = ""
-        upload.unplaced = exc
-        return see_other(f"/uploads/{upload.id}/columns")
+        return await preview_upload(request, upload)
     except InputError as exc:
         return await _hidden_form(request, upload, status=400, error=str(exc))

@@ -30,10 +30,11 @@ from segsync.journal import JOURNAL_NAME, RunRecord, read_journal
 from segsync.outcomes import PROBLEM_OUTCOMES
 from segsync.runlock import current_user
 from segsync.web.jobs import Job, JobKind, JobState
-from segsync.web.pages import busy_sentence, preview_folder, steps_for
+from segsync.web.preview_page import steps_for
 from segsync.web.responses import download, download_name, page, refusal, see_other
 from segsync.web.state import STATE, Preview, WebState, journal_target_label
 from segsync.web.teamstate import run_people
+from segsync.web.upload_page import busy_sentence, preview_folder
 
 #: what a run id in a URL may look like (a folder name in the journal folder, nothing else)
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")

@@ -65,6 +65,10 @@ class Upload:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: visible worksheets (empty for a CSV); the sheet choice offers these
     sheets: list[str] = field(default_factory=list)
+    #: the sheets that could hold the edits, while the sheet step asks which one (several)
+    candidates: list[str] = field(default_factory=list)
+    #: the sheet the person chose (None: the loader's own choice); later reads keep to it
+    sheet: str | None = None
     #: what the person said about its columns on the mapping page (header → field/note/ignore)
     mapping: dict[str, str] = field(default_factory=dict)
     #: the columns the loader could not place, while the mapping page asks about them
