@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from segsync.outcomes import RunResult
 from segsync.output.atomic import atomic_file
+from segsync.output.plural import counted
 from segsync.output.views import RunView, build_view
 
 __all__ = ["render_report", "template_env", "write_html_report"]
@@ -33,7 +34,7 @@ def template_env() -> Environment:
     The web page builds its own from this (e.g. adding a loader for its pages) and includes
     the partials, each of which needs only ``view``, a ``RunView``.
     """
-    return Environment(
+    env = Environment(
         loader=PackageLoader("segsync", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
@@ -42,6 +43,8 @@ def template_env() -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
+    env.filters["counted"] = counted  # ``{{ n|counted("row") }}``: 1 row, 12 rows
+    return env
 
 
 @cache

@@ -25,12 +25,14 @@ from typing import Literal
 
 from segsync.model import FieldValue
 from segsync.outcomes import PROBLEM_OUTCOMES, Outcome, RowResult, RunResult
+from segsync.output.plural import counted
 from segsync.output.textdiff import EMPTY, Part, diff_parts, is_empty
 from segsync.output.wording import (
     OUTCOME_LABELS,
     CountKind,
     ProblemView,
     one_line,
+    outcome_label,
     problem_view,
     segment_name,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "build_view",
     "change_views",
     "diff_parts",
+    "headline",
     "problem_view",
     "summary_view",
 ]
@@ -217,7 +220,7 @@ def build_view(
     """
     plan = str(plan_path) if plan_path is not None else None
     rows = result.rows
-    counts = _counts(rows)
+    counts = _counts(rows, result.command)
     problem_total = sum(1 for r in rows if r.outcome in PROBLEM_OUTCOMES)
     change_total = sum(len(r.changes) for r in rows)
     unchanged_total = sum(1 for r in rows if r.outcome is Outcome.UNCHANGED)
@@ -228,7 +231,15 @@ def build_view(
     )
     names = result.campaign_names
     changes = tuple(
-        islice((c for r in rows if r.changes for c in change_views(r, campaigns=names)), limit)
+        islice(
+            (
+                c
+                for r in rows
+                if r.changes
+                for c in change_views(r, campaigns=names, command=result.command)
+            ),
+            limit,
+        )
     )
     unchanged = tuple(
         islice(
@@ -295,15 +306,16 @@ def build_view(
 # -- counts, headline, next steps -------------------------------------------------------------
 
 
-def _counts(rows: Sequence[RowResult]) -> tuple[CountView, ...]:
+def _counts(rows: Sequence[RowResult], command: str | None) -> tuple[CountView, ...]:
     tally: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
     for row in rows:
         tally[row.outcome] += 1
-    return tuple(
-        CountView(outcome.value, label, tally[outcome], kind)
-        for outcome, (label, kind) in OUTCOME_LABELS.items()
-        if tally[outcome]
-    )
+    counts: list[CountView] = []
+    for outcome in OUTCOME_LABELS:
+        if tally[outcome]:
+            label, kind = outcome_label(outcome, command)
+            counts.append(CountView(outcome.value, label, tally[outcome], kind))
+    return tuple(counts)
 
 
 def _status(aborted: str | None, problems: int, dry_run: bool) -> str:
@@ -322,7 +334,14 @@ def _title(result: RunResult) -> str:
 
 
 def _rows(n: int) -> str:
-    return f"{n:,} row" if n == 1 else f"{n:,} rows"
+    return counted(n, "row")
+
+
+def headline(result: RunResult) -> str:
+    """The one sentence that says where ``result`` stands (the report's and workbook's headline)."""
+    problems = sum(1 for r in result.rows if r.outcome in PROBLEM_OUTCOMES)
+    aborted = one_line(result.aborted) if result.aborted else None
+    return _headline(result, problems, _status(aborted, problems, result.dry_run))
 
 
 def _headline(result: RunResult, problems: int, status: str) -> str:
@@ -333,18 +352,35 @@ def _headline(result: RunResult, problems: int, status: str) -> str:
     verb = "needs" if problems == 1 else "need"
     need = f"{_rows(problems)} {verb} attention (see Problems)"
     if status == "aborted":
-        text = f"The run stopped early: {_rows(written)} updated before it stopped."
+        text = f"The run stopped early: {_rows(written)} {_done(result)} before it stopped."
         return f"{text} {need[0].upper()}{need[1:]}." if problems else text
     if result.dry_run:
-        text = (
-            f"Preview: {_rows(tally[Outcome.WOULD_UPDATE])} would be updated; nothing was changed."
-        )
+        would = tally[Outcome.WOULD_UPDATE]
+        text = f"Preview: {_rows(would)} {_done(result, would)}; nothing was changed."
         return f"{text} {need[0].upper()}{need[1:]}." if problems else text
     if problems:
-        return f"{_rows(tally[Outcome.UPDATED])} updated; {need}."
+        done = tally[Outcome.UPDATED]
+        return f"{_rows(done)} {_done(result, done)}; {need}."
     if written:
-        return f"All done: {_rows(written)} updated, nothing needs fixing."
+        return f"All done: {_rows(written)} {_done(result, written)}, nothing needs fixing."
+    if result.command == "rollback":
+        return f"Nothing to roll back: every segment already holds what it held {_before(result)}."
     return "Nothing to change: every row already matches Raise."
+
+
+def _done(result: RunResult, n: int = 0) -> str:
+    """What a run did (or would do) to ``n`` rows: ``updated``, or for a rollback ``restored
+    to what they were before run …`` (``n`` picks "it was" or "they were")."""
+    if result.command != "rollback":
+        return "would be updated" if result.dry_run else "updated"
+    verb = "would be restored" if result.dry_run else "restored"
+    if not n and not result.dry_run:
+        return verb  # "stopped early: 0 rows restored before it stopped"
+    return f"{verb} to what {'it was' if n == 1 else 'they were'} {_before(result)}"
+
+
+def _before(result: RunResult) -> str:
+    return f"before run {result.rollback_of}" if result.rollback_of else "before the run"
 
 
 def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list[NextStep]:
@@ -373,8 +409,10 @@ def _next_steps(result: RunResult, problems: int, plan_path: str | None) -> list
         else:
             command = f"segsync sync {_q(result.source)}{_said(result)}"
         if Outcome.WOULD_UPDATE in outcomes:
+            # a rollback's step reads on as a sentence: "… To roll back, run the same …"
+            to_send = "To roll back, run" if result.command == "rollback" else "To send it:"
             steps.append(
-                NextStep("Nothing was changed: this is a preview. To send it:", command, "action")
+                NextStep(f"Nothing was changed: this is a preview. {to_send}", command, "action")
             )
         else:
             steps.append(NextStep("Nothing was changed: this is a preview.", kind="info"))
@@ -400,12 +438,17 @@ def _said(result: RunResult) -> str:
 
 
 def change_views(
-    row: RowResult, *, parts: bool = True, campaigns: Mapping[int, str] | None = None
+    row: RowResult,
+    *,
+    parts: bool = True,
+    campaigns: Mapping[int, str] | None = None,
+    command: str | None = None,
 ) -> Iterable[ChangeView]:
     """A ``ChangeView`` per changed field of ``row``; without ``parts`` no character diff (the
     streamed workbook shows whole values and cannot afford a diff per field at 100k rows).
-    A changed ``campaignId`` is shown as a move, by the ``campaigns``' names."""
-    label, kind = OUTCOME_LABELS[row.outcome]
+    A changed ``campaignId`` is shown as a move, by the ``campaigns``' names; ``command`` words
+    the outcome (a rollback's rows are "restored")."""
+    label, kind = outcome_label(row.outcome, command)
     name = segment_name(row)
     stored_values = row.segment.editable() if row.segment is not None else {}
     for change in row.changes:
@@ -498,10 +541,10 @@ def _requests_fact(result: RunResult) -> FactView:
     """
     writes = sum(n for kind, n in result.requests.items() if not kind.startswith("GET"))
     reads = result.total_requests - writes
-    read_text = f"{reads:,} {'read' if reads == 1 else 'reads'}"
+    read_text = counted(reads, "read")
     if result.dry_run:
         return FactView("Requests to Raise", f"{read_text}, 0 changes", numeric=True)
-    write_text = f"{writes:,} {'write' if writes == 1 else 'writes'}"
+    write_text = counted(writes, "write")
     return FactView(
         "Requests sent", f"{result.total_requests:,} ({read_text}, {write_text})", numeric=True
     )
@@ -573,7 +616,7 @@ def summary_view(result: RunResult, *, plan_path: str | Path | None = None) -> S
         headline=_headline(result, problems, status),
         dry_run=result.dry_run,
         aborted=aborted,
-        counts=_counts(result.rows),
+        counts=_counts(result.rows, result.command),
         total_rows=len(result.rows),
         problem_count=problems,
         next_steps=tuple(_next_steps(result, problems, plan)),
