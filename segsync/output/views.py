@@ -185,6 +185,9 @@ class RunView:
     change_total: int = 0
     #: segments the whole run's changes touch (``changes`` may list only the first few)
     changed_segment_total: int | None = None
+    #: where a capped list's other rows are: the results workbook's file name (the report
+    #: names it), or None (the page offers the workbook as a download instead)
+    full_list_in: str | None = None
 
     @property
     def problem_count(self) -> int:
