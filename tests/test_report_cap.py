@@ -8,13 +8,13 @@ workbook that holds every row. Below the limit, every row is listed and nothing 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from segsync.model import Segment
 from segsync.outcomes import FieldChange, Outcome, RowResult, RunResult
 from segsync.output.html_report import REPORT_LIMIT, write_html_report
 from tests.test_html_report import cell_text, parse, table_rows
+from tests.test_report import run_result
 
 
 def big_result(per_kind: int, *, results_path: str | None = "edits_results.xlsx") -> RunResult:
@@ -33,19 +33,7 @@ def big_result(per_kind: int, *, results_path: str | None = "edits_results.xlsx"
             else:
                 row.outcome, row.segment = Outcome.UNCHANGED, seg
             rows.append(row)
-    started = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-    return RunResult(
-        run_id="20260301-093000-0123456789abcdef",
-        command="sync",
-        dry_run=False,
-        source="edits.xlsx",
-        sheet="Edits",
-        sha256=None,
-        started_at=started,
-        finished_at=started,
-        rows=rows,
-        results_path=results_path,
-    )
+    return run_result(rows, results_path=results_path)
 
 
 def test_a_big_run_lists_the_first_rows_and_names_the_workbook_for_the_rest(
