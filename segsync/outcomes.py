@@ -126,6 +126,8 @@ class RunResult:
     moves: int = 0
     #: the flags that repeat what the person said about the sheet (``--map``, ``--hidden``)
     said: tuple[str, ...] = ()
+    #: the run a rollback puts back (None for every other command)
+    rollback_of: str | None = None
 
     @property
     def column_map(self) -> dict[str, str]:

@@ -145,6 +145,7 @@ class Run:
             said=editset.said,
             actor=opts.actor or current_user(),
             approved_by=opts.approved_by,
+            rollback_of=opts.rollback_of,
         )
         self.result = result
         log.info(

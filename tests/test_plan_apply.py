@@ -269,7 +269,7 @@ def test_runs_prune_deletes_old_runs_and_their_results(sandbox: Any, tmp_path: P
     results = Path(json.loads(done.stdout)["results"])
     assert results.is_file()
     kept = run_cli("runs", "--prune", "1", "--config", str(config))
-    assert "Deleted 0 run(s)" in kept.stdout and results.is_file()
+    assert "Deleted 0 runs" in kept.stdout and results.is_file()
     pruned = run_cli("runs", "--prune", "0", "--config", str(config))
-    assert "Deleted 1 run(s)" in pruned.stdout
+    assert "Deleted 1 run " in pruned.stdout
     assert not results.exists() and not list((tmp_path / "runs").glob("*/journal.jsonl"))

@@ -43,6 +43,7 @@ from segsync.errors import (
     RunRefused,
     SegsyncError,
 )
+from segsync.output.plural import counted
 from segsync.secrets import redact
 
 if TYPE_CHECKING:
@@ -342,7 +343,7 @@ def validate(edits: str, **opts: Any) -> None:
                 echo(str(error), err=as_json)
         valid = len(editset.rows) - len(bad)
         echo(
-            f"{editset.source} [{shown(editset.sheet)}]: {len(editset.rows)} rows, "
+            f"{editset.source} [{shown(editset.sheet)}]: {counted(len(editset.rows), 'row')}, "
             f"{valid} valid, {len(bad)} invalid.",
             err=as_json,
         )
@@ -441,7 +442,8 @@ def runs(prune_days: float | None, **opts: Any) -> None:
         settings = load(opts)
         if prune_days is not None:
             pruned = pipeline.prune_runs(prune_days, settings)
-            echo(f"Deleted {len(pruned)} run(s) older than {prune_days:g} day(s).")
+            days = f"{prune_days:g} {'day' if prune_days == 1 else 'days'}"
+            echo(f"Deleted {counted(len(pruned), 'run')} older than {days}.")
             return ExitCode.OK
         records = pipeline.runs(settings)
         if not records:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from segsync.output.plural import counted
 from segsync.secrets import redact
 
 if TYPE_CHECKING:
@@ -65,7 +66,14 @@ def summary_lines(result: RunResult, *, plan_path: str | None = None) -> list[st
     if result.dry_run:
         title += " preview (nothing was sent)" if result.command != "plan" else ""
     sheet = f", sheet '{shown_line(result.sheet_label)}'" if result.sheet_label else ""
-    lines = [f"{title} of {result.source}{sheet}: {len(result.rows)} rows"]
+    source = result.source
+    if result.command == "rollback":  # "rollback of run X (file)": the title says "Rollback"
+        source = source.removeprefix("rollback of ")
+    lines = [f"{title} of {source}{sheet}: {counted(len(result.rows), 'row')}"]
+    if result.command == "rollback":
+        from segsync.output.views import headline
+
+        lines.append(f"  {headline(result)}")
     if result.columns:
         lines.append("  columns: " + "; ".join(shown_line(c) for c in result.column_lines()))
     lines += [f"  {outcome:26} {count}" for outcome, count in result.counts().items()]

@@ -13,6 +13,7 @@ attachment or a file share the same way, and prints cleanly.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from pathlib import Path
 
@@ -20,11 +21,16 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from segsync.outcomes import RunResult
 from segsync.output.atomic import atomic_file
+from segsync.output.plural import counted
 from segsync.output.views import RunView, build_view
 
-__all__ = ["render_report", "template_env", "write_html_report"]
+__all__ = ["REPORT_LIMIT", "render_report", "template_env", "write_html_report"]
 
 REPORT_TEMPLATE = "report.html"
+#: problems, changed fields and unchanged rows the report lists at most (each list in input
+#: order; the counts stay whole, and the results workbook lists every row): a report of a
+#: million-row run stays a page a browser opens at once, not hundreds of megabytes
+REPORT_LIMIT = 1_000
 
 
 def template_env() -> Environment:
@@ -33,7 +39,7 @@ def template_env() -> Environment:
     The web page builds its own from this (e.g. adding a loader for its pages) and includes
     the partials, each of which needs only ``view``, a ``RunView``.
     """
-    return Environment(
+    env = Environment(
         loader=PackageLoader("segsync", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
@@ -42,6 +48,8 @@ def template_env() -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
+    env.filters["counted"] = counted  # ``{{ n|counted("row") }}``: 1 row, 12 rows
+    return env
 
 
 @cache
@@ -59,10 +67,13 @@ def write_html_report(
 ) -> Path:
     """Write the HTML report of ``result`` to ``path`` atomically; returns the path.
 
-    ``plan_path`` is the plan file a ``plan`` run saved (named in "what to do next").
+    ``plan_path`` is the plan file a ``plan`` run saved (named in "what to do next"). Each
+    list holds the first ``REPORT_LIMIT`` rows and says where the others are.
     """
     target = Path(path)
-    view = build_view(result, plan_path=plan_path)
+    view = build_view(result, plan_path=plan_path, limit=REPORT_LIMIT)
+    if result.results_path:
+        view = dataclasses.replace(view, full_list_in=Path(result.results_path).name)
     html = render_report(view)
     with atomic_file(target) as handle:
         handle.write(html.encode("utf-8"))

@@ -29,6 +29,7 @@ from segsync.outcomes import RowResult, RunResult
 from segsync.output.atomic import atomic_file
 from segsync.output.csv_files import is_csv, write_csv
 from segsync.output.details_sheet import DETAILS_SHEET, write_details_sheet
+from segsync.output.plural import counted
 from segsync.output.results_sheet import ResultsSheet
 from segsync.output.rows import RESULTS_SHEET, ResultsLayout
 from segsync.output.stats import local_zone_name
@@ -171,7 +172,8 @@ def _check_fits(result: RunResult) -> None:
     changes = sum(len(r.changes) for r in result.rows)
     if max(len(result.rows), changes) + 1 > XLSX_MAX_ROWS:
         raise ValueError(
-            f"{len(result.rows):,} rows ({changes:,} changed fields) do not fit in an xlsx "
+            f"{counted(len(result.rows), 'row')} ({counted(changes, 'changed field')}) do not "
+            "fit in an xlsx "
             "sheet; write the results as .csv"
         )
 

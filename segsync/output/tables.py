@@ -192,7 +192,10 @@ def write_changes_sheet(
         line = table.with_formats({6: colours[row.outcome]})
         ident = _ident(row.segment_id)
         name = label = None
-        for view in change_views(row, parts=False, campaigns=result.campaign_names):
+        views = change_views(
+            row, parts=False, campaigns=result.campaign_names, command=result.command
+        )
+        for view in views:
             if label is None:  # the same for every field of the row
                 name = text_cell(view.segment_name) if view.segment_name else None
                 label = text_cell(view.label)

@@ -30,6 +30,22 @@ OUTCOME_LABELS: dict[Outcome, tuple[str, CountKind]] = {
 }
 assert set(OUTCOME_LABELS) == set(Outcome), "every outcome needs a label"
 
+#: A rollback writes a segment back as it was: it restores, it does not "update".
+ROLLBACK_LABELS: dict[Outcome, str] = {
+    Outcome.WOULD_UPDATE: "would be restored",
+    Outcome.UPDATED: "restored",
+    Outcome.UPDATED_WITH_DIFFERENCES: "restored, but stored differently",
+}
+
+
+def outcome_label(outcome: Outcome, command: str | None = None) -> tuple[str, CountKind]:
+    """The label and kind of ``outcome`` in a run of ``command`` (a rollback restores)."""
+    label, kind = OUTCOME_LABELS[outcome]
+    if command == "rollback":
+        label = ROLLBACK_LABELS.get(outcome, label)
+    return label, kind
+
+
 #: What to do about each problem outcome: one fixed sentence per outcome.
 ADVICE: dict[Outcome, str] = {
     Outcome.INVALID: (

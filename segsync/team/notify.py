@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,7 @@ def send(notice: Notice, urls: Sequence[str]) -> list[str]:
     """Send ``notice`` to every URL; returns one warning sentence per URL that failed."""
     if not urls:
         return []
-    import apprise
+    apprise = import_apprise()
 
     # Apprise logs its own failures with details of the service; ours says it in one sentence
     apprise_log = logging.getLogger("apprise")
@@ -139,6 +140,31 @@ def send(notice: Notice, urls: Sequence[str]) -> list[str]:
     for warning in warnings:
         log.warning("%s", warning, extra={"event": "notify_failed"})
     return warnings
+
+
+#: what Python 3.11 and 3.12 warn when Apprise's PGP helper imports ``imghdr``
+IMGHDR_WARNING = r"'imghdr' is deprecated"
+
+
+def import_apprise() -> Any:
+    """Apprise with its plugins loaded, without the one DeprecationWarning that causes on
+    Python 3.11 and 3.12.
+
+    Apprise imports its plugins on first use; the e-mail plugin's PGP helper imports the
+    standard library's ``imghdr`` (deprecated, gone in 3.13, where Apprise shims it) only to
+    check it exists. That warning is about Apprise's code, not the person's run, so it is
+    ignored here, exactly: that message, that category, from Apprise's modules, while Apprise
+    and its plugins are imported (the loading the first notice would do anyway). Every other
+    warning still shows.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=IMGHDR_WARNING, category=DeprecationWarning, module=r"apprise\."
+        )
+        import apprise
+
+        apprise.NotificationManager().load_modules()
+    return apprise
 
 
 def _send_each(apprise: Any, notice: Notice, urls: Sequence[str]) -> list[str]:

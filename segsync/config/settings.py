@@ -1,37 +1,29 @@
-"""One validated, frozen settings object: built-in defaults, then config.yaml, then the
-``SEGSYNC_<SECTION>__<KEY>`` environment, then flags. Unknown keys anywhere are errors, so a
-typo never silently falls back to a default; the token itself is never a setting.
+"""The settings' shape, and the one validation every source of settings goes through.
 
-The built-in target is the embedded sandbox, seeded from data shipped in the package: with no
-config file segsync works in any folder and cannot write to Raise by accident. Production is
-always chosen explicitly (``--base-url``, ``api.base_url`` in config.yaml, or
-``SEGSYNC_API__BASE_URL``).
+One frozen pydantic model per section with its defaults beside each key; unknown keys are
+errors (a typo never silently falls back to a default), and a key that would hold the token is
+refused with a sentence that says where tokens go. ``segsync.config.loading`` feeds it the file,
+``segsync.config.env`` the environment; ``Settings.with_overrides`` the flags.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from segsync.errors import ConfigError, SecretError
 
 PRODUCTION_BASE_URL = "https://prod-api.raisedonors.com"
 #: ``api.base_url: sandbox`` starts an embedded sandbox server for the run.
 SANDBOX = "sandbox"
-ENV_PREFIX = "SEGSYNC_"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LOOKS_LIKE_TOKEN = re.compile(r"^(eyJ[\w-]+\.[\w-]+\.[\w-]*|[A-Za-z0-9_\-+/=.]{32,})$")
-_ENV_DELIMITER = "__"
 #: keys that would hold the token itself; refused in the file, the environment and flags
-_TOKEN_KEYS = frozenset({"token", "api_token", "bearer", "password"})
+TOKEN_KEYS = frozenset({"token", "api_token", "bearer", "password"})
 
 
 class _Section(BaseModel):
@@ -268,7 +260,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
     node = data
     for part in parents:
@@ -276,7 +268,7 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _token_refusal(origin: str, where: str) -> SecretError:
+def token_refusal(origin: str, where: str) -> SecretError:
     return SecretError(
         f"{origin} holds a token at '{where}'. Tokens never go in settings: "
         "export it in the environment variable named by api.token_env "
@@ -284,7 +276,7 @@ def _token_refusal(origin: str, where: str) -> SecretError:
     )
 
 
-def _validate(
+def validate_settings(
     data: dict[str, Any], origin: str, names: Mapping[str, str] | None = None
 ) -> Settings:
     """Validate ``data``; errors become one ConfigError sentence. ``names`` maps a dotted key
@@ -300,212 +292,14 @@ def _validate(
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = "is not a known setting"
-                if where.split(".")[-1] in _TOKEN_KEYS:
-                    raise _token_refusal(origin, where) from None
+                if where.split(".")[-1] in TOKEN_KEYS:
+                    raise token_refusal(origin, where) from None
             problems.append(f"{(names or {}).get(where, where)}: {msg}")
         raise ConfigError(f"{origin} is not valid: " + "; ".join(problems) + ".") from None
-
-
-# -- SEGSYNC_* environment variables ---------------------------------------------------------
-
-
-class _EnvConfig(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter=_ENV_DELIMITER,
-        case_sensitive=False,
-    )
-
-
-#: the shape of Settings as a BaseSettings class, only so pydantic-settings knows which
-#: nested names exist; it is never instantiated (Settings validates the merged values).
-_EnvShape = create_model(  # type: ignore[call-overload]
-    "_EnvShape",
-    __base__=_EnvConfig,
-    **{name: (field.annotation, field) for name, field in Settings.model_fields.items()},
-)
-
-
-class _EnvSource(EnvSettingsSource):
-    """pydantic-settings' environment source over a given mapping instead of ``os.environ``."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        super().__init__(_EnvShape)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {name.lower(): value for name, value in self._environ.items()}
-
-
-def _is_setting_var(name: str) -> bool:
-    return name.upper().startswith(ENV_PREFIX) and _ENV_DELIMITER in name[len(ENV_PREFIX) :]
-
-
-def _accepts_none(annotation: Any) -> bool:
-    origin = get_origin(annotation)
-    return (origin is Union or origin is types.UnionType) and type(None) in get_args(annotation)
-
-
-def _env_setting(name: str) -> tuple[str, bool]:
-    """The dotted key a ``SEGSYNC_A__B`` variable names, and whether it may be ``None``."""
-    parts = name[len(ENV_PREFIX) :].lower().split(_ENV_DELIMITER)
-    model: type[BaseModel] | None = Settings
-    field = None
-    for depth, part in enumerate(parts):
-        dotted = ".".join(parts[: depth + 1])
-        field = model.model_fields.get(part) if model is not None else None
-        if field is None:
-            if part in _TOKEN_KEYS:
-                raise _token_refusal(f"The environment variable {name}", dotted)
-            if not part:
-                raise ConfigError(
-                    f"The environment variable {name} is not a known setting: "
-                    f"its name has an empty part between '{_ENV_DELIMITER}'."
-                )
-            if model is None:
-                raise ConfigError(
-                    f"The environment variable {name} is not a known setting: "
-                    f"{'.'.join(parts[:depth])} is a single setting with no sub-settings."
-                )
-            raise ConfigError(
-                f"The environment variable {name} is not a known setting ({dotted}). "
-                f"Names look like {ENV_PREFIX}RATE_LIMIT__REQUESTS_PER_SECOND "
-                "for rate_limit.requests_per_second; config.yaml lists every setting."
-            )
-        annotation = field.annotation
-        is_section = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        model = annotation if is_section else None  # type: ignore[assignment]
-    if model is not None:
-        raise ConfigError(
-            f"The environment variable {name} names the section {'.'.join(parts)}, not a setting: "
-            f"set one variable per setting, e.g. {name}{_ENV_DELIMITER}<KEY>."
-        )
-    assert field is not None
-    return ".".join(parts), _accepts_none(field.annotation)
-
-
-def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The settings given by ``SEGSYNC_<SECTION>__<KEY>`` variables as a nested dict, and the
-    variable name behind each dotted key (for messages). Values are never printed.
-
-    Environment variables are read by pydantic-settings (prefix ``SEGSYNC_``, nested delimiter
-    ``__``, names case-insensitive) and are *not* parsed as YAML or JSON:
-
-    - A text setting gets the value exactly as given: ``SEGSYNC_INPUT__CLEAR_MARKER=#CLEAR`` is the
-      text ``#CLEAR``, ``SEGSYNC_INPUT__SHEET=2024`` the sheet named ``2024``, ``00123`` keeps its
-      zeros and surrounding spaces are kept. Numbers, booleans and choices are converted by the
-      setting's type as pydantic does (``5`` → 5.0, ``false``/``0``/``no`` → False).
-    - An empty value (``SEGSYNC_OUTPUT__DIR=``) counts as not set: the file's value or the default
-      stays. (An empty path would otherwise silently mean "the working directory".)
-    - ``null`` unsets a setting that may be empty (``SEGSYNC_API__TOKEN_FILE=null``,
-      ``SEGSYNC_OUTPUT__DIR=null``, ``SEGSYNC_INPUT__SHEET=null``), as ``null`` does in the file.
-      For a setting that must hold text it stays the text ``null``.
-    - Relative paths from the environment or flags are relative to the working directory.
-    - Each variable names one setting; a variable naming an unknown setting, or a whole section,
-      is an error naming the variable. Variables without ``__`` after the prefix (``SEGSYNC_HOME``)
-      are not settings and are ignored. A token-like key (``SEGSYNC_API__TOKEN``) is refused
-      without repeating its value.
-    """
-    chosen: dict[str, str] = {}
-    names: dict[str, str] = {}
-    unset: list[str] = []
-    for name, value in environ.items():
-        if not _is_setting_var(name):
-            continue
-        dotted, nullable = _env_setting(name)
-        if value == "":  # empty = not set (see the module docstring)
-            continue
-        if dotted in names and names[dotted] != name:
-            raise ConfigError(
-                f"The environment variables {names[dotted]} and {name} both set {dotted}; "
-                "unset one of them."
-            )
-        names[dotted] = name
-        chosen[name] = value
-        if nullable and value == "null":
-            unset.append(dotted)
-    if not chosen:
-        return {}, {}
-    try:
-        data = _EnvSource(chosen)()
-    except SettingsError:
-        raise ConfigError(
-            "The SEGSYNC_* environment variables could not be read: "
-            + ", ".join(sorted(chosen))
-            + "."
-        ) from None
-    for dotted in unset:
-        _set_dotted(data, dotted, None)
-    return data, names
-
-
-def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    """Make relative paths in the file relative to the file, not the working directory."""
-    for section, key in (
-        ("api", "token_file"),
-        ("api", "ca_bundle"),
-        ("output", "dir"),
-        ("journal", "dir"),
-        ("logging", "file"),
-        ("sandbox", "db"),
-        ("sandbox", "seed_csv"),
-        ("web", "users_file"),
-        ("audit", "file"),
-    ):
-        node = data.get(section)
-        if isinstance(node, dict) and isinstance(node.get(key), str):
-            path = Path(node[key]).expanduser()
-            node[key] = str(path if path.is_absolute() else base / path)
-
-
-def load_settings(
-    path: str | Path | None = None,
-    *,
-    overrides: dict[str, Any] | None = None,
-    environ: dict[str, str] | None = None,
-) -> Settings:
-    """Read the config file (``path``, else ``./config.yaml`` if present, else defaults),
-    apply ``SEGSYNC_*`` variables from ``environ`` (default ``os.environ``; see the module
-    docstring for how values are read), then ``overrides`` (dotted keys, None = unset).
-    """
-    environ = dict(os.environ if environ is None else environ)
-    data: dict[str, Any] = {}
-    origin = "the built-in defaults"
-    candidate = Path(path) if path else Path("config.yaml")
-    if path and not candidate.is_file():
-        raise ConfigError(f"The config file {candidate} does not exist.")
-    if candidate.is_file():
-        origin = str(candidate)
-        try:
-            loaded = yaml.safe_load(candidate.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{candidate} is not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{candidate} must be a mapping of sections such as api: and input:.")
-        data = loaded or {}
-        _resolve_paths(data, candidate.resolve().parent)
-    settings = _validate(data, origin)
-    env, env_names = _env_overrides(environ)
-    if env:
-        merged = _merge(settings.model_dump(), env)
-        settings = _validate(merged, "The environment (SEGSYNC_* variables)", env_names)
-    if overrides:
-        settings = settings.with_overrides(overrides)
-    return settings
 
 
 def _with_overrides_from(settings: Settings, overrides: dict[str, Any], origin: str) -> Settings:
     data = settings.model_dump()
     for dotted, value in overrides.items():
-        _set_dotted(data, dotted, value)
-    return _validate(data, origin)
+        set_dotted(data, dotted, value)
+    return validate_settings(data, origin)
