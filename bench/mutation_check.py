@@ -182,8 +182,36 @@ MUTATIONS: tuple[Mutation, ...] = (
         (
             (
                 "segsync/api/limiter.py",
-                "        return max(due, sends[0] + self.burst * self._interval())\n",
-                "        return due\n",
+                "        due = max(due, sends[0] + window)\n"
+                "        if len(self._seen) == self.burst:\n"
+                "            due = max(due, min(send.seen for send in self._seen) + window)\n",
+                "",
+            ),
+        ),
+    ),
+    Mutation(
+        "limiter-late-answers-ignored",
+        "client",
+        "a late answer does not move where its request may have arrived: the next send, on "
+        "time, reaches a stalled server less than an interval behind it (a 429)",
+        (
+            (
+                "segsync/api/limiter.py",
+                "                    send.seen = max(send.seen, stamp + max(0.0, late))\n",
+                "",
+            ),
+        ),
+    ),
+    Mutation(
+        "limiter-overdue-answer-not-awaited",
+        "client",
+        "the next send goes while the last answer is overdue: behind a stall longer than the "
+        "gap to the next send, the server sees the two together",
+        (
+            (
+                "segsync/api/limiter.py",
+                "            overdue = self._answer_overdue(now, due)\n",
+                "            overdue = 0.0\n",
             ),
         ),
     ),

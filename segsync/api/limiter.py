@@ -70,8 +70,8 @@ CONFIRM_GRACE_S = 0.001
 COOLDOWN_S = 1.0
 #: an answer later than the quickest of its kind (among the last ``RTT_WINDOW``) may have reached
 #: the server that much late; the next send keeps its interval from there, by at most
-#: ``LATE_CAP_S``: a stall is milliseconds, a slower answer than that is
-#: the server's work, not the request's late arrival
+#: ``LATE_CAP_S``: a stall is milliseconds, a slower answer than that is the server's work, not
+#: the request's late arrival
 RTT_WINDOW, LATE_CAP_S = 32, 0.050
 #: an answer this much later than the quickest recent one is overdue: the next request waits
 OVERDUE_S = 0.001
@@ -155,8 +155,8 @@ class RateLimiter:
         self._hold_until = now
         #: a slot taken with ``confirm`` whose request is not yet written (its reservation time)
         self._pending: float | None = None
-        #: the last ``burst`` sends as the server may have seen them: [written at, seen at];
-        #: ``answered`` moves "seen at" later when the answer shows the request arrived late
+        #: the last ``burst`` sends as the server may have seen them: ``answered`` moves a send's
+        #: ``seen`` later when its answer shows the request arrived late
         self._seen: collections.deque[_Send] = collections.deque(maxlen=self.burst)
         #: the latest round trips by kind of request and status (a 429 comes back quicker than
         #: a PUT), for the quickest one
