@@ -24,9 +24,9 @@ from segsync.api.exchange import Attempt, Exchange, NotSent
 from segsync.api.limiter import RateLimiter
 from segsync.api.retry import Disposition, RetryPolicy, classify, parse_retry_after
 from segsync.config import ApiSettings, RetrySettings
+from segsync.engine.runcontrol import RunControl
 from segsync.errors import ApiError, FatalApiError, PermanentApiError, RunAborted, TransientApiError
 from segsync.model import Segment, SegmentRequest
-from segsync.runcontrol import RunControl
 
 __all__ = ["AttemptHook", "ClientReport", "Page", "RaiseClient"]
 

@@ -21,8 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
-from segsync import pipeline
 from segsync.config import Settings
+from segsync.engine import pipeline
+from segsync.engine.guardrails import Guardrails
 from segsync.errors import (
     HiddenDataError,
     InputError,
@@ -32,12 +33,11 @@ from segsync.errors import (
     UnplacedColumnsError,
     UnsafeFolderError,
 )
-from segsync.guardrails import Guardrails
 from segsync.input.editset import EditSet
 from segsync.input.limits import MB
 from segsync.outcomes import Outcome
 from segsync.output.results import default_results_path
-from segsync.planfile import SavedPlan
+from segsync.plan.planfile import SavedPlan
 from segsync.web.column_map import validate_mapped
 from segsync.web.jobs import Job, JobKind
 from segsync.web.limits import Slot

@@ -22,9 +22,15 @@ from typing import Any
 from segsync.api.client import RaiseClient
 from segsync.api.fetch import CurrentState, fetch_current
 from segsync.api.session import Credentials, api_target, check_credentials, open_client
-from segsync.assemble import Assembly
 from segsync.config import Settings
-from segsync.differ import Plan, RowPlan, diff
+from segsync.engine.assemble import Assembly
+from segsync.engine.guardrails import Guardrails, canary_problem, check_guardrails
+from segsync.engine.live_results import LiveResults, finish_results
+from segsync.engine.preflight import check_report_path, check_results_path
+from segsync.engine.progress import Progress
+from segsync.engine.runcontrol import RunControl
+from segsync.engine.runlock import current_user, run_lock
+from segsync.engine.updater import Updater
 from segsync.errors import (
     ApiError,
     FatalApiError,
@@ -34,21 +40,15 @@ from segsync.errors import (
     SegsyncError,
     StrictModeError,
 )
-from segsync.guardrails import Guardrails, canary_problem, check_guardrails
 from segsync.input.editset import EditSet
 from segsync.journal import Journal, footer_record, header_record, new_run_id, result_record
-from segsync.live_results import LiveResults, finish_results
 from segsync.model import EDITABLE_FIELDS
 from segsync.outcomes import Outcome, RunResult
 from segsync.output.results import ResultsWorkbook, default_results_path
-from segsync.planfile import SavedPlan
-from segsync.preflight import check_report_path, check_results_path
-from segsync.progress import Progress
-from segsync.runcontrol import RunControl
-from segsync.runlock import current_user, run_lock
-from segsync.server_checks import check_server_rules
+from segsync.plan.differ import Plan, RowPlan, diff
+from segsync.plan.planfile import SavedPlan
+from segsync.plan.server_checks import check_server_rules
 from segsync.team.audit import record_run
-from segsync.updater import Updater
 
 log = logging.getLogger("segsync.run")
 
