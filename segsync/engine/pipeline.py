@@ -22,7 +22,8 @@ from segsync.api.session import api_target, normalise_base_url, open_client
 from segsync.config import Settings, load_settings
 from segsync.engine.guardrails import Guardrails
 from segsync.engine.preflight import check_plan_path, check_results_path
-from segsync.engine.run import Run, RunOptions
+from segsync.engine.run import Run
+from segsync.engine.run_options import RunOptions
 from segsync.engine.runcontrol import RunControl
 from segsync.errors import (
     InputError,
