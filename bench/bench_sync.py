@@ -41,10 +41,10 @@ from pathlib import Path
 
 import xlsxwriter
 
-from segsync import pipeline
 from segsync.api.limiter import known_limiter
 from segsync.api.session import normalise_base_url
 from segsync.config import Settings
+from segsync.engine import pipeline
 from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox
 from segsync.sandbox.seeding import CSV_COLUMNS
 
