@@ -35,7 +35,7 @@ What it does:
                                                              .from_path(p).get_sheet_by_index(0)
                                                              .to_python()``
    load-csv   ``segsync.input.load_edits(edits.csv)``        ``raw-csv``: ``list(csv.reader(f))``
-   diff       ``segsync.differ.diff(editset, current)``      (none)
+   diff       ``segsync.plan.differ.diff(editset, current)``      (none)
    write      ``output.results.write_results(result, p)``    ``raw-xlsxwriter``: the same rows ×
                                                              columns of plain cells, no formats,
                                                              ``constant_memory``
@@ -421,7 +421,7 @@ def _setup_raw_csv(path: Path) -> tuple[Work, After]:
 
 
 def _setup_diff(workdir: Path) -> tuple[Work, After]:
-    from segsync.differ import Plan, diff
+    from segsync.plan.differ import Plan, diff
 
     synthetic = not (workdir / F_EDITSET).exists()
     editset: EditSet = (

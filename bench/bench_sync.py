@@ -5,9 +5,9 @@ The sandbox holds ``--rows`` segments and throttles with a token bucket at each 
 the same R with burst ``--client-burst`` (1), ``--headroom`` (the configured default unless
 given) and ``--concurrency`` 8. ``--late-every N --late-ms MS`` makes the server busy now and
 then: every Nth request reaches its throttle MS late (a repeatable stand-in for the stalls a
-real server has). A sheet of every segment, ``--changes`` of them renamed, is
-synced through the library API (``segsync.pipeline.sync``); rates below ``--short-below`` (5/s)
-use a short run (``--short-rows`` rows, ``--short-changes`` changes). Per run the table shows
+real server has). A sheet of every segment, ``--changes`` of them renamed, is synced through
+the library API (``segsync.engine.pipeline.sync``); rates below ``--short-below`` (5/s) use a
+short run (``--short-rows`` rows, ``--short-changes`` changes). Per run the table shows
 the requests sent against the minimum (``⌈N/Take⌉`` list pages + one PUT per change), the 429s,
 the smallest gap between two sends and the most sends in any ``burst / R`` window (both as the
 client's limiter recorded them, at the moment of the write: more than ``burst`` in a window is
@@ -41,10 +41,10 @@ from pathlib import Path
 
 import xlsxwriter
 
-from segsync import pipeline
 from segsync.api.limiter import known_limiter
 from segsync.api.session import normalise_base_url
 from segsync.config import Settings
+from segsync.engine import pipeline
 from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox
 from segsync.sandbox.seeding import CSV_COLUMNS
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from segsync import pipeline
 from segsync.config import Settings
+from segsync.engine import pipeline
 from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox
 
 

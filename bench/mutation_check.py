@@ -95,7 +95,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "differ-duplicate-branch-off",
         "differ",
         "a repeated identical row is planned like any other (sent again)",
-        (("segsync/differ.py", "    if edit.duplicate_of is not None:\n", "    if False:\n"),),
+        (("segsync/plan/differ.py", "    if edit.duplicate_of is not None:\n", "    if False:\n"),),
         issue=True,
     ),
     Mutation(
@@ -104,7 +104,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "a row whose values equal the server's is PUT anyway",
         (
             (
-                "segsync/differ.py",
+                "segsync/plan/differ.py",
                 "    if not edited:\n        return RowPlan(edit, _UNCHANGED, before)\n",
                 "    if False:\n        return RowPlan(edit, _UNCHANGED, before)\n",
             ),
@@ -116,7 +116,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "a segment changed on the server since the export is overwritten",
         (
             (
-                "segsync/differ.py",
+                "segsync/plan/differ.py",
                 "    conflict = None if force else _conflict(edit, before, check_modified)\n",
                 "    conflict = None\n",
             ),
@@ -128,7 +128,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "only exact equality counts as 'the same value' (no lifted same-value rule)",
         (
             (
-                "segsync/differ.py",
+                "segsync/plan/differ.py",
                 "        if value == held or same_value(value, held):\n",
                 "        if value == held:\n",
             ),
@@ -244,7 +244,7 @@ MUTATIONS: tuple[Mutation, ...] = (
                 "limits=httpx.Limits(max_connections=16, max_keepalive_connections=16)",
             ),
             (
-                "segsync/updater.py",
+                "segsync/engine/updater.py",
                 "            count = max(1, min(self.concurrency, len(rows)))\n",
                 "            count = max(1, min(16, len(rows)))\n",
             ),
@@ -268,7 +268,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "the updater writes no attempt records",
         (
             (
-                "segsync/updater.py",
+                "segsync/engine/updater.py",
                 "            self._journal(lambda journal: journal.write(record))\n\n"
                 "        return hook\n",
                 "            del record\n\n        return hook\n",

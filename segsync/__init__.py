@@ -9,7 +9,7 @@ The library API (what the CLI calls)::
     print(result.counts(), result.results_path)
 
 ``sync`` (plan and apply in one go), ``plan``, ``apply``, ``validate``, ``export``, ``rollback``,
-``runs`` and ``prune_runs`` live in ``segsync.pipeline`` and are imported on first use.
+``runs`` and ``prune_runs`` live in ``segsync.engine.pipeline`` and are imported on first use.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ __all__ = [*_PIPELINE, "load_settings"]
 
 def __getattr__(name: str) -> Any:
     if name in _PIPELINE:
-        from segsync import pipeline
+        from segsync.engine import pipeline
 
         return getattr(pipeline, name)
     if name == "load_settings":

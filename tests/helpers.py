@@ -20,8 +20,8 @@ from python_calamine import CalamineWorkbook
 from segsync.api.client import RaiseClient
 from segsync.api.limiter import RateLimiter
 from segsync.config import Settings
+from segsync.engine.runcontrol import RunControl
 from segsync.model import EDITABLE_FIELDS
-from segsync.runcontrol import RunControl
 from segsync.sandbox.seeding import CSV_COLUMNS
 
 Cell = str | int | float | None

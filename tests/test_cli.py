@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from segsync import pipeline
 from segsync.cli import cli
 from segsync.cli.commands import LazyGroup
+from segsync.engine import pipeline
 from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox
 from tests.helpers import (
     editable,

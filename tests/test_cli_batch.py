@@ -19,8 +19,8 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from segsync import pipeline
 from segsync.cli import cli
+from segsync.engine import pipeline
 from tests.helpers import cli_env, segsync_command, settings_for, write_xlsx
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from segsync.differ import diff, same_instant
 from segsync.input.editset import EditSet, RowEdit
 from segsync.model import Segment
 from segsync.outcomes import Outcome
+from segsync.plan.differ import diff, same_instant
 
 
 def seg(sid: int, **kw: object) -> Segment:
@@ -77,10 +77,10 @@ def test_expected_state_conflict_for_rollback() -> None:
 
 
 def test_a_code_another_segment_of_the_campaign_holds_is_refused() -> None:
-    """Shared codes are decided after the differ (segsync/server_checks.py), only within the
+    """Shared codes are decided after the differ (segsync/plan/server_checks.py), only within the
     campaign written to, and only for rows that change a code or a campaign."""
     from segsync.api.fetch import CurrentState
-    from segsync.server_checks import _shared_codes
+    from segsync.plan.server_checks import _shared_codes
 
     current = {1: seg(1, code="A"), 2: seg(2, code="B"), 3: seg(3, campaignId=2, code="A")}
     state = CurrentState(current, "list", complete=True)

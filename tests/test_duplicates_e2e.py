@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from segsync import pipeline
+from segsync.engine import pipeline
 from segsync.sandbox import Sandbox
 from tests.helpers import read_results, run_cli, settings_for, write_config, write_csv
 

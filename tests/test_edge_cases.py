@@ -12,16 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
-from segsync import pipeline
 from segsync.config import Settings
-from segsync.differ import diff
+from segsync.engine import pipeline
+from segsync.engine.pipeline import only_failed_rows, rollback_edits
+from segsync.engine.updater import Updater
 from segsync.input.editset import EditSet, RowEdit
 from segsync.journal import Journal, read_journal
 from segsync.model import Segment
-from segsync.pipeline import only_failed_rows, rollback_edits
+from segsync.plan.differ import diff
 from segsync.sandbox import FaultOptions, SandboxOptions, run_sandbox
 from segsync.secrets import register_secret
-from segsync.updater import Updater
 from tests.helpers import editable, raise_client, settings_for, write_xlsx
 
 SEED = Path(__file__).parent.parent / "samples" / "segments.csv"

@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-import segsync.run
-from segsync import pipeline
+import segsync.engine.run
 from segsync.api.fetch import CurrentState, fetch_current, list_all
 from segsync.api.session import open_client
 from segsync.config import Settings
+from segsync.engine import pipeline
 from segsync.errors import PermanentApiError, TransientApiError
 from segsync.model import Segment
 from segsync.sandbox import FaultOptions, Sandbox
@@ -319,7 +319,7 @@ def test_sync_updates_a_segment_that_slipped_between_list_pages(
     deleted, slipped, *others = nth(sandbox, 9, 50, 120, 180)
     transport = delete_after_first_page(sandbox, deleted)
     monkeypatch.setattr(
-        segsync.run, "open_client", functools.partial(open_client, transport=transport)
+        segsync.engine.run, "open_client", functools.partial(open_client, transport=transport)
     )
     rows = [[slipped, "Renamed"], [others[0], ""], [others[1], ""], [MISSING, "Ghost"]]
     sheet = write_csv(tmp_path / "edits.csv", ["id", "name"], rows)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from jinja2 import StrictUndefined, UndefinedError
 
-from segsync import pipeline
+from segsync.engine import pipeline
 from segsync.model import Segment
 from segsync.outcomes import PROBLEM_OUTCOMES, FieldChange, Outcome, RowResult, RunResult
 from segsync.output.html_report import render_report, template_env, write_html_report

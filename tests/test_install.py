@@ -136,7 +136,15 @@ def test_a_sandbox_that_cannot_start_is_a_sentence_and_a_stopped_run(tmp_path: P
 
 
 def test_help_and_version_do_not_import_the_pipeline() -> None:
-    heavy = ("segsync.pipeline", "segsync.config", "pydantic", "httpx", "aiohttp", "jinja2")
+    heavy = (
+        "segsync.engine",
+        "segsync.plan",
+        "segsync.config",
+        "pydantic",
+        "httpx",
+        "aiohttp",
+        "jinja2",
+    )
     for flag in ("--help", "--version"):
         code = (
             "import sys\nfrom segsync.cli import cli\n"

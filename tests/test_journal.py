@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from segsync import pipeline
+from segsync.engine import pipeline
 from segsync.errors import JournalError, JournalWriteError
 from segsync.journal import (
     JOURNAL_NAME,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from segsync import pipeline
+from segsync.engine import pipeline
 from segsync.sandbox import FaultOptions
 from tests.conftest import MakeSandbox
 from tests.helpers import editable, settings_for, write_csv

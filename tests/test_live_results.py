@@ -1,4 +1,4 @@
-"""The results workbook written while a run sends (``segsync.live_results``).
+"""The results workbook written while a run sends (``segsync.engine.live_results``).
 
 A sync writes its Results rows as their outcomes settle, so the run ends soon after its last
 answer. What must hold: the file is the very file ``write_results`` writes in one go for the
@@ -17,15 +17,15 @@ from typing import Any
 import openpyxl
 import pytest
 
-from segsync import pipeline
-from segsync.assemble import Assembly
 from segsync.config import InputSettings
-from segsync.differ import diff
+from segsync.engine import pipeline
+from segsync.engine.assemble import Assembly
 from segsync.input.loader import load_edits
 from segsync.model import Segment
 from segsync.outcomes import Outcome, RowResult
 from segsync.output import scratch
 from segsync.output.results import ResultsWorkbook, write_results
+from segsync.plan.differ import diff
 from segsync.sandbox import SandboxOptions, run_sandbox
 from tests.helpers import (
     read_results,

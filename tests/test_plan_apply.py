@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from segsync import pipeline
+from segsync.engine import pipeline
 from segsync.errors import GuardrailError, PlanError, TargetMismatchError
-from segsync.planfile import canonical_sha256
+from segsync.plan.planfile import canonical_sha256
 from segsync.sandbox import SandboxOptions, run_sandbox
 from tests.helpers import read_results, run_cli, settings_for, write_config, write_csv
 

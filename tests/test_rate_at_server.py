@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from segsync import pipeline
+from segsync.engine import pipeline
 from segsync.sandbox import FaultOptions, RateLimitOptions, Sandbox
 from segsync.sandbox.counters import Arrival
 from tests.conftest import MakeSandbox

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from segsync import pipeline
+from segsync.engine import pipeline
 from segsync.sandbox import FaultOptions, RateLimitOptions, SandboxOptions, run_sandbox
 from tests.helpers import (
     editable,

@@ -18,7 +18,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from segsync import pipeline
+from segsync.engine import pipeline
 from segsync.sandbox import SandboxOptions, run_sandbox
 from tests.helpers import editable, settings_for, write_seed
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from segsync import pipeline
 from segsync.api.session import api_target, normalise_base_url
+from segsync.engine import pipeline
+from segsync.engine.runlock import RunLock
 from segsync.errors import OutputPathError, RunLockedError, TargetMismatchError
-from segsync.runlock import RunLock
 from tests.helpers import (
     cli_env,
     editable,

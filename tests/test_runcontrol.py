@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from segsync import pipeline
-from segsync.runcontrol import RunControl
+from segsync.engine import pipeline
+from segsync.engine.runcontrol import RunControl
 from segsync.sandbox import FaultOptions, SandboxOptions, run_sandbox
 from tests.helpers import settings_for, write_csv
 

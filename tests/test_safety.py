@@ -11,9 +11,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from segsync import pipeline
 from segsync.cli import cli
 from segsync.config import Settings, load_settings
+from segsync.engine import pipeline
 from segsync.errors import ConfigError, SecretError
 from segsync.sandbox import FaultOptions, SandboxOptions, run_sandbox
 from tests.helpers import read_results, run_cli, settings_for, write_xlsx

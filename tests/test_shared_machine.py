@@ -26,8 +26,8 @@ import pytest
 
 from segsync import private_files
 from segsync.api.session import normalise_base_url
+from segsync.engine.runlock import RunLock
 from segsync.errors import RunLockedError, UnsafeFolderError
-from segsync.runlock import RunLock
 from tests.helpers import run_cli, write_config, write_csv
 
 OTHER = "segsync-other"

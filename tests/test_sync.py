@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from segsync import pipeline
+from segsync.engine import pipeline
 from segsync.errors import StrictModeError
 from segsync.model import EDITABLE_FIELDS, STAT_FIELDS
 from segsync.output.stats import parse_stat

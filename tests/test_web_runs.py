@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from segsync.api.session import api_target
+from segsync.engine.runlock import RunLock
 from segsync.errors import RunLockedError
-from segsync.runlock import RunLock
 from segsync.sandbox import FaultOptions, Sandbox
 from tests.conftest import MakeSandbox
 from tests.helpers import REPO, cli_env, read_results, segsync_command, settings_for

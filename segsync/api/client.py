@@ -24,9 +24,9 @@ from segsync.api.exchange import Attempt, Exchange, NotSent
 from segsync.api.limiter import RateLimiter
 from segsync.api.retry import Disposition, RetryPolicy, classify, parse_retry_after
 from segsync.config import ApiSettings, RetrySettings
+from segsync.engine.runcontrol import RunControl
 from segsync.errors import ApiError, FatalApiError, PermanentApiError, RunAborted, TransientApiError
 from segsync.model import Segment, SegmentRequest
-from segsync.runcontrol import RunControl
 
 __all__ = ["AttemptHook", "ClientReport", "Page", "RaiseClient"]
 
@@ -130,7 +130,7 @@ class RaiseClient:
 
     async def campaign_page(self, skip: int, take: int) -> dict[str, Any]:
         """One page of the campaign list (``{items: [{id, name}], total}``), as the server sent
-        it; the checks before a move read it (see ``segsync/server_checks.py``)."""
+        it; the checks before a move read it (see ``segsync/plan/server_checks.py``)."""
         params: list[tuple[str, str | int]] = [("Skip", skip), ("Take", take)]
         body, _ = await self._send("GET list", "GET", self.api.paths.campaign_list, params=params)
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from segsync.api.client import Page, RaiseClient
+from segsync.engine.runcontrol import RunControl
 from segsync.errors import PermanentApiError, RunAborted, TransientApiError
 from segsync.model import Segment
-from segsync.runcontrol import RunControl
 
 T = TypeVar("T")
 R = TypeVar("R")

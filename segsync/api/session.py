@@ -22,9 +22,9 @@ import httpx
 from segsync.api.client import RaiseClient
 from segsync.api.limiter import shared_limiter
 from segsync.config import Settings
+from segsync.engine.runcontrol import RunControl
 from segsync.errors import ConfigError
 from segsync.private_files import make_dirs
-from segsync.runcontrol import RunControl
 from segsync.secrets import check_base_url, read_token, register_secret
 
 

@@ -1,4 +1,4 @@
-"""The ``segsync`` commands: parse flags, call the library (``segsync.pipeline``), print.
+"""The ``segsync`` commands: parse flags, call the library (``segsync.engine.pipeline``), print.
 
 Nothing else lives here: every command is a few lines around one library call, and ``guarded``
 turns segsync's exceptions into one sentence and an exit code. The sandbox and web commands are
@@ -64,7 +64,7 @@ class _Lazy:
         return getattr(importlib.import_module(self._name), attr)
 
 
-pipeline: Any = _Lazy("segsync.pipeline")
+pipeline: Any = _Lazy("segsync.engine.pipeline")
 
 
 def guarded(fn: Callable[[], int], opts: dict[str, Any]) -> NoReturn:

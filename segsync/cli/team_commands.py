@@ -19,7 +19,7 @@ from segsync.cli.exit_codes import ExitCode
 from segsync.cli.options import config_option, json_option, log_options
 from segsync.cli.output import echo
 from segsync.config import Settings
-from segsync.runlock import current_user
+from segsync.engine.runlock import current_user
 from segsync.team.audit import AuditLog, audit_path, parse_since, read_audit
 from segsync.team.users import ROLE_NAMES, Role, UsersError, UsersFile, default_users_file
 

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from segsync.differ import RowPlan
     from segsync.model import Segment
     from segsync.outcomes import RowResult, RunResult
+    from segsync.plan.differ import RowPlan
 
 
 def header_record(result: RunResult, **run: Any) -> dict[str, Any]:

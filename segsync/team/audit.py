@@ -6,7 +6,7 @@ Every line is a JSON object with at least ``time`` (UTC, ISO 8601), ``person``, 
 ``reason``; a command-line run under ``--actor`` adds ``os_user``, the account it ran as. No
 row data, no token. Actions:
 
-- runs (``segsync.run`` writes them, CLI and page alike): ``sync``, ``apply``, ``rollback``,
+- runs (``segsync.engine.run`` writes them, CLI and page alike): ``sync``, ``apply``, ``rollback``,
   ``plan`` and ``preview`` (a dry run); a run refused before it sent anything has ``refused``.
 - the page: ``sign-in``, ``sign-in-failed``, ``sign-out``, ``upload``, ``request-approval``,
   ``approve``, ``reject``, ``stop``, ``download``, ``refused`` (an action the role may not do).
@@ -144,8 +144,8 @@ def record_run(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """The audit line of a run that ended (or was refused before it sent anything)."""
+    from segsync.engine.runlock import current_user
     from segsync.outcomes import ExitCode
-    from segsync.runlock import current_user
 
     exit_code = ExitCode.INVALID_INPUT if refused else result.exit_code
     # a job's --actor names the person; the account it ran under is kept beside it

@@ -13,11 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from segsync import pipeline
+from segsync.engine import pipeline
+from segsync.engine.guardrails import Guardrails
 from segsync.errors import RunLockedError, UnsafeFolderError
-from segsync.guardrails import Guardrails
 from segsync.output.results import default_results_path
-from segsync.planfile import SavedPlan
+from segsync.plan.planfile import SavedPlan
 from segsync.web.jobs import Job, JobKind
 from segsync.web.preview_page import preview_of, steps_for, to_send
 from segsync.web.responses import page, refusal, see_other

@@ -14,8 +14,8 @@ import json
 import logging
 from pathlib import Path
 
-from segsync import pipeline
 from segsync.config import Settings
+from segsync.engine import pipeline
 from segsync.errors import UnplacedColumnsError
 from segsync.input.editset import EditSet
 from segsync.input.placement import normalise_header

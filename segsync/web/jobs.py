@@ -29,12 +29,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from segsync.engine.pipeline import PlanResult
+from segsync.engine.runcontrol import RunControl
+from segsync.engine.runlock import current_user
 from segsync.errors import ConfigError, InputError, RunAborted, RunRefused, SegsyncError
 from segsync.outcomes import Outcome, RunResult
-from segsync.pipeline import PlanResult
-from segsync.planfile import SavedPlan, canonical_sha256
-from segsync.runcontrol import RunControl
-from segsync.runlock import current_user
+from segsync.plan.planfile import SavedPlan, canonical_sha256
 from segsync.secrets import redact
 from segsync.web.render import web_view
 

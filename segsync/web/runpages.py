@@ -24,11 +24,11 @@ from typing import Any
 
 from aiohttp import web
 
-from segsync import pipeline
+from segsync.engine import pipeline
+from segsync.engine.runlock import current_user
 from segsync.errors import JournalError
 from segsync.journal import JOURNAL_NAME, RunRecord, read_journal
 from segsync.outcomes import PROBLEM_OUTCOMES
-from segsync.runlock import current_user
 from segsync.web.jobs import Job, JobKind, JobState
 from segsync.web.preview_page import steps_for
 from segsync.web.responses import download, download_name, page, refusal, see_other

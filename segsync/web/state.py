@@ -26,10 +26,10 @@ from filelock import FileLock, Timeout
 
 from segsync.api.session import api_target, normalise_base_url
 from segsync.config import Settings
+from segsync.engine.runlock import RunLock
 from segsync.errors import RunLockedError
 from segsync.input.limits import MB
 from segsync.private_files import make_dirs
-from segsync.runlock import RunLock
 from segsync.secrets import register_secret
 from segsync.web.jobs import Job, Jobs
 from segsync.web.limits import Slots, folder_size

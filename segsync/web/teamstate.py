@@ -28,7 +28,7 @@ from aiohttp import web
 
 from segsync.config import Settings
 from segsync.outcomes import Outcome
-from segsync.planfile import canonical_sha256, plan_digest, read_plan
+from segsync.plan.planfile import canonical_sha256, plan_digest, read_plan
 from segsync.team.audit import AuditLog
 from segsync.team.users import Role, User, UsersFile, default_users_file
 from segsync.web.state import Preview

@@ -18,8 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from segsync import pipeline
 from segsync.config import Settings
+from segsync.engine import pipeline
 from segsync.errors import (
     HiddenDataError,
     InputError,

@@ -23,13 +23,14 @@ from typing import Any
 
 from segsync.api.client import RaiseClient
 from segsync.api.fetch import NO_LIST_STATUSES, CurrentState, list_all
-from segsync.differ import Plan, RowPlan
 from segsync.errors import PermanentApiError
 from segsync.input.editset import EditSet
 from segsync.input.messages import shown
 from segsync.outcomes import Outcome
+from segsync.plan.differ import Plan, RowPlan
 
-log = logging.getLogger(__name__)
+# named as before this module moved into segsync/plan/: JSON logs and log filters use it
+log = logging.getLogger("segsync.server_checks")
 
 #: Campaign list pages read at most (a guard against a list that never ends).
 MAX_PAGES = 1_000

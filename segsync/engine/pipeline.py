@@ -3,7 +3,7 @@
 Each is a plain function returning plain data, usable from a nightly Python job without the CLI
 (``segsync/cli`` only parses flags, calls these and prints). ``sync`` is ``plan`` kept in memory
 and applied at once; ``apply`` sends a saved plan, refusing what moved since it was made. The dry
-run and the real run share every step up to the HTTP write (``segsync.run``).
+run and the real run share every step up to the HTTP write (``segsync.engine.run``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ from typing import TYPE_CHECKING, Any
 from segsync.api.fetch import list_all
 from segsync.api.session import api_target, normalise_base_url, open_client
 from segsync.config import Settings, load_settings
+from segsync.engine.guardrails import Guardrails
+from segsync.engine.preflight import check_plan_path, check_results_path
+from segsync.engine.run import Run
+from segsync.engine.run_options import RunOptions
+from segsync.engine.runcontrol import RunControl
 from segsync.errors import (
     InputError,
     PlanError,
@@ -27,7 +32,6 @@ from segsync.errors import (
     StrictModeError,
     TargetMismatchError,
 )
-from segsync.guardrails import Guardrails
 from segsync.input.editset import EditSet
 from segsync.input.loader import edits_from_dataframe, load_edits
 from segsync.journal import (
@@ -43,10 +47,7 @@ from segsync.model import Segment
 from segsync.outcomes import RunResult
 from segsync.output.export import write_export
 from segsync.output.read_back import read_outcomes
-from segsync.planfile import SavedPlan, plan_digest, plan_rows, read_plan, write_plan
-from segsync.preflight import check_plan_path, check_results_path
-from segsync.run import Run, RunOptions
-from segsync.runcontrol import RunControl
+from segsync.plan.planfile import SavedPlan, plan_digest, plan_rows, read_plan, write_plan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,7 +65,8 @@ __all__ = [
     "validate",
 ]
 
-log = logging.getLogger(__name__)
+# named as before this module moved into segsync/engine/: JSON logs and log filters use it
+log = logging.getLogger("segsync.pipeline")
 
 
 def validate(

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
-from segsync.intent import read_only_getter, read_only_problems, value_problems
 from segsync.model import (
     EDITABLE_FIELDS,
     FieldValue,
@@ -29,6 +28,7 @@ from segsync.model import (
 )
 from segsync.outcomes import FieldChange, Outcome
 from segsync.perf import gc_paused
+from segsync.plan.intent import read_only_getter, read_only_problems, value_problems
 
 #: How many cells a warning lists before it says "and N more".
 MAX_LISTED_CELLS = 20
@@ -72,7 +72,7 @@ def diff(
     Linear in the rows: one dict lookup and a few comparisons per row, with the cyclic garbage
     collector paused (it would walk every object made so far at each pass; nothing here makes
     a reference cycle). Codes shared within a campaign need more of the server than one
-    segment: ``segsync/server_checks.py`` decides them after this. A row that changes
+    segment: ``segsync/plan/server_checks.py`` decides them after this. A row that changes
     nothing, most of a sheet fed back, is decided from the segment's own attributes without
     building anything but its ``RowPlan``; the bodies to send are collected as they are made.
     """

@@ -24,7 +24,8 @@ from filelock import FileLock, Timeout
 from segsync import private_files
 from segsync.errors import RunLockedError
 
-log = logging.getLogger(__name__)
+# named as before this module moved into segsync/engine/: JSON logs and log filters use it
+log = logging.getLogger("segsync.runlock")
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,13 @@ from typing import Any
 
 from xlsxwriter.utility import xl_cell_to_rowcol
 
-from segsync.differ import Plan, RowPlan
 from segsync.errors import PlanError
 from segsync.input.editset import CellRef, EditSet, RowEdit, RowError
 from segsync.input.placement import Placement
 from segsync.model import EDITABLE_FIELDS, Segment, SegmentRequest, field_errors
 from segsync.outcomes import FieldChange, Outcome
 from segsync.output.atomic import atomic_file
+from segsync.plan.differ import Plan, RowPlan
 
 #: ``Sheet!C14 (header): message``: how a loader error with a cell reads (``RowError.__str__``)
 _CELL_TEXT = re.compile(

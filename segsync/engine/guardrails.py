@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 from segsync.api.client import RaiseClient
 from segsync.config import GuardrailSettings
-from segsync.differ import RowPlan
 from segsync.errors import GuardrailError
 from segsync.model import EDITABLE_FIELDS
 from segsync.outcomes import Outcome, RowResult
+from segsync.plan.differ import RowPlan
 
-log = logging.getLogger(__name__)
+# named as before this module moved into segsync/engine/: JSON logs and log filters use it
+log = logging.getLogger("segsync.guardrails")
 
 
 @dataclass(frozen=True)

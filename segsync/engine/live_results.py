@@ -18,7 +18,7 @@ import contextlib
 import logging
 from pathlib import Path
 
-from segsync.assemble import Assembly
+from segsync.engine.assemble import Assembly
 from segsync.input.editset import EditSet
 from segsync.outcomes import RunResult
 from segsync.output.csv_files import is_csv
@@ -26,7 +26,8 @@ from segsync.output.results import ResultsWorkbook, write_results
 from segsync.output.rows import ResultsLayout
 from segsync.output.workbook import XLSX_MAX_ROWS
 
-log = logging.getLogger(__name__)
+# named as before this module moved into segsync/engine/: JSON logs and log filters use it
+log = logging.getLogger("segsync.live_results")
 
 #: Rows written before the event loop gets a turn: about 2 ms of work.
 SLICE_ROWS = 16

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from segsync.api.client import RaiseClient
-from segsync.differ import RowPlan
+from segsync.engine.progress import Progress
 from segsync.errors import (
     FatalApiError,
     JournalWriteError,
@@ -28,9 +28,10 @@ from segsync.errors import (
 from segsync.journal import Journal, attempt_record, planned_record, result_record
 from segsync.model import EDITABLE_FIELDS, Segment
 from segsync.outcomes import Outcome, RowResult
-from segsync.progress import Progress
+from segsync.plan.differ import RowPlan
 
-log = logging.getLogger(__name__)
+# named as before this module moved into segsync/engine/: JSON logs and log filters use it
+log = logging.getLogger("segsync.updater")
 
 IN_FLIGHT_WHEN_CANCELLED = (
     "interrupted while the request was in flight: the server may or may not have applied it; "

@@ -9,7 +9,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from segsync.config import OutputSettings
 from segsync.errors import OutputPathError
+from segsync.output.results import default_results_path
 from segsync.private_files import make_dirs
 
 #: the results formats a person can open
@@ -41,6 +43,36 @@ def check_results_path(target: Path) -> Path:
             "Choose another --out or output.dir."
         ) from None
     return target
+
+
+def check_results_target(
+    out: str | Path | bool | None,
+    *,
+    source: str,
+    command: str,
+    dry_run: bool,
+    output: OutputSettings,
+) -> Path | None:
+    """Where a run's results go, proven writable before the first request (None: nowhere).
+
+    ``out`` is what the caller asked for: a path, False for no results file, or None (or True)
+    for the default name, made from the input file ``source`` (a DataFrame or a rollback has
+    no file: the current folder then) and the kind of run, in ``output.dir`` if set.
+    """
+    if out is False:
+        return None
+    if out is None or out is True:
+        kind = "rollback" if command == "rollback" else "preview" if dry_run else "results"
+        input_path = Path(source)
+        target = default_results_path(
+            input_path if input_path.is_file() else None,
+            out_dir=output.dir,
+            kind=kind,
+            fmt=output.format,
+        )
+    else:
+        target = Path(out)
+    return check_results_path(target)
 
 
 def check_report_path(target: Path) -> Path:

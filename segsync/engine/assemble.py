@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from segsync.differ import Plan, RowPlan
 from segsync.input.editset import EditSet, RowEdit
 from segsync.outcomes import PROBLEM_OUTCOMES, Outcome, RowResult
+from segsync.plan.differ import Plan, RowPlan
 
 
 class Assembly:
