@@ -128,8 +128,8 @@ def test_segment_deleted_between_pages_is_still_found(sandbox: Sandbox, tmp_path
     assert MISSING not in state.segments
     assert set(others) <= state.segments.keys()
     assert state.strategy == (
-        "list: 4 page(s) of up to 50 (200 segments), "
-        "then 2 per-id GET(s) for ids the list did not return"
+        "list: 4 pages of up to 50 (200 segments), "
+        "then 2 per-id GETs for ids the list did not return"
     )
     assert state.warnings == []
     # 4 pages + the slipped id + the missing id, which alone answered 404
@@ -141,7 +141,7 @@ def test_list_that_returned_every_id_costs_no_extra_request(
 ) -> None:
     state = fetch(paged(sandbox, tmp_path), nth(sandbox, 0, 50, 120, 180))
     snap = sandbox.counters.snapshot()
-    assert state.strategy == "list: 4 page(s) of up to 50 (200 segments)"
+    assert state.strategy == "list: 4 pages of up to 50 (200 segments)"
     assert snap.count("GET") == 4
     assert len(state.segments) == 200  # the differ's duplicate-code check uses the others
 
@@ -150,7 +150,7 @@ def test_small_sheet_reads_by_id_after_one_page(sandbox: Sandbox, tmp_path: Path
     wanted = nth(sandbox, 0, 120)
     state = fetch(paged(sandbox, tmp_path), [*wanted, MISSING])
     assert state.strategy == (
-        "per-id GET: 2 request(s) after 1 list page (the list would need 3 more)"
+        "per-id GET: 2 requests after 1 list page (the list would need 3 more)"
     )
     assert sorted(state.segments) == wanted
     assert sandbox.counters.snapshot().count("GET") == 3
@@ -174,8 +174,8 @@ def test_list_endpoint_missing_falls_back_to_per_id(
 
     assert len(state.warnings) == 1
     assert f"answered {status}" in state.warnings[0]
-    assert "read each segment by id instead (4 request(s))" in state.warnings[0]
-    assert state.strategy == f"per-id GET: 4 request(s) (the list endpoint answered {status})"
+    assert "read each segment by id instead (4 requests)" in state.warnings[0]
+    assert state.strategy == f"per-id GET: 4 requests (the list endpoint answered {status})"
     assert state.segments == {i: server_segment(sandbox, i) for i in wanted[:-1]}
     assert snap.count("GET", 200) == 3
     assert snap.count("GET", 404) == (2 if status == 404 else 1)  # the list's own 404
@@ -189,8 +189,8 @@ def test_later_list_page_404_counts_as_empty_and_its_ids_are_read(
     state = fetch(paged(sandbox, tmp_path), wanted, answer_list_with(404, skip=100))
     assert state.warnings == []
     assert state.strategy == (
-        "list: 4 page(s) of up to 50 (200 segments); 1 later page(s) answered 404/405 and "
-        "counted as empty, then 2 per-id GET(s) for ids the list did not return"
+        "list: 4 pages of up to 50 (200 segments); 1 later page answered 404/405 and "
+        "counted as empty, then 2 per-id GETs for ids the list did not return"
     )
     assert state.segments[lost] == server_segment(sandbox, lost)
     assert MISSING not in state.segments
@@ -334,7 +334,7 @@ def test_sync_updates_a_segment_that_slipped_between_list_pages(
         MISSING: "not_found",
     }
     assert server_segment(sandbox, slipped).name == "Renamed"
-    assert "then 2 per-id GET(s)" in result.fetch_strategy
+    assert "then 2 per-id GETs" in result.fetch_strategy
 
 
 def test_sync_without_list_endpoint_reads_by_id(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -346,10 +346,10 @@ def test_sync_without_list_endpoint_reads_by_id(sandbox: Sandbox, tmp_path: Path
 
     assert [r.outcome.value for r in result.rows] == ["updated", "not_found"]
     assert result.aborted is None
-    assert result.fetch_strategy == "per-id GET: 2 request(s) (the list endpoint answered 404)"
+    assert result.fetch_strategy == "per-id GET: 2 requests (the list endpoint answered 404)"
     assert [w for w in result.warnings if "list endpoint" in w] == [
         "the segment list endpoint answered 404 (/api/Segments/list); read each segment by id "
-        "instead (2 request(s)). Set api.paths.segment_list to the right path, or "
+        "instead (2 requests). Set api.paths.segment_list to the right path, or "
         "api.list_enabled: false to skip the list"
     ]
     assert server_segment(sandbox, first).name == "New"

@@ -116,7 +116,7 @@ def test_csv_export_with_codes_turned_into_numbers(
     warning = next(w for w in result.warnings if "leading zeros" in w)
     for n in zero_rows:
         assert f"segments!{code_col}{n}" in warning
-    assert warning.startswith("6 code cell(s)")
+    assert warning.startswith("6 code cells hold")
 
 
 def test_csv_export_fed_back_as_csv_changes_nothing(hostile: Any, tmp_path: Path) -> None:

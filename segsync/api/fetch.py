@@ -16,6 +16,7 @@ from segsync.api.client import Page, RaiseClient
 from segsync.engine.runcontrol import RunControl
 from segsync.errors import PermanentApiError, RunAborted, TransientApiError
 from segsync.model import Segment
+from segsync.output.plural import counted
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -77,7 +78,7 @@ async def fetch_current(
         return CurrentState({}, "nothing to fetch")
     if not client.api.list_enabled:
         found = await _get_each(client, wanted, concurrency)
-        return CurrentState(found, f"per-id GET: {len(wanted)} request(s) (list disabled)")
+        return CurrentState(found, f"per-id GET: {counted(len(wanted), 'request')} (list disabled)")
     try:
         first = await client.list_page(0, client.api.list_page_size)
     except PermanentApiError as exc:
@@ -94,12 +95,14 @@ async def _without_list(
     path = client.api.paths.segment_list
     warning = (
         f"the segment list endpoint answered {exc.status} ({path}); read each segment by id "
-        f"instead ({len(wanted)} request(s)). Set api.paths.segment_list to the right path, "
-        "or api.list_enabled: false to skip the list"
+        f"instead ({counted(len(wanted), 'request')}). Set api.paths.segment_list to the right "
+        "path, or api.list_enabled: false to skip the list"
     )
     log.warning("%s", warning, extra={"event": "list_unavailable", "status": exc.status})
     found = await _get_each(client, wanted, concurrency)
-    strategy = f"per-id GET: {len(wanted)} request(s) (the list endpoint answered {exc.status})"
+    strategy = (
+        f"per-id GET: {counted(len(wanted), 'request')} (the list endpoint answered {exc.status})"
+    )
     return CurrentState(found, strategy, [warning])
 
 
@@ -115,7 +118,7 @@ async def _with_list(
         found = await _get_each(client, missing, concurrency)
         found.update((i, known[i]) for i in wanted if i in known)
         strategy = (
-            f"per-id GET: {len(missing)} request(s) after 1 list page "
+            f"per-id GET: {counted(len(missing), 'request')} after 1 list page "
             f"(the list would need {pages_left} more)"
         )
         return CurrentState(found, strategy, total=first.total)
@@ -146,11 +149,11 @@ async def _later_page(client: RaiseClient, skip: int, take: int) -> Page | None:
 
 
 def _list_strategy(pages: int, page: int, total: int, unseen: list[int], lost: int) -> str:
-    text = f"list: {pages} page(s) of up to {page} ({total} segments)"
+    text = f"list: {counted(pages, 'page')} of up to {page} ({counted(total, 'segment')})"
     if lost:
-        text += f"; {lost} later page(s) answered 404/405 and counted as empty"
+        text += f"; {counted(lost, 'later page')} answered 404/405 and counted as empty"
     if unseen:
-        text += f", then {len(unseen)} per-id GET(s) for ids the list did not return"
+        text += f", then {counted(len(unseen), 'per-id GET')} for ids the list did not return"
     return text
 
 

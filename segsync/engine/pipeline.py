@@ -46,6 +46,7 @@ from segsync.journal import (
 from segsync.model import Segment
 from segsync.outcomes import RunResult
 from segsync.output.export import write_export
+from segsync.output.plural import counted
 from segsync.output.read_back import read_outcomes
 from segsync.plan.planfile import SavedPlan, plan_digest, plan_rows, read_plan, write_plan
 
@@ -334,10 +335,10 @@ def export(
         zeros = sum(1 for s in segments if s.code and s.code.isdigit() and s.code[0] == "0")
         log.warning(
             "%s is a CSV: Excel and LibreOffice drop leading zeros when they open one "
-            "(%s code(s) here start with 0, e.g. 00760 becomes 760). To edit the segments in a "
+            "(%s here start with 0, e.g. 00760 becomes 760). To edit the segments in a "
             "spreadsheet, export to .xlsx instead.",
             path,
-            f"{zeros:,}",
+            counted(zeros, "code"),
             extra={"event": "csv_export_warning", "codes_with_leading_zeros": zeros},
         )
     return write_export(segments, path, clear_marker=settings.input.clear_marker)
@@ -409,7 +410,8 @@ def _refuse_hard_invalid(editset: EditSet) -> None:
     bad = [r for r in editset.rows if r.errors and not r.checkable]
     if bad:
         raise StrictModeError(
-            f"{len(bad)} row(s) of {editset.source} are invalid and --strict refuses the whole "
+            f"{counted(len(bad), 'row')} of {editset.source} {'is' if len(bad) == 1 else 'are'} "
+            "invalid and --strict refuses the whole "
             f"sheet; nothing was sent. First: {'; '.join(map(str, bad[0].errors))}"
         )
 
@@ -430,7 +432,7 @@ def only_failed_rows(editset: EditSet, run_or_results: str | Path, settings: Set
         record = read_journal(find_journal(str(run_or_results), settings.journal.dir))
         wanted, sha256 = rows_to_retry(record), record.header.get("sha256")
     kept = [r for r in editset.rows if wanted is None or r.source_row in wanted]
-    warnings = [f"--only-failed: {len(kept)} row(s) selected"]
+    warnings = [f"--only-failed: {counted(len(kept), 'row')} selected"]
     if sha256 and editset.sha256 and sha256 != editset.sha256:
         warnings.append(
             "--only-failed: this file differs from the one that run read (sha256); rows are "

@@ -50,6 +50,7 @@ from segsync.errors import (
 from segsync.input.editset import EditSet
 from segsync.journal import Journal, new_run_id
 from segsync.outcomes import Outcome, RunResult
+from segsync.output.plural import counted
 from segsync.output.results import ResultsWorkbook
 from segsync.plan.differ import Plan, RowPlan
 from segsync.plan.planfile import SavedPlan
@@ -276,7 +277,8 @@ class Run:
             invalid = [r for r in plan.rows if r.outcome is Outcome.INVALID]
             if opts.strict and invalid:
                 raise StrictModeError(
-                    f"{len(invalid)} row(s) of {editset.source} are invalid and --strict "
+                    f"{counted(len(invalid), 'row')} of {editset.source} "
+                    f"{'is' if len(invalid) == 1 else 'are'} invalid and --strict "
                     f"refuses the whole sheet; nothing was sent. First: {invalid[0].error}"
                 )
             total = self.state.total if self.state else None

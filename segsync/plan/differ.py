@@ -27,6 +27,7 @@ from segsync.model import (
     same_value,
 )
 from segsync.outcomes import FieldChange, Outcome
+from segsync.output.plural import counted
 from segsync.perf import gc_paused
 from segsync.plan.intent import read_only_getter, read_only_problems, value_problems
 
@@ -197,7 +198,8 @@ def _lost_zeros_warning(edits: EditSet, damaged: list[RowEdit]) -> str:
     if len(cells) > MAX_LISTED_CELLS:
         listed += f" and {len(cells) - MAX_LISTED_CELLS:,} more"
     return (
-        f"{len(cells):,} code cell(s) hold a number where the server's code has leading zeros "
+        f"{counted(len(cells), 'code cell')} {'holds' if len(cells) == 1 else 'hold'} a number "
+        "where the server's code has leading zeros "
         f"({listed}): a spreadsheet dropped the zeros, so the server's codes were kept and not "
         "sent. To really change such a code, format the column as Text and type the code again."
     )

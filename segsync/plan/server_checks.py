@@ -200,7 +200,8 @@ def _shared_codes(
     if unchecked:
         listed = ", ".join(map(str, sorted(unchecked)))
         warnings.append(
-            f"new codes were not checked against the other segments of campaign(s) {listed}: "
+            f"new codes were not checked against the other segments of "
+            f"{'campaign' if len(unchecked) == 1 else 'campaigns'} {listed}: "
             "their segments could not be listed (api.list_enabled is off, or the list "
             "endpoint is missing); Raise may refuse or accept a code another segment holds"
         )
