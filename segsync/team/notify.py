@@ -163,7 +163,11 @@ def import_apprise() -> Any:
         )
         import apprise
 
-        apprise.NotificationManager().load_modules()
+        # Apprise 1.7 and later load plugins lazily, through the one manager; 1.6 loads them
+        # with the import above
+        manager = getattr(apprise, "NotificationManager", None)
+        if manager is not None:
+            manager().load_modules()
     return apprise
 
 
