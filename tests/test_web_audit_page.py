@@ -83,6 +83,10 @@ def test_a_big_audit_file_costs_the_page_only_what_it_shows(sandbox: Any, tmp_pa
             assert [person for _, person in rows_of(second)] == want  # no gap, no repeat
             assert hook_count(second, "audit-newest") == 1
             assert (await april.get("/audit?before=0")).status == 200
+            for odd in ("²", "9" * 5000, "-1", "1e9"):  # not an offset: the newest page
+                answer = await april.get(f"/audit?before={odd}")
+                assert answer.status == 200, odd
+                assert hook_count(await answer.text(), "audit-newest") == 0, odd
 
     run(main())
 
@@ -130,6 +134,46 @@ def test_the_page_answers_others_while_an_audit_line_syncs_and_answers_after_it(
             response = await answer
             assert response.status == 303
             assert [(e["action"], e["person"]) for e in read_audit(trail)] == [("sign-in", "olive")]
+
+    run(main())
+
+
+def test_a_second_audited_action_while_a_line_syncs_does_not_stop_the_page(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sign-ins close together: the first line is in its fsync, the second waits its turn
+    on the writer thread, and meanwhile a third person's page is still answered."""
+    settings = load_settings(team_config(sandbox, tmp_path))
+    gated = _GatedFsync()
+    monkeypatch.setattr(audit, "os", gated)
+    asked: list[str] = []
+    record_async = audit.AuditLog.record_async
+
+    async def noting(self: audit.AuditLog, action: str, person: str | None, **kw: Any) -> bool:
+        asked.append(f"{action} {person}")
+        return await record_async(self, action, person, **kw)
+
+    monkeypatch.setattr(audit.AuditLog, "record_async", noting)
+
+    async def main() -> None:
+        async with people(settings) as p:
+            olive, vic, anon = p["olive"], p["vic"], p["anon"]
+            first = asyncio.ensure_future(sign_in(olive, "olive"))
+
+            async def syncing() -> bool:
+                return gated.entered.is_set()
+
+            await wait_until(syncing, what="the first sign-in's audit line to reach fsync")
+            second = asyncio.ensure_future(sign_in(vic, "vic"))
+
+            async def second_asked() -> bool:
+                return "sign-in vic" in asked
+
+            await wait_until(second_asked, what="the second sign-in to ask for its line")
+            assert "password" in await anon.page("/login")  # the loop was never held
+            assert not first.done() and not second.done()
+            gated.gate.set()
+            assert await first == 303 and await second == 303
 
     run(main())
 

@@ -378,3 +378,33 @@ def test_wrong_sign_ins_slow_their_own_address_as_wrong_passwords_do(
             assert p["olive"].state.gate.throttle.wait_s("192.0.2.7") == 0
 
     run(main())
+
+
+def test_a_workbook_that_asks_which_sheet_leaves_an_upload_line_and_a_step_line(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """The upload answers with the sheet step, not a preview: its audit line names the upload
+    and the step (not a preview id of "sheet"), and the step's answer names the preview."""
+    from tests.test_web_sheet_step import two_appeals
+
+    cfg = team_config(sandbox, tmp_path)
+    path = two_appeals(tmp_path)
+
+    async def main() -> None:
+        async with people(load_settings(cfg)) as who:
+            olive = who["olive"]
+            assert await sign_in(olive, "olive") == 303
+            step = (await olive.upload(path)).headers["Location"]
+            assert step.endswith("/sheet")
+            chosen = await olive.post(step, {"sheet": "Giving Tuesday"})
+            assert chosen.status == 303
+
+    run(main())
+    entries = json.loads(run_cli("audit", "--json", "--config", str(cfg)).stdout)["entries"]
+    upload = [e for e in entries if e["action"] == "upload"]
+    steps = [e for e in entries if e["action"] == "upload-step"]
+    assert len(upload) == 1 and len(steps) == 1, entries
+    assert upload[0]["file"] == "appeals.xlsx" and upload[0]["step"] == "sheet"
+    assert "preview_id" not in upload[0]
+    assert steps[0]["step"] == "sheet" and steps[0]["person"] == "olive"
+    assert steps[0]["preview_id"] and steps[0]["file"]

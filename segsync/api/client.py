@@ -180,9 +180,10 @@ class RaiseClient:
 
         async def gate() -> None:
             """Right before the write: the limiter's slot, then a last look at the stop switch."""
-            await self.limiter.acquire(self.control.event, confirm=True)
+            took = await self.limiter.acquire(self.control.event, confirm=True)
             if self.control.stopped:
-                self.limiter.sent()  # nothing goes out: free the slot at once
+                if took:
+                    self.limiter.sent()  # nothing goes out: free this run's slot at once
                 raise NotSent(self.control.reason or "the run was stopped")
             self._lowest_rate = min(self._lowest_rate, self.limiter.rate)
             if on_send:

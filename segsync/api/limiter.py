@@ -68,12 +68,14 @@ CONFIRM_GRACE_S = 0.001
 #: 429s within this many seconds of a cut (or before anything was sent since) answer the same
 #: burst: one cut
 COOLDOWN_S = 1.0
-#: an answer later than the quickest of its kind (among the last ``RTT_WINDOW``) may have reached
-#: the server that much late; the next send keeps its interval from there, by at most
+#: the usual answer time of a kind of request is the ``USUAL_SHARE`` quantile of its last
+#: ``RTT_WINDOW`` successful answers (once there are ``RTT_MIN_SAMPLES``): answers spread, and
+#: only what is later than that spread is news. An answer later than usual may have reached the
+#: server that much late; the next send keeps its interval from there, by at most
 #: ``LATE_CAP_S``: a stall is milliseconds, a slower answer than that is the server's work, not
 #: the request's late arrival
-RTT_WINDOW, LATE_CAP_S = 32, 0.050
-#: an answer this much later than the quickest recent one is overdue: the next request waits
+RTT_WINDOW, RTT_MIN_SAMPLES, USUAL_SHARE, LATE_CAP_S = 32, 8, 0.9, 0.050
+#: an answer this much later than usual is overdue: the next request waits for it
 OVERDUE_S = 0.001
 
 
@@ -158,9 +160,10 @@ class RateLimiter:
         #: the last ``burst`` sends as the server may have seen them: ``answered`` moves a send's
         #: ``seen`` later when its answer shows the request arrived late
         self._seen: collections.deque[_Send] = collections.deque(maxlen=self.burst)
-        #: the latest round trips by kind of request and status (a 429 comes back quicker than
-        #: a PUT), for the quickest one
-        self._rtts: dict[tuple[str, int | None], collections.deque[float]] = {}
+        #: the latest round trips of successful answers by kind of request (a 429 or a 404 comes
+        #: back quicker than a PUT is done: they do not count), and each kind's usual time
+        self._rtts: dict[str, collections.deque[float]] = {}
+        self._usual: dict[str, float] = {}
         #: requests sent since the last cut, and since the last pause ended: the evidence
         self._clean = 0
         self._since_pause: int | None = None
@@ -251,18 +254,18 @@ class RateLimiter:
 
         A server stalled when that request came in has not seen it yet, or has seen it late:
         sent now, the next would reach it right behind. So while the answer is later than the
-        quickest recent answer of its kind by more than ``OVERDUE_S``, the next request (due at
-        ``due``) waits for it, for at most ``LATE_CAP_S``; ``answered`` then keeps the interval
-        from where it arrived. Answers slower than the interval hold nothing: by then their
-        request is not the last one.
+        usual answer of its kind by more than ``OVERDUE_S``, the next request (due at ``due``)
+        waits for it, for at most ``LATE_CAP_S``; ``answered`` then keeps the interval from
+        where it arrived. Where answers usually take longer than the interval, nothing is ever
+        overdue when the next is due: the pacing is the interval's alone.
         """
         if not self._seen:
             return 0.0
         last = self._seen[-1]
-        quickest = [min(recent) for key, recent in self._rtts.items() if key[0] == last.kind]
-        if last.answered or not quickest:
+        usual = self._usual.get(last.kind)
+        if last.answered or usual is None:
             return 0.0
-        if now < last.stamp + min(quickest) + OVERDUE_S or now >= due + LATE_CAP_S:
+        if now < last.stamp + usual + OVERDUE_S or now >= due + LATE_CAP_S:
             return 0.0
         return min(PENDING_POLL_S, due + LATE_CAP_S - now)
 
@@ -329,18 +332,26 @@ class RateLimiter:
 
         A server that stalls for a few milliseconds sees the stalled request late and the next
         one on time, so the two arrive closer than they were sent: a server with no burst to
-        spare refuses the second. The answer shows the stall: it comes later than the quickest
-        answer of its kind by at least the delay, so the next send keeps its interval from where
-        the request may have arrived. Only while the next send is still to come (an answer
-        slower than the interval changes nothing), and by at most ``LATE_CAP_S``.
+        spare refuses the second. The answer shows the stall: it comes later than usual for its
+        kind by at least the delay, so the next send keeps its interval from where the request
+        may have arrived. Only while the next send is still to come (an answer slower than the
+        interval changes nothing), and by at most ``LATE_CAP_S``. Only successful answers
+        count: a refusal comes back before any work is done.
         """
         with self._mutex:
             rtt = self._clock() - stamp
-            recent = self._rtts.get((kind, status))
-            if recent is None:
-                recent = self._rtts[kind, status] = collections.deque(maxlen=RTT_WINDOW)
-            recent.append(rtt)
-            late = min(rtt - min(recent), LATE_CAP_S)
+            late = 0.0
+            if status is not None and 200 <= status < 300:
+                usual = self._usual.get(kind)
+                if usual is not None:
+                    late = min(rtt - usual, LATE_CAP_S)
+                recent = self._rtts.get(kind)
+                if recent is None:
+                    recent = self._rtts[kind] = collections.deque(maxlen=RTT_WINDOW)
+                recent.append(rtt)
+                if len(recent) >= RTT_MIN_SAMPLES:
+                    ordered = sorted(recent)
+                    self._usual[kind] = ordered[int(USUAL_SHARE * (len(ordered) - 1))]
             for send in self._seen:
                 if send.stamp == stamp:
                     send.answered = True
@@ -360,8 +371,9 @@ class RateLimiter:
                 turn = self._turns[loop] = asyncio.Lock()
             return turn
 
-    async def acquire(self, abort: asyncio.Event | None = None, confirm: bool = False) -> None:
-        """Return when this request may be sent (send it right away), or once ``abort`` is set.
+    async def acquire(self, abort: asyncio.Event | None = None, confirm: bool = False) -> bool:
+        """Return True when this request may be sent (send it right away), or False once
+        ``abort`` is set (no slot was taken: the limiter may be shared, so do not ``sent()``).
 
         Waiters on one event loop take turns in arrival order; each one's slot is taken only
         when it is due, so a pause or a cut that comes in meanwhile applies to every request
@@ -374,9 +386,10 @@ class RateLimiter:
             while abort is None or not abort.is_set():
                 delay = self.reserve(waited, confirm)
                 if delay <= 0:
-                    return
+                    return True
                 waited = True
                 await self._wait(delay, abort)
+            return False
 
     async def ready(self, abort: asyncio.Event | None = None) -> None:
         """Wait out a pause in force (``Retry-After``), without taking a slot.

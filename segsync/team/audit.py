@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("segsync.audit")
 AUDIT_NAME = "audit.jsonl"
 _write_lock = threading.Lock()
+#: guards the making of the writer thread only: ``_write_lock`` is held through an fsync, and
+#: the event loop must never wait for one
+_writer_lock = threading.Lock()
 _WRITER: ThreadPoolExecutor | None = None
 
 
@@ -122,7 +125,7 @@ def _writer() -> ThreadPoolExecutor:
     """The one thread that writes the lines the event loop asks for, first asked first written
     (a pool of one keeps their order; the default executor's threads would not)."""
     global _WRITER
-    with _write_lock:
+    with _writer_lock:
         if _WRITER is None:
             _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segsync-audit")
         return _WRITER

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -144,6 +145,8 @@ def send(notice: Notice, urls: Sequence[str]) -> list[str]:
 
 #: what Python 3.11 and 3.12 warn when Apprise's PGP helper imports ``imghdr``
 IMGHDR_WARNING = r"'imghdr' is deprecated"
+_APPRISE: Any = None
+_APPRISE_LOCK = threading.Lock()
 
 
 def import_apprise() -> Any:
@@ -157,18 +160,25 @@ def import_apprise() -> Any:
     and its plugins are imported (the loading the first notice would do anyway). Every other
     warning still shows.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=IMGHDR_WARNING, category=DeprecationWarning, module=r"apprise\."
-        )
-        import apprise
+    global _APPRISE
+    # once per process, under a lock: catch_warnings swaps the process-wide filters, and
+    # notices are sent from worker threads
+    with _APPRISE_LOCK:
+        if _APPRISE is not None:
+            return _APPRISE
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=IMGHDR_WARNING, category=DeprecationWarning, module=r"apprise\."
+            )
+            import apprise
 
-        # Apprise 1.7 and later load plugins lazily, through the one manager; 1.6 loads them
-        # with the import above
-        manager = getattr(apprise, "NotificationManager", None)
-        if manager is not None:
-            manager().load_modules()
-    return apprise
+            # Apprise 1.7 and later load plugins lazily, through the one manager; 1.6 loads
+            # them with the import above
+            manager = getattr(apprise, "NotificationManager", None)
+            if manager is not None:
+                manager().load_modules()
+        _APPRISE = apprise
+        return apprise
 
 
 def _send_each(apprise: Any, notice: Notice, urls: Sequence[str]) -> list[str]:

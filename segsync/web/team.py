@@ -235,21 +235,41 @@ async def _forbidden(request: web.Request, person: User, need: Need) -> web.Resp
     )
 
 
+#: the routes that take an upload towards its preview (the upload, then the steps that ask)
+_UPLOAD_STEPS = frozenset(
+    {"/upload", "/uploads/{uid}/sheet", "/uploads/{uid}/columns", "/uploads/{uid}/hidden"}
+)
+
+
 async def _after(
     request: web.Request, person: User, route: str, response: web.StreamResponse
 ) -> None:
     """The audit lines of what the handlers did (uploads, stops, downloads)."""
     state = request.app[STATE]
-    if route == "/upload" and response.status == 303:
-        pid = response.headers.get("Location", "").rsplit("/", 1)[-1]
-        preview = state.previews.get(pid)
-        await record(
-            request,
-            "upload",
-            person.name,
-            preview_id=pid,
-            file=preview.subject if preview else None,
-        )
+    if route in _UPLOAD_STEPS and response.status == 303:
+        # the upload ends at its preview, or at a step that asks first (which sheet, what a
+        # column is, hidden cells): the upload's line names the step, the step's the preview
+        where = response.headers.get("Location", "").strip("/").split("/")
+        if where[:1] == ["previews"] and len(where) == 2:
+            preview = state.previews.get(where[1])
+            await record(
+                request,
+                "upload" if route == "/upload" else "upload-step",
+                person.name,
+                step=None if route == "/upload" else route.rsplit("/", 1)[-1],
+                preview_id=where[1],
+                file=preview.subject if preview else None,
+            )
+        elif route == "/upload" and where[:1] == ["uploads"] and len(where) == 3:
+            upload = state.uploads.get(where[1])
+            await record(
+                request,
+                "upload",
+                person.name,
+                upload_id=where[1],
+                step=where[2],
+                file=upload.name if upload else None,
+            )
     elif route == "/jobs/{jid}/stop" and response.status == 303:
         job = state.jobs.get(request.match_info["jid"])
         # the run's id is known to its own audit line, which names who stopped it

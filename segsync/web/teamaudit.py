@@ -9,6 +9,7 @@ its line (``AuditLog.record_async``).
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from aiohttp import web
@@ -39,7 +40,9 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     team = team_of(request)
     assert team is not None
     before = request.query.get("before", "")
-    offset = int(before) if before.isdigit() else None
+    # ASCII digits only (str.isdigit takes "²", which int() refuses), and no more than a file
+    # offset can need
+    offset = int(before) if re.fullmatch(r"[0-9]{1,20}", before) else None
     loop = asyncio.get_running_loop()
     found = await loop.run_in_executor(
         None, read_audit_page, audit_path(team.settings), AUDIT_PAGE_ROWS, offset
