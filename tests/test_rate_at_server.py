@@ -112,19 +112,20 @@ def test_the_closest_sends_are_as_far_apart_as_the_burst_allows(
     assert min(spans) >= (1 - JITTER) / rate, sorted(spans)[:3]
 
 
-def test_a_request_the_server_saw_late_does_not_cost_the_next_one_a_429(
+def test_after_the_first_429_a_request_the_server_saw_late_does_not_cost_the_next_one_a_429(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
     """A server at exactly the client's rate, with no burst to spare, that now and then is busy.
 
-    Every 15th request reaches its throttle 30 ms late (and is answered that much later); the
+    Every 10th request reaches its throttle 30 ms late (and is answered that much later); the
     next one, sent on time, would reach it 30 ms less than an interval after: a 429 each time,
-    had the client not read the late answer as a late arrival. The 10 % headroom stands for the
-    room the configuration leaves for ordinary scheduling jitter; the 30 ms is six times that.
+    had the client not read the late answer as a late arrival. The first 429 is the evidence
+    that the server has no room to spare; after it, none. The 10 % headroom stands for the room
+    the configuration leaves for ordinary scheduling jitter; the 30 ms is six times that.
     """
     rate = 20.0
-    sandbox = make_sandbox(rate_limit=RateLimitOptions(rate, 1, late_every=15, late_ms=30))
-    sheet = rename(sandbox, tmp_path / "edits.csv", 45)
+    sandbox = make_sandbox(rate_limit=RateLimitOptions(rate, 1, late_every=10, late_ms=30))
+    sheet = rename(sandbox, tmp_path / "edits.csv", 50)
     settings = settings_for(
         sandbox,
         tmp_path,
@@ -140,5 +141,5 @@ def test_a_request_the_server_saw_late_does_not_cost_the_next_one_a_429(
 
     assert {r.outcome.value for r in result.rows} == {"updated"}
     snap = sandbox.counters.snapshot()
-    assert len(snap.arrivals) >= 46  # the list read, then one PUT a row: three of them late
-    assert throttled(snap.arrivals) == []
+    assert len(snap.arrivals) >= 52  # the list read, a PUT a row (five late), one retry
+    assert len(throttled(snap.arrivals)) == 1, throttled(snap.arrivals)

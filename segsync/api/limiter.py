@@ -14,8 +14,9 @@ is up (so connection set-up cannot squeeze two requests together at the server),
 the write (``acquire(confirm=True)`` then ``sent()``): no other slot is handed out in between,
 so a thread switch between the slot and the write cannot either. It also reads the answers
 (``answered``): a server busy for a few milliseconds sees a request late and the next on time,
-closer than an interval; the late one's answer is late too, so the next send keeps its interval
-from where the late request may have arrived (by at most ``LATE_CAP_S``).
+closer than an interval; the late one's answer is later than usual too, so the next send keeps
+its interval from where the late request may have arrived, and waits for an overdue answer
+(both by at most ``LATE_CAP_S``).
 
 A 429 empties the credit, holds every request until ``Retry-After`` (then one at the pause's
 end and the next one interval later) and cuts the rate by the evidence: a tenth for the first
@@ -68,12 +69,13 @@ CONFIRM_GRACE_S = 0.001
 #: 429s within this many seconds of a cut (or before anything was sent since) answer the same
 #: burst: one cut
 COOLDOWN_S = 1.0
-#: the usual answer time of a kind of request is the ``USUAL_SHARE`` quantile of its last
-#: ``RTT_WINDOW`` successful answers (once there are ``RTT_MIN_SAMPLES``): answers spread, and
-#: only what is later than that spread is news. An answer later than usual may have reached the
-#: server that much late; the next send keeps its interval from there, by at most
-#: ``LATE_CAP_S``: a stall is milliseconds, a slower answer than that is the server's work, not
-#: the request's late arrival
+#: answers are read once a 429 has shown the server has no room to spare, until
+#: ``CEILING_MEMORY_S`` pass without one (before that they cost nothing). Of a kind of request,
+#: the last ``RTT_WINDOW`` successful answers (once there are ``RTT_MIN_SAMPLES``) give the
+#: quickest, and the usual (the ``USUAL_SHARE`` quantile: answers spread). An answer later than
+#: the quickest may have reached the server that much late: the next send keeps its interval
+#: from there, by at most ``LATE_CAP_S`` (a stall is milliseconds; a slower answer than that is
+#: the server's work, not a late arrival)
 RTT_WINDOW, RTT_MIN_SAMPLES, USUAL_SHARE, LATE_CAP_S = 32, 8, 0.9, 0.050
 #: an answer this much later than usual is overdue: the next request waits for it
 OVERDUE_S = 0.001
@@ -163,7 +165,10 @@ class RateLimiter:
         #: the latest round trips of successful answers by kind of request (a 429 or a 404 comes
         #: back quicker than a PUT is done: they do not count), and each kind's usual time
         self._rtts: dict[str, collections.deque[float]] = {}
+        self._quickest: dict[str, float] = {}
         self._usual: dict[str, float] = {}
+        #: answers change the pacing until then (set by a 429)
+        self._reading_until = float("-inf")
         #: requests sent since the last cut, and since the last pause ended: the evidence
         self._clean = 0
         self._since_pause: int | None = None
@@ -259,7 +264,7 @@ class RateLimiter:
         where it arrived. Where answers usually take longer than the interval, nothing is ever
         overdue when the next is due: the pacing is the interval's alone.
         """
-        if not self._seen:
+        if not self._seen or now >= self._reading_until:
             return 0.0
         last = self._seen[-1]
         usual = self._usual.get(last.kind)
@@ -339,18 +344,20 @@ class RateLimiter:
         count: a refusal comes back before any work is done.
         """
         with self._mutex:
-            rtt = self._clock() - stamp
+            now = self._clock()
+            rtt = now - stamp
             late = 0.0
             if status is not None and 200 <= status < 300:
-                usual = self._usual.get(kind)
-                if usual is not None:
-                    late = min(rtt - usual, LATE_CAP_S)
+                quickest = self._quickest.get(kind)
+                if quickest is not None and now < self._reading_until:
+                    late = min(rtt - quickest, LATE_CAP_S)
                 recent = self._rtts.get(kind)
                 if recent is None:
                     recent = self._rtts[kind] = collections.deque(maxlen=RTT_WINDOW)
                 recent.append(rtt)
                 if len(recent) >= RTT_MIN_SAMPLES:
                     ordered = sorted(recent)
+                    self._quickest[kind] = ordered[0]
                     self._usual[kind] = ordered[int(USUAL_SHARE * (len(ordered) - 1))]
             for send in self._seen:
                 if send.stamp == stamp:
@@ -435,6 +442,8 @@ class RateLimiter:
                 resume = max(resume, now + retry_after)
             self._hold_until = max(self._hold_until, resume)
             self._spread(self._hold_until)
+            # the server has no room to spare: from now on its answers say where it stalled
+            self._reading_until = now + CEILING_MEMORY_S
             self._since_pause = 0
             # no recovery accrues while the run waits out Retry-After
             self._last_recover = max(self._last_recover, self._hold_until)
