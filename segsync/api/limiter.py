@@ -12,11 +12,11 @@ evenly spaced, never in clumps. A timer that fires late costs that lateness (wit
 The client takes its slot at the last moment, from httpcore's trace hook once the connection
 is up (so connection set-up cannot squeeze two requests together at the server), and confirms
 the write (``acquire(confirm=True)`` then ``sent()``): no other slot is handed out in between,
-so a thread switch between the slot and the write cannot either. It also reads the answers
-(``answered``): a server busy for a few milliseconds sees a request late and the next on time,
-closer than an interval; the late one's answer is later than usual too, so the next send keeps
-its interval from where the late request may have arrived, and waits for an overdue answer
-(both by at most ``LATE_CAP_S``).
+so a thread switch between the slot and the write cannot either. Once a 429 has shown that the
+server has no room to spare, it also reads the answers (``answered``): a server busy for a few
+milliseconds sees a request late and the next on time, closer than an interval; the late one's
+answer is late too, so the next send keeps its interval from where the late request may have
+arrived, and waits for an overdue answer (both by at most ``LATE_CAP_S``).
 
 A 429 empties the credit, holds every request until ``Retry-After`` (then one at the pause's
 end and the next one interval later) and cuts the rate by the evidence: a tenth for the first
