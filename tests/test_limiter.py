@@ -45,6 +45,15 @@ def send(limiter: RateLimiter, clock: FakeClock, overshoot: float = 0.0) -> floa
     return clock.now
 
 
+def send_written(limiter: RateLimiter, clock: FakeClock) -> float:
+    """Wait (on the fake clock) for a slot taken at the write, write a PUT: its stamp."""
+    while (wait := limiter.reserve(confirm=True)) > 0:
+        clock.now += wait
+    stamp = limiter.sent("PUT")
+    assert stamp is not None
+    return stamp
+
+
 def send_times(
     limiter: RateLimiter, clock: FakeClock, n: int, overshoot: float = 0.0
 ) -> list[float]:
@@ -489,10 +498,7 @@ def test_a_slow_answer_delays_the_next_send_by_at_most_the_cap() -> None:
     limiter.throttled()
     stamps = []
     for k in range(12):
-        while (wait := limiter.reserve(confirm=True)) > 0:
-            clock.now += wait
-        stamp = limiter.sent("PUT")
-        assert stamp is not None
+        stamp = send_written(limiter, clock)
         stamps.append(stamp)
         clock.now = stamp + (0.5 if k == 11 else 0.1)
         limiter.answered(stamp, "PUT", 200)
@@ -508,10 +514,7 @@ def test_an_answer_that_comes_after_the_next_send_changes_nothing() -> None:
     limiter.throttled()
     stamps: list[float] = []
     for _ in range(50):
-        while (wait := limiter.reserve(confirm=True)) > 0:
-            clock.now += wait
-        stamp = limiter.sent("PUT")
-        assert stamp is not None
+        stamp = send_written(limiter, clock)
         stamps.append(stamp)
         if len(stamps) > 3:  # the answer to the request three back, 35 ms after it was sent
             limiter.answered(stamps[-4], "PUT", 200)
@@ -526,16 +529,10 @@ def test_an_answer_that_never_comes_holds_the_next_send_at_most_the_cap() -> Non
     limiter = RateLimiter(100, 1, adaptive=False, clock=clock)
     limiter.throttled()
     for _ in range(10):  # answers come 1 ms after their request: that is the usual
-        while (wait := limiter.reserve(confirm=True)) > 0:
-            clock.now += wait
-        stamp = limiter.sent("PUT")
-        assert stamp is not None
+        stamp = send_written(limiter, clock)
         clock.now += 0.001
         limiter.answered(stamp, "PUT", 200)
-    while (wait := limiter.reserve(confirm=True)) > 0:
-        clock.now += wait
-    lost = limiter.sent("PUT")
-    assert lost is not None
+    lost = send_written(limiter, clock)
     while (wait := limiter.reserve(confirm=True)) > 0:
         clock.now += wait
     assert clock.now - lost == pytest.approx(0.010 + 0.050, abs=0.0025)
