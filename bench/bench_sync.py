@@ -41,8 +41,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from segsync.api.limiter import known_limiter
 from segsync.api.session import normalise_base_url
+from segsync.api.shared_limiter import known_limiter
 from segsync.config import Settings
 from segsync.engine import pipeline
 from segsync.sandbox import RateLimitOptions, SandboxOptions, run_sandbox

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from segsync.api.limiter import RateLimiter, known_limiter, shared_limiter
+from segsync.api.limiter import RateLimiter
+from segsync.api.shared_limiter import known_limiter, shared_limiter
 from segsync.sandbox.ratelimit import TokenBucket
 
 

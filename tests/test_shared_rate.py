@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from segsync.api.limiter import known_limiter
 from segsync.api.session import api_target
+from segsync.api.shared_limiter import known_limiter
 from segsync.sandbox import RateLimitOptions, Sandbox
 from segsync.web import WebOptions
 from tests.conftest import MakeSandbox

@@ -27,9 +27,8 @@ answer, not the rate's: it costs its ``Retry-After`` and no cut. Each cut also l
 small step, the ceiling recovery climbs back to (learning where the server's limit really is),
 and that ceiling is forgotten after ``CEILING_MEMORY_S`` without a 429.
 
-One limiter serves an API target for the whole process (``shared_limiter``): every run the web
-page starts and the fetch and send of a CLI run go through the same one, on whatever thread and
-event loop they run, so ten parallel previews share one rate instead of making ten times it.
+One limiter serves an API target for the whole process (``segsync.api.shared_limiter``), across
+threads and event loops: so it is thread-safe, and its waiters take turns per event loop.
 """
 
 from __future__ import annotations
@@ -43,6 +42,8 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from segsync.api.send_stats import SendStats
 
 log = logging.getLogger(__name__)
 
@@ -90,39 +91,6 @@ class _Send:
     seen: float
     kind: str = ""
     answered: bool = False
-
-
-@dataclass
-class SendStats:
-    """What the sends looked like: how close two came, and the most in one ``burst/rate`` window.
-
-    The window is the configured one (``burst / requests_per_second``), so ``max_in_window``
-    greater than ``burst`` means the limiter broke its promise.
-    """
-
-    window_s: float
-    sends: int = 0
-    min_gap_s: float | None = None
-    max_in_window: int = 0
-    first_at: float | None = None
-    last_at: float | None = None
-
-    def __post_init__(self) -> None:
-        self._recent: collections.deque[float] = collections.deque()
-
-    def record(self, now: float) -> None:
-        if self.last_at is not None:
-            gap = now - self.last_at
-            self.min_gap_s = gap if self.min_gap_s is None else min(self.min_gap_s, gap)
-        self.first_at = now if self.first_at is None else self.first_at
-        self.last_at = now
-        self.sends += 1
-        recent = self._recent
-        recent.append(now)
-        # a small tolerance so float noise at exactly one window apart is not counted as inside
-        while recent[0] <= now - self.window_s + 1e-9:
-            recent.popleft()
-        self.max_in_window = max(self.max_in_window, len(recent))
 
 
 class RateLimiter:
@@ -510,39 +478,3 @@ def _check(rate: float, burst: int, headroom: float) -> None:
         raise ValueError("rate must be > 0 and burst >= 1")
     if not 0.0 <= headroom < 0.5:
         raise ValueError("headroom must be in [0, 0.5)")
-
-
-_registry: dict[str, RateLimiter] = {}
-_registry_lock = threading.Lock()
-
-
-def shared_limiter(
-    target: str,
-    rate: float,
-    burst: int = 1,
-    *,
-    adaptive: bool = True,
-    min_rate: float = 0.2,
-    headroom: float = 0.0,
-) -> RateLimiter:
-    """The process's one limiter for ``target`` (a normalised base URL), made on first use.
-
-    Every run against the same API in this process paces through it, so parallel runs share
-    one rate and a run that starts right after another does not start with a fresh burst. A
-    run bringing a changed configuration for the target changes the shared limiter.
-    """
-    with _registry_lock:
-        limiter = _registry.get(target)
-        if limiter is None:
-            limiter = _registry[target] = RateLimiter(
-                rate, burst, adaptive=adaptive, min_rate=min_rate, headroom=headroom
-            )
-        elif not limiter.same_configuration(rate, burst, adaptive, min_rate, headroom):
-            limiter.configure(rate, burst, adaptive=adaptive, min_rate=min_rate, headroom=headroom)
-        return limiter
-
-
-def known_limiter(target: str) -> RateLimiter | None:
-    """The shared limiter of ``target`` if one was made (benchmarks read its ``stats``)."""
-    with _registry_lock:
-        return _registry.get(target)

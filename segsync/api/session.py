@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from segsync.api.client import RaiseClient
-from segsync.api.limiter import shared_limiter
+from segsync.api.shared_limiter import shared_limiter
 from segsync.config import Settings
 from segsync.engine.runcontrol import RunControl
 from segsync.errors import ConfigError
