@@ -188,6 +188,20 @@ def test_a_damaged_journal_is_left_out_of_the_list_of_runs(tmp_path: Path) -> No
     assert [r.path for r in list_runs(tmp_path)] == [good.path]
 
 
+def test_two_runs_started_in_one_second_are_listed_newest_first(tmp_path: Path) -> None:
+    """A rerun right after a kill starts in the same second: its random id part must not
+    decide which is the newer (this sorted by chance before)."""
+    second = "2026-12-06T09:10:52"
+    for run_id, micro in (("20261206-091052-ffff", ".100000"), ("20261206-091052-0000", ".900000")):
+        journal = Journal.create(tmp_path, run_id)
+        journal.write({**HEADER, "run_id": run_id, "started_at": f"{second}{micro}+00:00"})
+        journal.close()
+    assert [r.run_id for r in list_runs(tmp_path)] == [
+        "20261206-091052-0000",  # started at .9 s: the newer, though its id sorts first
+        "20261206-091052-ffff",
+    ]
+
+
 # -- write failures -----------------------------------------------------------------------------
 
 

@@ -139,14 +139,20 @@ def find_journal(run: str, folder: Path) -> Path:
 
 
 def list_runs(folder: Path) -> list[RunRecord]:
-    """Every run journal under ``folder``, newest first."""
+    """Every run journal under ``folder``, newest first.
+
+    Newest by the moment each run started (microseconds), then by its id: a run id names its
+    second and a random part, so two runs started in one second (a rerun right after a kill)
+    would otherwise sort by chance.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return []
     runs = []
-    for path in sorted(folder.glob(f"*/{JOURNAL_NAME}"), reverse=True):
+    for path in folder.glob(f"*/{JOURNAL_NAME}"):
         try:
             runs.append(read_journal(path))
         except (JournalError, OSError, KeyError):
             continue
+    runs.sort(key=lambda r: (str(r.header.get("started_at", "")), r.run_id), reverse=True)
     return runs
